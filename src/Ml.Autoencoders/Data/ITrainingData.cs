@@ -1,0 +1,15 @@
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Data;
+
+/// <summary>Training rows served as batches, one epoch per call.</summary>
+internal interface ITrainingData
+{
+    int FeatureCount { get; }
+
+    /// <summary>
+    /// The batches of one epoch, each a [rows, features] float tensor on <paramref name="device"/>.
+    /// The caller owns and disposes each batch.
+    /// </summary>
+    IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation);
+}

@@ -1,0 +1,88 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Data;
+
+/// <summary>
+/// Training rows read afresh from their source every epoch, for data that should not be held in memory.
+/// Shuffling uses a shuffle buffer: the first <c>bufferRows</c> rows fill it, then each incoming row
+/// replaces a uniformly chosen buffered row, which goes into the batch; at the end the buffer is
+/// drained in random order. Memory: (bufferRows + batchSize + source block) x features x 4 bytes,
+/// independent of the number of rows.
+/// </summary>
+internal sealed class StreamingTrainingData : ITrainingData
+{
+    private readonly Func<CancellationToken, IEnumerable<ReadOnlyMemory<float>>> readRows;
+    private readonly int bufferRows;
+
+    /// <param name="featureCount">Features per row.</param>
+    /// <param name="readRows">Reads the rows of one pass; each item is one row (it may be reused after the next item).</param>
+    /// <param name="bufferRows">Rows in the shuffle buffer.</param>
+    public StreamingTrainingData(int featureCount, Func<CancellationToken, IEnumerable<ReadOnlyMemory<float>>> readRows, int bufferRows)
+    {
+        FeatureCount = featureCount;
+        this.readRows = readRows;
+        this.bufferRows = Math.Max(1, bufferRows);
+    }
+
+    public int FeatureCount { get; }
+
+    public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
+    {
+        int d = FeatureCount;
+        var batch = new float[batchSize * d];
+        int inBatch = 0;
+        float[]? buffer = shuffle is null ? null : new float[bufferRows * d];
+        int buffered = 0;
+
+        foreach (var row in readRows(cancellation))
+        {
+            var span = row.Span;
+            if (buffer is null)
+            {
+                span.CopyTo(batch.AsSpan(inBatch * d, d));
+            }
+            else if (buffered < bufferRows)
+            {
+                span.CopyTo(buffer.AsSpan(buffered++ * d, d));
+                continue;
+            }
+            else
+            {
+                int slot = shuffle!.Next(bufferRows);
+                buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
+                span.CopyTo(buffer.AsSpan(slot * d, d));
+            }
+            if (++inBatch == batchSize)
+            {
+                yield return ToTensor(batch, inBatch, d, device);
+                inBatch = 0;
+            }
+        }
+
+        if (buffer is not null)
+        {
+            // Drain the buffer in random order.
+            for (int remaining = buffered; remaining > 0; remaining--)
+            {
+                int slot = shuffle!.Next(remaining);
+                buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
+                buffer.AsSpan((remaining - 1) * d, d).CopyTo(buffer.AsSpan(slot * d, d));
+                if (++inBatch == batchSize)
+                {
+                    yield return ToTensor(batch, inBatch, d, device);
+                    inBatch = 0;
+                }
+            }
+        }
+        if (inBatch > 0) yield return ToTensor(batch, inBatch, d, device);
+    }
+
+    private static Tensor ToTensor(float[] batch, int rows, int d, Device device)
+    {
+        var t = empty(new long[] { rows, d }, dtype: ScalarType.Float32);
+        t.data<float>().CopyFrom(new ReadOnlySpan<float>(batch, 0, rows * d), 0, 0);
+        if (device.type == DeviceType.CPU) return t;
+        using (t) return t.to(device);
+    }
+}

@@ -1,0 +1,119 @@
+using TorchSharp;
+using Microsoft.ML;
+using Ml.Autoencoders.Transforms;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Data;
+
+/// <summary>What one checked pass over the training data found, and the data to train on.</summary>
+internal sealed class PreparedData : IDisposable
+{
+    public required ITrainingData Train { get; init; }
+    public ITrainingData? Validation { get; init; }
+    public long TrainRows { get; init; }
+    public long ValidationRows { get; init; }
+    public float Min { get; init; }
+    public float Max { get; init; }
+    public bool Cached { get; init; }
+
+    public void Dispose()
+    {
+        (Train as IDisposable)?.Dispose();
+        (Validation as IDisposable)?.Dispose();
+    }
+}
+
+/// <summary>
+/// One pass over the training (and validation) data: checks every row, finds the value range, splits
+/// off validation rows, and caches the rows in one native buffer when allowed (see <see cref="DataCaching"/>).
+/// </summary>
+internal static class TrainingDataPreparation
+{
+    public static PreparedData Prepare(IDataView trainData, IDataView? validationData, int size, AutoencoderOptions options, Device device)
+    {
+        var token = options.CancellationToken;
+        string column = options.InputColumnName;
+        bool split = validationData is null && options.ValidationFraction > 0;
+        bool mayCache = options.Caching != DataCaching.Stream;
+        long limit = options.Caching == DataCaching.Memory ? long.MaxValue : options.MaxCacheBytes;
+
+        var trainRows = new RowBlocks(size);
+        var heldOut = new RowBlocks(size);
+        long nTrain = 0, nValid = 0;
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        var source = new DataViewRows(trainData, column, size);
+        foreach (var (row, values) in source.Read(token))
+        {
+            var span = values.Span;
+            for (int i = 0; i < span.Length; i++)
+            {
+                if (span[i] < min) min = span[i];
+                if (span[i] > max) max = span[i];
+            }
+            bool isValidation = split && ValidationSplit.IsValidation(row, options.Seed, options.ValidationFraction);
+            if (isValidation) nValid++; else nTrain++;
+            if (!mayCache) continue;
+            (isValidation ? heldOut : trainRows).Add(span);
+            if (trainRows.Bytes + heldOut.Bytes > limit)
+            {
+                mayCache = false;
+                trainRows.Clear();
+                heldOut.Clear();
+            }
+        }
+        if (nTrain + nValid == 0)
+            throw new AutoencoderDataException(column, null, $"The training data has no rows in column '{column}'.");
+        if (nTrain == 0)
+            throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} left no training rows out of {nValid}.");
+        if (split && nValid == 0)
+            throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} chose no validation row out of {nTrain}; raise it or pass ValidationData.");
+
+        ITrainingData train, validation;
+        if (mayCache)
+        {
+            train = new InMemoryTrainingData(ToDevice(trainRows.ToTensor(), device));
+            validation = split ? new InMemoryTrainingData(ToDevice(heldOut.ToTensor(), device)) : null!;
+        }
+        else
+        {
+            int seed = options.Seed;
+            double fraction = split ? options.ValidationFraction : 0;
+            train = new StreamingTrainingData(size, t => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows);
+            validation = split ? new StreamingTrainingData(size, t => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null!;
+        }
+
+        if (validationData is not null)
+        {
+            var (_, validationSize) = VectorColumn.Check(validationData.Schema, column, size);
+            var validationOptions = options.Clone();
+            validationOptions.ValidationFraction = 0;
+            validationOptions.Caching = mayCache ? DataCaching.Auto : DataCaching.Stream;
+            var prepared = Prepare(validationData, null, validationSize, validationOptions, device);
+            validation = prepared.Train;
+            nValid = prepared.TrainRows;
+        }
+
+        return new PreparedData
+        {
+            Train = train,
+            Validation = validation,
+            TrainRows = nTrain,
+            ValidationRows = nValid,
+            Min = min,
+            Max = max,
+            Cached = mayCache,
+        };
+    }
+
+    private static IEnumerable<ReadOnlyMemory<float>> Filter(DataViewRows source, CancellationToken token, Func<long, bool> keep)
+    {
+        foreach (var (row, values) in source.Read(token))
+            if (keep(row)) yield return values;
+    }
+
+    private static Tensor ToDevice(Tensor cpu, Device device)
+    {
+        if (device.type == DeviceType.CPU) return cpu;
+        using (cpu) return cpu.to(device);
+    }
+}

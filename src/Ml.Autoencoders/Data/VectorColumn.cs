@@ -1,0 +1,81 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace Ml.Autoencoders.Data;
+
+/// <summary>Checks and reads a known-size <see cref="float"/> vector column of an <see cref="IDataView"/>.</summary>
+internal static class VectorColumn
+{
+    /// <summary>Finds the column and checks its type; returns its index and size.</summary>
+    public static (int Index, int Size) Check(DataViewSchema schema, string name, int? expectedSize)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        return CheckType(name, column.Type, expectedSize, column.Index);
+    }
+
+    /// <summary>Checks the shape of a column as <see cref="SchemaShape"/> knows it (no size available there).</summary>
+    public static void Check(SchemaShape schema, string name)
+    {
+        var matches = schema.Where(c => c.Name == name).ToList();
+        if (matches.Count == 0)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        var column = matches[^1];
+        if (column.Kind != SchemaShape.Column.VectorKind.Vector || column.ItemType != NumberDataViewType.Single)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' must be a known-size vector of Single (float); it is {Describe(column)}. " +
+                "Use Concatenate to build a vector, ConvertType to Single, or ExtractPixels for images.", "inputColumnName");
+    }
+
+    private static (int, int) CheckType(string name, DataViewType type, int? expectedSize, int index)
+    {
+        if (type is not VectorDataViewType vector || vector.ItemType != NumberDataViewType.Single)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' must be a known-size vector of Single (float); it is {type}. " +
+                "Use Concatenate to build a vector, ConvertType to Single, or ExtractPixels for images.", "inputColumnName");
+        if (!vector.IsKnownSize)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' is a variable-size vector; the autoencoder needs a known size. " +
+                "Give the size in the schema (for example [VectorType(784)] or TextLoader ranges).", "inputColumnName");
+        if (expectedSize is { } size && vector.Size != size)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' has {vector.Size} values per row; the model was trained on {size}.", "inputColumnName");
+        return (index, vector.Size);
+    }
+
+    private static string Describe(SchemaShape.Column c) => c.Kind switch
+    {
+        SchemaShape.Column.VectorKind.Scalar => $"a scalar {c.ItemType}",
+        SchemaShape.Column.VectorKind.VariableVector => $"a variable-size vector of {c.ItemType}",
+        _ => $"a vector of {c.ItemType}",
+    };
+
+    /// <summary>
+    /// Reads each row's vector densely into <paramref name="destination"/>; throws on NaN or infinity,
+    /// naming the row and the feature.
+    /// </summary>
+    public static void CopyDense(in VBuffer<float> source, Span<float> destination, string columnName, long row)
+    {
+        if (source.Length != destination.Length)
+            throw new AutoencoderDataException(columnName, row, $"Row {row} of column '{columnName}' has {source.Length} values; expected {destination.Length}.");
+        var values = source.GetValues();
+        if (source.IsDense)
+        {
+            values.CopyTo(destination);
+        }
+        else
+        {
+            destination.Clear();
+            var indices = source.GetIndices();
+            for (int i = 0; i < indices.Length; i++) destination[indices[i]] = values[i];
+        }
+        int bad = IndexOfNonFinite(destination);
+        if (bad >= 0)
+            throw new AutoencoderDataException(columnName, row,
+                $"Row {row} of column '{columnName}' holds {destination[bad]} at index {bad}; the autoencoder needs finite values " +
+                "(replace missing values first, for example with ReplaceMissingValues).");
+    }
+
+    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++)
+            if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+}

@@ -1,0 +1,79 @@
+using TorchSharp;
+
+namespace Ml.Autoencoders.Runtime;
+
+/// <summary>
+/// Loads the TorchSharp native backend once, with an error that says what to do when it cannot,
+/// and resolves <see cref="ComputeDevice"/> choices to TorchSharp devices.
+/// </summary>
+public static class TorchRuntime
+{
+    private static readonly Lazy<string> Loaded = new(Load, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>
+    /// Makes sure the native backend is loaded. Throws <see cref="InvalidOperationException"/> with the
+    /// likely cause and fix when it is not.
+    /// </summary>
+    /// <returns>A one-line description of the loaded backend (TorchSharp and libtorch versions, CUDA).</returns>
+    public static string EnsureLoaded() => Loaded.Value;
+
+    /// <summary>True when a CUDA backend is loaded and a GPU is present.</summary>
+    public static bool IsCudaAvailable
+    {
+        get
+        {
+            EnsureLoaded();
+            return torch.cuda.is_available();
+        }
+    }
+
+    /// <summary>Maps a <see cref="ComputeDevice"/> to a TorchSharp device.</summary>
+    /// <exception cref="InvalidOperationException">CUDA was asked for and is not available.</exception>
+    public static torch.Device Resolve(ComputeDevice device)
+    {
+        EnsureLoaded();
+        return device switch
+        {
+            ComputeDevice.Cpu => torch.CPU,
+            ComputeDevice.Cuda when torch.cuda.is_available() => torch.CUDA,
+            ComputeDevice.Cuda => throw new InvalidOperationException(
+                "ComputeDevice.Cuda was requested but CUDA is not available: reference a CUDA backend package " +
+                "(TorchSharp-cuda-linux or TorchSharp-cuda-windows) in the application instead of libtorch-cpu-*, " +
+                "and check that a GPU and its driver are present. Use ComputeDevice.Auto to fall back to the CPU."),
+            ComputeDevice.Auto => torch.cuda.is_available() ? torch.CUDA : torch.CPU,
+            _ => throw new ArgumentOutOfRangeException(nameof(device), device, "Unknown compute device."),
+        };
+    }
+
+    /// <summary>Maps a TorchSharp device back to a <see cref="ComputeDevice"/>.</summary>
+    internal static ComputeDevice ToComputeDevice(torch.Device device) =>
+        device.type == DeviceType.CUDA ? ComputeDevice.Cuda : ComputeDevice.Cpu;
+
+    private static string Load()
+    {
+        try
+        {
+            torch.InitializeDeviceType(DeviceType.CPU);
+            using var probe = torch.ones(1);
+            return $"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}, " +
+                   $"CUDA {(torch.cuda.is_available() ? "available" : "not available")}, threads {torch.get_num_threads()}";
+        }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException or InvalidOperationException)
+        {
+            throw new InvalidOperationException(
+                "The TorchSharp native backend could not be loaded. Check that the application references a backend " +
+                "package (libtorch-cpu-linux-x64, libtorch-cpu-win-x64, TorchSharp-cuda-linux, ...). On Linux with a " +
+                "libstdc++ older than GCC 13 (Debian 12, Ubuntu 22.04), Ml.Autoencoders' build step marks the " +
+                "GLIBCXX_3.4.32 need of runtimes/linux-x64/native/libLibTorchSharp.so weak; it runs after the build " +
+                "copies that file (property MlAutoencodersPatchLibTorchSharp, default auto). Run `ldd` on that file to " +
+                "see the real cause. Original error: " + Describe(e), e);
+        }
+    }
+
+    private static string Describe(Exception e)
+    {
+        var parts = new List<string>();
+        for (var x = e; x != null; x = x.InnerException) parts.Add(x.Message);
+        return string.Join(" -> ", parts);
+    }
+}

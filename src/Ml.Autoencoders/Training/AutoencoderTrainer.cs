@@ -1,0 +1,139 @@
+using System.Diagnostics;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Objectives;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Training;
+
+/// <summary>
+/// The one training loop: batches, optimizer, learning-rate schedule, validation, early stopping with
+/// best-weight restore, a NaN/infinity guard, progress and cancellation. Works on tensors only.
+/// </summary>
+internal static class AutoencoderTrainer
+{
+    public static TrainingHistory Train(
+        nn.Module<Tensor, Tensor> network,
+        ITrainingData train,
+        ITrainingData? validation,
+        TrainingSettings settings,
+        Device device)
+    {
+        var records = new List<EpochRecord>();
+        var shuffle = settings.Shuffle ? new Random(settings.Seed) : null;
+        using var optimizer = CreateOptimizer(network, settings);
+        Dictionary<string, Tensor>? best = null;
+        double bestLoss = double.PositiveInfinity;
+        int bestEpoch = 0, epochsWithoutImprovement = 0;
+        bool stoppedEarly = false;
+        var token = settings.CancellationToken;
+
+        try
+        {
+            for (int epoch = 0; epoch < settings.Epochs; epoch++)
+            {
+                token.ThrowIfCancellationRequested();
+                double lr = settings.LearningRateAt(epoch);
+                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+
+                var clock = Stopwatch.StartNew();
+                network.train();
+                double lossSum = 0;
+                long rows = 0;
+                int batchIndex = 0;
+                foreach (var batch in train.Batches(settings.BatchSize, shuffle, device, token))
+                {
+                    using var scope = NewDisposeScope();
+                    scope.Attach(batch);
+                    batchIndex++;
+                    optimizer.zero_grad();
+                    var reconstruction = network.forward(batch);
+                    var loss = ReconstructionLosses.Compute(settings.Loss, reconstruction, batch);
+                    double value = loss.item<float>();
+                    if (!double.IsFinite(value))
+                        throw new TrainingDivergedException(epoch + 1, batchIndex, value, lr);
+                    loss.backward();
+                    optimizer.step();
+                    long n = batch.shape[0];
+                    lossSum += value * n;
+                    rows += n;
+                }
+                if (rows == 0) throw new InvalidOperationException("The training data produced no rows in this epoch.");
+
+                double? validationLoss = validation is null ? null : Evaluate(network, validation, settings.Loss, settings.BatchSize, device, token);
+                clock.Stop();
+                var record = new EpochRecord(epoch + 1, lossSum / rows, validationLoss, lr, clock.Elapsed, rows);
+                records.Add(record);
+                settings.Progress?.Report(record);
+
+                double monitored = record.MonitoredLoss;
+                if (!double.IsFinite(monitored))
+                    throw new TrainingDivergedException(epoch + 1, batchIndex, monitored, lr);
+                if (monitored < bestLoss - settings.EarlyStoppingMinDelta)
+                {
+                    bestLoss = monitored;
+                    bestEpoch = epoch + 1;
+                    epochsWithoutImprovement = 0;
+                    if (settings.EarlyStoppingPatience > 0) best = Snapshot(network, best);
+                }
+                else if (settings.EarlyStoppingPatience > 0 && ++epochsWithoutImprovement >= settings.EarlyStoppingPatience)
+                {
+                    stoppedEarly = epoch + 1 < settings.Epochs;
+                    break;
+                }
+            }
+
+            bool restored = false;
+            if (best is not null && bestEpoch != records.Count)
+            {
+                network.load_state_dict(best);
+                restored = true;
+            }
+            if (bestEpoch == 0) bestEpoch = records.Count;
+            return new TrainingHistory(records, bestEpoch, stoppedEarly, restored);
+        }
+        finally
+        {
+            if (best is not null) foreach (var t in best.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Mean loss per row over all batches, in evaluation mode without gradients.</summary>
+    public static double Evaluate(nn.Module<Tensor, Tensor> network, ITrainingData data, ReconstructionLoss lossKind, int batchSize, Device device, CancellationToken token)
+    {
+        network.eval();
+        using var noGrad = no_grad();
+        double sum = 0;
+        long rows = 0;
+        foreach (var batch in data.Batches(batchSize, null, device, token))
+        {
+            using var scope = NewDisposeScope();
+            scope.Attach(batch);
+            using var reconstruction = network.forward(batch);
+            using var loss = ReconstructionLosses.Compute(lossKind, reconstruction, batch);
+            long n = batch.shape[0];
+            sum += loss.item<float>() * n;
+            rows += n;
+        }
+        network.train();
+        return rows == 0 ? double.NaN : sum / rows;
+    }
+
+    private static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
+    {
+        OptimizerKind.Adam => optim.Adam(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
+        OptimizerKind.AdamW => optim.AdamW(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
+        OptimizerKind.Sgd => optim.SGD(network.parameters(), s.LearningRate, momentum: s.Momentum, weight_decay: s.WeightDecay),
+        _ => throw new ArgumentOutOfRangeException(nameof(s.Optimizer), s.Optimizer, "Unknown optimizer."),
+    };
+
+    private static Dictionary<string, Tensor> Snapshot(nn.Module<Tensor, Tensor> network, Dictionary<string, Tensor>? previous)
+    {
+        if (previous is not null) foreach (var t in previous.Values) t.Dispose();
+        var copy = new Dictionary<string, Tensor>();
+        using (no_grad())
+            foreach (var (name, value) in network.state_dict())
+                copy[name] = value.detach().clone().DetachFromDisposeScope();
+        return copy;
+    }
+}

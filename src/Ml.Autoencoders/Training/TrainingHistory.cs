@@ -1,0 +1,34 @@
+namespace Ml.Autoencoders.Training;
+
+/// <summary>The per-epoch record of a training run, and how it ended.</summary>
+public sealed class TrainingHistory
+{
+    internal TrainingHistory(IReadOnlyList<EpochRecord> epochs, int bestEpoch, bool stoppedEarly, bool restoredBest)
+    {
+        Epochs = epochs;
+        BestEpoch = bestEpoch;
+        StoppedEarly = stoppedEarly;
+        RestoredBestWeights = restoredBest;
+    }
+
+    /// <summary>One record per completed epoch, in order.</summary>
+    public IReadOnlyList<EpochRecord> Epochs { get; }
+
+    /// <summary>One-based epoch with the lowest monitored loss (validation when present, else training).</summary>
+    public int BestEpoch { get; }
+
+    /// <summary>True when early stopping ended the run before the configured number of epochs.</summary>
+    public bool StoppedEarly { get; }
+
+    /// <summary>True when the weights of <see cref="BestEpoch"/> were restored at the end (early stopping on).</summary>
+    public bool RestoredBestWeights { get; }
+
+    /// <summary>Mean training rows per second over the epochs after the first <paramref name="warmupEpochs"/>.</summary>
+    public double SamplesPerSecond(int warmupEpochs = 0)
+    {
+        var timed = Epochs.Skip(warmupEpochs).ToList();
+        if (timed.Count == 0) timed = Epochs.ToList();
+        double seconds = timed.Sum(e => e.Duration.TotalSeconds);
+        return seconds > 0 ? timed.Sum(e => e.Rows) / seconds : 0;
+    }
+}

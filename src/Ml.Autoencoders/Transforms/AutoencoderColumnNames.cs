@@ -1,0 +1,42 @@
+namespace Ml.Autoencoders.Transforms;
+
+/// <summary>Default names of the columns an autoencoder reads and appends.</summary>
+public static class AutoencoderColumnNames
+{
+    /// <summary>Default input column: a known-size vector of <see cref="float"/>.</summary>
+    public const string Features = "Features";
+
+    /// <summary>Default latent-code column (vector of <see cref="float"/>, length = latent dimension).</summary>
+    public const string LatentCode = "LatentCode";
+
+    /// <summary>Default reconstruction column (vector of <see cref="float"/>, same length as the input).</summary>
+    public const string Reconstruction = "Reconstruction";
+
+    /// <summary>Default reconstruction-error column (<see cref="float"/> per row: mean squared error over the features).</summary>
+    public const string ReconstructionError = "ReconstructionError";
+}
+
+/// <summary>Which columns <c>Transform</c> appends.</summary>
+[Flags]
+public enum AutoencoderOutputs
+{
+    /// <summary>The latent code.</summary>
+    LatentCode = 1,
+    /// <summary>The reconstruction of the input.</summary>
+    Reconstruction = 2,
+    /// <summary>The per-row reconstruction error (mean squared error over the features).</summary>
+    ReconstructionError = 4,
+    /// <summary>All of the above.</summary>
+    All = LatentCode | Reconstruction | ReconstructionError,
+}
+
+/// <summary>How <c>Fit</c> holds the training rows.</summary>
+public enum DataCaching
+{
+    /// <summary>Cache in one native buffer when the rows fit in <c>MaxCacheBytes</c>; stream otherwise.</summary>
+    Auto,
+    /// <summary>Always cache in one native buffer (one pass over the data).</summary>
+    Memory,
+    /// <summary>Read the data view afresh every epoch, shuffling through a bounded shuffle buffer.</summary>
+    Stream,
+}

@@ -1,0 +1,126 @@
+using Microsoft.ML;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Transforms;
+
+/// <summary>
+/// Trains a dense autoencoder on a float vector column. <see cref="Fit"/> returns an
+/// <see cref="AutoencoderTransformer"/> that appends the latent code, the reconstruction and the
+/// reconstruction error. Create it with <c>mlContext.Transforms.Autoencoder(...)</c>.
+/// </summary>
+public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
+{
+    private static readonly object SeedLock = new();
+    private readonly AutoencoderOptions options;
+
+    /// <summary>Creates the estimator; the options are copied and checked now.</summary>
+    /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
+    public AutoencoderEstimator(AutoencoderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options.Clone();
+    }
+
+    /// <summary>A copy of the options this estimator trains with.</summary>
+    public AutoencoderOptions Options => options.Clone();
+
+    /// <summary>Checks the input column and returns the schema after <c>Transform</c>, without training.</summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing, not a known-size float vector.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        VectorColumn.Check(inputSchema, options.InputColumnName);
+        return SchemaShapeColumns.Append(inputSchema, AutoencoderTransformer.OutputColumns(options.Outputs, options)
+            .Select(c => c.IsVector ? SchemaShapeColumns.Vector(c.Name) : SchemaShapeColumns.Scalar(c.Name)));
+    }
+
+    /// <summary>
+    /// Trains on <paramref name="input"/>: one checked pass reads the rows (cached in one native buffer
+    /// when they fit, see <see cref="AutoencoderOptions.Caching"/>), then the training loop runs.
+    /// </summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing or of the wrong type.</exception>
+    /// <exception cref="AutoencoderDataException">No rows, or a row with NaN/infinity (named).</exception>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
+    /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
+    public AutoencoderTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var (_, size) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
+        TorchRuntime.EnsureLoaded();
+        if (options.Threads > 0) set_num_threads(options.Threads);
+        var device = TorchRuntime.Resolve(options.Device);
+
+        using var data = TrainingDataPreparation.Prepare(input, options.ValidationData, size, options, device);
+        var outputActivation = options.OutputActivation
+            ?? (data.Min >= 0 && data.Max <= 1 ? Activation.Sigmoid : Activation.Linear);
+        if (options.Loss == ReconstructionLoss.BinaryCrossEntropy && (data.Min < 0 || data.Max > 1))
+            throw new AutoencoderDataException(options.InputColumnName, null,
+                $"BinaryCrossEntropy needs inputs in [0, 1]; column '{options.InputColumnName}' ranges over [{data.Min}, {data.Max}]. Scale it (NormalizeMinMax) or use MeanSquaredError.");
+
+        var spec = new DenseNetworkSpec(
+            size,
+            (int[])options.HiddenLayerSizes.Clone(),
+            options.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(options.HiddenActivation, options.HiddenLayerSizes.Length).ToArray(),
+            options.LatentDimension,
+            options.CodeActivation,
+            outputActivation);
+
+        var network = CreateNetwork(spec, options.Seed, device);
+        try
+        {
+            var history = AutoencoderTrainer.Train(network, data.Train, data.Validation, ToSettings(options), device);
+            var model = new AutoencoderModel(network, device, history);
+            var fitted = options.Clone();
+            fitted.OutputActivation = outputActivation;
+            fitted.ValidationData = null;
+            fitted.Progress = null;
+            fitted.CancellationToken = default;
+            return new AutoencoderTransformer(model, fitted, size);
+        }
+        catch
+        {
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Weights are drawn from torch's global generator: seed it under a lock so concurrent fits stay reproducible.</summary>
+    internal static DenseAutoencoderNetwork CreateNetwork(DenseNetworkSpec spec, int seed, Device device)
+    {
+        lock (SeedLock)
+        {
+            random.manual_seed(seed);
+            var network = new DenseAutoencoderNetwork(spec);
+            return device.type == TorchSharp.DeviceType.CPU ? network : network.to(device);
+        }
+    }
+
+    internal static TrainingSettings ToSettings(AutoencoderOptions o) => new()
+    {
+        Epochs = o.Epochs,
+        BatchSize = o.BatchSize,
+        Shuffle = o.Shuffle,
+        Seed = o.Seed,
+        Loss = o.Loss,
+        Optimizer = o.Optimizer,
+        LearningRate = o.LearningRate,
+        MinLearningRate = o.MinLearningRate,
+        WeightDecay = o.WeightDecay,
+        Momentum = o.Momentum,
+        Schedule = o.LearningRateSchedule,
+        StepSize = o.StepSize,
+        StepFactor = o.StepFactor,
+        EarlyStoppingPatience = o.EarlyStoppingPatience,
+        EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
+        Device = o.Device,
+        Progress = o.Progress,
+        CancellationToken = o.CancellationToken,
+    };
+}

@@ -1,0 +1,222 @@
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Training;
+using Microsoft.ML;
+using System.Text.Json.Serialization;
+
+namespace Ml.Autoencoders.Transforms;
+
+/// <summary>
+/// Every knob of a dense autoencoder stage: columns, network, objective and training. Defaults live in
+/// <see cref="Defaults"/>; with them a 16-dimensional code beats PCA-16's reconstruction error on
+/// Fashion-MNIST by more than 10% in about a minute on two cores (see the README).
+/// </summary>
+public sealed class AutoencoderOptions
+{
+    /// <summary>Default values of the options, shared by every catalog overload.</summary>
+    public static class Defaults
+    {
+        /// <summary>Width of the latent code.</summary>
+        public const int LatentDimension = 16;
+        /// <summary>Hidden widths of the encoder; the decoder mirrors them.</summary>
+        public static int[] HiddenLayerSizes => new[] { 256, 128 };
+        /// <summary>Activation after each hidden layer.</summary>
+        public const Activation HiddenActivation = Activation.LeakyReLU;
+        /// <summary>Activation of the code layer: linear, so no code unit can die (ReLU codes lose units).</summary>
+        public const Activation CodeActivation = Activation.Linear;
+        /// <summary>Training epochs.</summary>
+        public const int Epochs = 20;
+        /// <summary>Rows per batch.</summary>
+        public const int BatchSize = 128;
+        /// <summary>Initial learning rate.</summary>
+        public const double LearningRate = 2e-3;
+        /// <summary>Learning-rate schedule.</summary>
+        public const LearningRateSchedule Schedule = LearningRateSchedule.Cosine;
+        /// <summary>Rows per forward pass in <c>Transform</c>.</summary>
+        public const int TransformBatchSize = 1024;
+        /// <summary>Largest training set cached in memory under <see cref="DataCaching.Auto"/>: 2 GiB.</summary>
+        public const long MaxCacheBytes = 2L << 30;
+        /// <summary>Rows in the shuffle buffer when streaming.</summary>
+        public const int ShuffleBufferRows = 16_384;
+    }
+
+    /// <summary>Input column: a known-size vector of <see cref="float"/>.</summary>
+    public string InputColumnName { get; set; } = AutoencoderColumnNames.Features;
+
+    /// <summary>Name of the appended latent-code column.</summary>
+    public string LatentColumnName { get; set; } = AutoencoderColumnNames.LatentCode;
+
+    /// <summary>Name of the appended reconstruction column.</summary>
+    public string ReconstructionColumnName { get; set; } = AutoencoderColumnNames.Reconstruction;
+
+    /// <summary>Name of the appended reconstruction-error column.</summary>
+    public string ReconstructionErrorColumnName { get; set; } = AutoencoderColumnNames.ReconstructionError;
+
+    /// <summary>Which columns <c>Transform</c> appends. Only active columns cost a forward pass.</summary>
+    public AutoencoderOutputs Outputs { get; set; } = AutoencoderOutputs.All;
+
+    /// <summary>Width of the latent code (the bottleneck).</summary>
+    public int LatentDimension { get; set; } = Defaults.LatentDimension;
+
+    /// <summary>Hidden widths of the encoder, input side first; the decoder mirrors them. Empty for a single-layer autoencoder.</summary>
+    public int[] HiddenLayerSizes { get; set; } = Defaults.HiddenLayerSizes;
+
+    /// <summary>Activation after every hidden layer, unless <see cref="HiddenActivations"/> names one per layer.</summary>
+    public Activation HiddenActivation { get; set; } = Defaults.HiddenActivation;
+
+    /// <summary>Optional per-layer activations (one per hidden layer, input side first); the decoder mirrors them.</summary>
+    public Activation[]? HiddenActivations { get; set; }
+
+    /// <summary>Activation of the code layer.</summary>
+    public Activation CodeActivation { get; set; } = Defaults.CodeActivation;
+
+    /// <summary>
+    /// Activation of the output layer. Null (the default) picks <see cref="Activation.Sigmoid"/> when every
+    /// training value lies in [0, 1] and <see cref="Activation.Linear"/> otherwise.
+    /// </summary>
+    public Activation? OutputActivation { get; set; }
+
+    /// <summary>Reconstruction loss. <see cref="ReconstructionLoss.BinaryCrossEntropy"/> needs inputs in [0, 1] and a sigmoid output.</summary>
+    public ReconstructionLoss Loss { get; set; } = ReconstructionLoss.MeanSquaredError;
+
+    /// <summary>Training epochs (passes over the data).</summary>
+    public int Epochs { get; set; } = Defaults.Epochs;
+
+    /// <summary>Rows per training batch.</summary>
+    public int BatchSize { get; set; } = Defaults.BatchSize;
+
+    /// <summary>Optimizer.</summary>
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+
+    /// <summary>Initial learning rate.</summary>
+    public double LearningRate { get; set; } = Defaults.LearningRate;
+
+    /// <summary>Learning-rate schedule over the epochs.</summary>
+    public LearningRateSchedule LearningRateSchedule { get; set; } = Defaults.Schedule;
+
+    /// <summary>Final learning rate of the cosine schedule.</summary>
+    public double MinLearningRate { get; set; }
+
+    /// <summary>Epochs between decays of the step schedule.</summary>
+    public int StepSize { get; set; } = 10;
+
+    /// <summary>Factor applied at each decay of the step schedule.</summary>
+    public double StepFactor { get; set; } = 0.1;
+
+    /// <summary>Weight decay (L2 for Adam and SGD, decoupled for AdamW).</summary>
+    public double WeightDecay { get; set; }
+
+    /// <summary>Momentum of SGD.</summary>
+    public double Momentum { get; set; } = 0.9;
+
+    /// <summary>Shuffle the rows every epoch.</summary>
+    public bool Shuffle { get; set; } = true;
+
+    /// <summary>Seed of weight initialisation, shuffling and the validation split: same seed and data, same weights (on CPU).</summary>
+    public int Seed { get; set; }
+
+    /// <summary>Fraction of the training rows held out for validation (chosen by row index and seed). 0 for none.</summary>
+    public double ValidationFraction { get; set; }
+
+    /// <summary>Separate validation data with the same input column; takes precedence over <see cref="ValidationFraction"/>.</summary>
+    [JsonIgnore]
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>Epochs without improvement of the monitored loss (validation, else training) before stopping; 0 turns early stopping off. When on, the best epoch's weights are restored.</summary>
+    public int EarlyStoppingPatience { get; set; }
+
+    /// <summary>Smallest decrease of the monitored loss that counts as an improvement.</summary>
+    public double EarlyStoppingMinDelta { get; set; }
+
+    /// <summary>Device to train and run on.</summary>
+    public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+
+    /// <summary>CPU threads for TorchSharp (process-wide setting); 0 leaves TorchSharp's default.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>How <c>Fit</c> holds the training rows.</summary>
+    public DataCaching Caching { get; set; } = DataCaching.Auto;
+
+    /// <summary>Largest cache under <see cref="DataCaching.Auto"/>, in bytes.</summary>
+    public long MaxCacheBytes { get; set; } = Defaults.MaxCacheBytes;
+
+    /// <summary>Rows in the shuffle buffer when streaming.</summary>
+    public int ShuffleBufferRows { get; set; } = Defaults.ShuffleBufferRows;
+
+    /// <summary>Rows per forward pass when <c>Transform</c> computes its columns.</summary>
+    public int TransformBatchSize { get; set; } = Defaults.TransformBatchSize;
+
+    /// <summary>Receives a record after every epoch.</summary>
+    [JsonIgnore]
+    public IProgress<EpochRecord>? Progress { get; set; }
+
+    /// <summary>Cancels training at the next batch; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    [JsonIgnore]
+    public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>Checks every value; throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the option.</summary>
+    public void Validate()
+    {
+        RequireName(InputColumnName, nameof(InputColumnName));
+        RequireName(LatentColumnName, nameof(LatentColumnName));
+        RequireName(ReconstructionColumnName, nameof(ReconstructionColumnName));
+        RequireName(ReconstructionErrorColumnName, nameof(ReconstructionErrorColumnName));
+        if ((Outputs & AutoencoderOutputs.All) == 0 || (Outputs & ~AutoencoderOutputs.All) != 0)
+            throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "Choose at least one of LatentCode, Reconstruction, ReconstructionError.");
+        Positive(LatentDimension, nameof(LatentDimension));
+        if (HiddenLayerSizes is null) throw new ArgumentNullException(nameof(HiddenLayerSizes), "Use an empty array for no hidden layer.");
+        for (int i = 0; i < HiddenLayerSizes.Length; i++)
+            if (HiddenLayerSizes[i] <= 0)
+                throw new ArgumentOutOfRangeException(nameof(HiddenLayerSizes), HiddenLayerSizes[i], $"Hidden layer {i} has width {HiddenLayerSizes[i]}; widths must be positive.");
+        if (HiddenActivations is not null && HiddenActivations.Length != HiddenLayerSizes.Length)
+            throw new ArgumentException($"{nameof(HiddenActivations)} has {HiddenActivations.Length} entries for {HiddenLayerSizes.Length} hidden layers; give one per layer or leave it null.", nameof(HiddenActivations));
+        Positive(Epochs, nameof(Epochs));
+        Positive(BatchSize, nameof(BatchSize));
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
+            throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
+        if (!(MinLearningRate >= 0) || MinLearningRate > LearningRate)
+            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, $"Expected 0 <= {nameof(MinLearningRate)} <= {nameof(LearningRate)} ({LearningRate}).");
+        Positive(StepSize, nameof(StepSize));
+        if (!(StepFactor > 0) || StepFactor > 1)
+            throw new ArgumentOutOfRangeException(nameof(StepFactor), StepFactor, "Expected a factor in (0, 1].");
+        if (!(WeightDecay >= 0) || !double.IsFinite(WeightDecay))
+            throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "Weight decay must be >= 0.");
+        if (!(Momentum >= 0) || Momentum >= 1)
+            throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Expected momentum in [0, 1).");
+        if (!(ValidationFraction >= 0) || ValidationFraction >= 1)
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "Expected a fraction in [0, 1).");
+        if (EarlyStoppingPatience < 0)
+            throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "Patience must be >= 0 (0 turns early stopping off).");
+        if (!(EarlyStoppingMinDelta >= 0))
+            throw new ArgumentOutOfRangeException(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "Expected a delta >= 0.");
+        if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be >= 0 (0 keeps TorchSharp's default).");
+        if (MaxCacheBytes < 0) throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, "Expected bytes >= 0.");
+        Positive(ShuffleBufferRows, nameof(ShuffleBufferRows));
+        Positive(TransformBatchSize, nameof(TransformBatchSize));
+        if (Loss == ReconstructionLoss.BinaryCrossEntropy && OutputActivation is { } act && act != Activation.Sigmoid)
+            throw new ArgumentException($"{nameof(ReconstructionLoss.BinaryCrossEntropy)} needs a sigmoid output; {nameof(OutputActivation)} is {act}.", nameof(OutputActivation));
+        var names = new[] { LatentColumnName, ReconstructionColumnName, ReconstructionErrorColumnName };
+        if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
+            throw new ArgumentException($"The output column names must differ: '{LatentColumnName}', '{ReconstructionColumnName}', '{ReconstructionErrorColumnName}'.");
+    }
+
+    /// <summary>A shallow copy (the arrays are copied too).</summary>
+    public AutoencoderOptions Clone()
+    {
+        var copy = (AutoencoderOptions)MemberwiseClone();
+        copy.HiddenLayerSizes = (int[])HiddenLayerSizes.Clone();
+        copy.HiddenActivations = (Activation[]?)HiddenActivations?.Clone();
+        return copy;
+    }
+
+    private static void Positive(int value, string name)
+    {
+        if (value <= 0) throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive.");
+    }
+
+    private static void RequireName(string? value, string name)
+    {
+        if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
+    }
+}

@@ -1,0 +1,108 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Training;
+
+namespace Ml.Autoencoders.Transforms;
+
+/// <summary>
+/// A fitted autoencoder stage. <see cref="Transform"/> appends, lazily and in batches of
+/// <see cref="AutoencoderOptions.TransformBatchSize"/> rows, the columns chosen in
+/// <see cref="AutoencoderOptions.Outputs"/>. The model is also usable directly through <see cref="Model"/>.
+/// </summary>
+public sealed class AutoencoderTransformer : ITransformer, IDisposable
+{
+    private readonly AutoencoderOptions options;
+
+    internal AutoencoderTransformer(AutoencoderModel model, AutoencoderOptions options, int inputSize)
+    {
+        Model = model;
+        this.options = options;
+        InputSize = inputSize;
+    }
+
+    /// <summary>The trained network: encode, decode, reconstruct arrays; the training history.</summary>
+    public AutoencoderModel Model { get; }
+
+    /// <summary>The per-epoch training record.</summary>
+    public TrainingHistory History => Model.History;
+
+    /// <summary>Name of the input column.</summary>
+    public string InputColumnName => options.InputColumnName;
+
+    /// <summary>Values per input row.</summary>
+    public int InputSize { get; }
+
+    /// <summary>Columns this transformer appends.</summary>
+    public AutoencoderOutputs Outputs => options.Outputs;
+
+    /// <summary>A copy of the options the model was trained with (the output activation as chosen at training).</summary>
+    public AutoencoderOptions Options => options.Clone();
+
+    internal AutoencoderOptions OptionsView => options;
+
+    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema with the new columns appended.</summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing, of the wrong type or size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        VectorColumn.Check(inputSchema, InputColumnName, InputSize);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(inputSchema);
+        foreach (var column in OutputColumns(Outputs, options))
+            builder.AddColumn(column.Name, column.IsVector
+                ? new VectorDataViewType(NumberDataViewType.Single, column.Kind == AutoencoderOutputs.LatentCode ? Model.LatentDimension : InputSize)
+                : NumberDataViewType.Single);
+        return builder.ToSchema();
+    }
+
+    /// <summary>Appends the output columns to <paramref name="input"/>. Nothing is computed until a cursor asks for them.</summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing, of the wrong type or size.</exception>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new AutoencoderDataView(this, input, GetOutputSchema(input.Schema));
+    }
+
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>): one forward pass per row.</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
+        new AutoencoderRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+
+    /// <summary>Writes the model to one self-describing file (see <see cref="AutoencoderModelFile"/>).</summary>
+    public void Save(string path) => AutoencoderModelFile.Save(this, path);
+
+    /// <summary>Writes the model to a stream in the library's own format.</summary>
+    public void Save(Stream stream) => AutoencoderModelFile.Save(this, stream);
+
+    /// <summary>Loads a model saved by <see cref="Save(string)"/>, onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a model file.</exception>
+    public static AutoencoderTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) => AutoencoderModelFile.Load(path, device);
+
+    /// <summary>Loads a model from a stream written by <see cref="Save(Stream)"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a model.</exception>
+    public static AutoencoderTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) => AutoencoderModelFile.Load(stream, device);
+
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer (see README).</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+
+    /// <summary>Frees the native weights.</summary>
+    public void Dispose() => Model.Dispose();
+
+    internal readonly record struct OutputColumn(string Name, AutoencoderOutputs Kind)
+    {
+        public bool IsVector => Kind != AutoencoderOutputs.ReconstructionError;
+    }
+
+    internal static IEnumerable<OutputColumn> OutputColumns(AutoencoderOutputs outputs, AutoencoderOptions o)
+    {
+        if (outputs.HasFlag(AutoencoderOutputs.LatentCode)) yield return new(o.LatentColumnName, AutoencoderOutputs.LatentCode);
+        if (outputs.HasFlag(AutoencoderOutputs.Reconstruction)) yield return new(o.ReconstructionColumnName, AutoencoderOutputs.Reconstruction);
+        if (outputs.HasFlag(AutoencoderOutputs.ReconstructionError)) yield return new(o.ReconstructionErrorColumnName, AutoencoderOutputs.ReconstructionError);
+    }
+}
