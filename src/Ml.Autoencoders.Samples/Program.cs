@@ -1,1 +1,16 @@
-Console.WriteLine("hi");
+using Ml.Autoencoders.Samples;
+
+// One command per worked example: dotnet run --project src/Ml.Autoencoders.Samples -c Release -- <command> [options]
+var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
+{
+    ["dense"] = ("784-64-32-16 autoencoder -> 16-d codes -> ML.NET classifier; then the library defaults, side by side with PCA-16", DenseFeaturesSample.Run),
+};
+
+if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
+{
+    Console.WriteLine("Usage: dotnet run --project src/Ml.Autoencoders.Samples -c Release -- <command> [--data DIR] [--train N] [--test N] [--epochs N] [--out DIR]");
+    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-8} {help}");
+    return args.Length == 0 ? 0 : 1;
+}
+command.Run(args[1..]);
+return 0;

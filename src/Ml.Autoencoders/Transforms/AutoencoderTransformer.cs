@@ -16,12 +16,24 @@ namespace Ml.Autoencoders.Transforms;
 public sealed class AutoencoderTransformer : ITransformer, IDisposable
 {
     private readonly AutoencoderOptions options;
+    private int transformBatchSize;
 
     internal AutoencoderTransformer(AutoencoderModel model, AutoencoderOptions options, int inputSize)
     {
         Model = model;
         this.options = options;
         InputSize = inputSize;
+        transformBatchSize = options.TransformBatchSize;
+    }
+
+    /// <summary>
+    /// Rows per forward pass in cursors created from now on (initially <see cref="AutoencoderOptions.TransformBatchSize"/>).
+    /// Results do not depend on it; larger batches are faster and use more memory.
+    /// </summary>
+    public int TransformBatchSize
+    {
+        get => transformBatchSize;
+        set => transformBatchSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Expected at least one row per batch.");
     }
 
     /// <summary>The trained network: encode, decode, reconstruct arrays; the training history.</summary>

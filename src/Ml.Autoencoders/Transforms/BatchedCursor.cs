@@ -31,7 +31,7 @@ internal sealed class BatchedCursor : DataViewRowCursor
     {
         this.source = source;
         Schema = schema;
-        int capacity = parent.OptionsView.TransformBatchSize;
+        int capacity = parent.TransformBatchSize;
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
         idGetter = source.GetIdGetter();
         ids = new DataViewRowId[capacity];

@@ -1,0 +1,66 @@
+using Ml.Autoencoders.Runtime;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Analysis;
+
+/// <summary>
+/// Exact principal component analysis (eigen-decomposition of the covariance, double precision): the
+/// baseline every autoencoder default must beat on reconstruction error.
+/// </summary>
+public sealed class PcaBaseline
+{
+    private readonly double[] mean;
+    private readonly double[] components; // k x d, row-major
+
+    private PcaBaseline(double[] mean, double[] components, int k)
+    {
+        this.mean = mean;
+        this.components = components;
+        Components = k;
+    }
+
+    /// <summary>Number of components kept.</summary>
+    public int Components { get; }
+
+    /// <summary>Features per row.</summary>
+    public int InputSize => mean.Length;
+
+    /// <summary>Fits <paramref name="components"/> components to rows stored row-major (rows x inputSize).</summary>
+    public static PcaBaseline Fit(ReadOnlySpan<float> rows, int inputSize, int components)
+    {
+        if (inputSize <= 0 || rows.Length % inputSize != 0)
+            throw new ArgumentException($"Expected a multiple of {inputSize} values, got {rows.Length}.", nameof(rows));
+        if (components <= 0 || components > inputSize)
+            throw new ArgumentOutOfRangeException(nameof(components), components, $"Expected 1 to {inputSize} components.");
+        TorchRuntime.EnsureLoaded();
+        using var scope = NewDisposeScope();
+        var x = FromSpan(rows, inputSize).to(ScalarType.Float64);
+        var mu = x.mean(new long[] { 0 });
+        var centered = x - mu;
+        var covariance = centered.T.matmul(centered) / Math.Max(1, x.shape[0] - 1);
+        var (_, vectors) = linalg.eigh(covariance);
+        // eigh sorts ascending: the last columns are the leading components.
+        var top = vectors.narrow(1, inputSize - components, components).flip(1).T.contiguous();
+        return new PcaBaseline(mu.data<double>().ToArray(), top.data<double>().ToArray(), components);
+    }
+
+    /// <summary>Mean squared error per feature of projecting rows onto the components and back.</summary>
+    public double ReconstructionMse(ReadOnlySpan<float> rows)
+    {
+        int d = InputSize;
+        using var scope = NewDisposeScope();
+        var x = FromSpan(rows, d).to(ScalarType.Float64);
+        var mu = tensor(mean);
+        var w = tensor(components).reshape(Components, d);
+        var centered = x - mu;
+        var reconstruction = centered.matmul(w.T).matmul(w);
+        return (reconstruction - centered).square().mean().item<double>();
+    }
+
+    private static Tensor FromSpan(ReadOnlySpan<float> rows, int d)
+    {
+        var t = empty(new long[] { rows.Length / d, d }, dtype: ScalarType.Float32);
+        t.data<float>().CopyFrom(rows, 0, 0);
+        return t;
+    }
+}
