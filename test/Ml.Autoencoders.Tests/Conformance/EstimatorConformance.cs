@@ -39,9 +39,9 @@ internal static class EstimatorConformance
             OneRowWorks(ml, c, model);
             BadInputIsRejected(ml, c, model);
             OwnSaveLoadRoundTrips(ml, c, model);
-            MlNetSaveLoadRoundTrips(ml, c, model);
             PreviewShowsOutputs(ml, c, model);
             PredictionEngineAgrees(ml, c, model);
+            MlNetSaveLoadRoundTrips(ml, c, model);
         }
         finally
         {

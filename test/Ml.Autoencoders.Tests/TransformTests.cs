@@ -1,0 +1,117 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Tests.Conformance;
+using Ml.Autoencoders.Transforms;
+using TorchSharp;
+
+namespace Ml.Autoencoders.Tests;
+
+/// <summary>Transform: batched, lazy, concurrent, and flat in memory.</summary>
+[TestClass]
+public sealed class TransformTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+    private static AutoencoderTransformer? model;
+    private static float[][] rows = Array.Empty<float[]>();
+
+    private static AutoencoderTransformer Model()
+    {
+        if (model is not null) return model;
+        rows = Synthetic.LowRank(500, 24, 4, seed: 3);
+        return model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 4, HiddenLayerSizes = new[] { 12 }, Epochs = 2 }).Fit(Ml.ToDataView(rows));
+    }
+
+    /// <summary>Frees the shared model.</summary>
+    [ClassCleanup]
+    public static void Cleanup() => model?.Dispose();
+
+    /// <summary>The cursor's latent codes equal encoding each row alone, for every batch size.</summary>
+    [TestMethod]
+    public void BatchedTransformEqualsRowByRowEncoding()
+    {
+        var m = Model();
+        foreach (int batch in new[] { 1, 7, 500, 4096 })
+        {
+            m.TransformBatchSize = batch;
+            var codes = m.Transform(Ml.ToDataView(rows)).GetColumn<float[]>(AutoencoderColumnNames.LatentCode).ToList();
+            Assert.AreEqual(rows.Length, codes.Count);
+            for (int i = 0; i < rows.Length; i++)
+                CollectionAssert.AreEqual(m.Model.Encode(rows[i]), codes[i], new Tolerance(1e-5f), $"batch {batch}, row {i}");
+        }
+        m.TransformBatchSize = 1024;
+    }
+
+    /// <summary>Passed-through columns stay aligned with their rows across batch boundaries.</summary>
+    [TestMethod]
+    public void PassThroughColumnsStayAlignedWithTheirRows()
+    {
+        var m = Model();
+        m.TransformBatchSize = 7;
+        var output = m.Transform(Ml.ToDataView(rows));
+        var labels = output.GetColumn<uint>(nameof(VectorRow.Label)).ToList();
+        var features = output.GetColumn<float[]>(nameof(VectorRow.Features)).ToList();
+        var errors = output.GetColumn<float>(AutoencoderColumnNames.ReconstructionError).ToList();
+        for (int i = 0; i < rows.Length; i++)
+        {
+            Assert.AreEqual((uint)(i % 3), labels[i]);
+            CollectionAssert.AreEqual(rows[i], features[i]);
+            Assert.AreEqual(m.Model.ReconstructionError(rows[i]), errors[i], 1e-6f);
+        }
+        m.TransformBatchSize = 1024;
+    }
+
+    /// <summary>Several cursors over one transformer, on several threads, give what one thread gives.</summary>
+    [TestMethod]
+    public void ConcurrentCursorsAgreeWithOneThread()
+    {
+        var m = Model();
+        var data = Ml.ToDataView(rows);
+        var expected = EstimatorConformance.ReadOutputs(m.Transform(data), new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.ReconstructionError });
+        var results = new Dictionary<string, List<float[]>>[4];
+        Parallel.For(0, results.Length, i => results[i] = EstimatorConformance.ReadOutputs(m.Transform(data), expected.Keys));
+        foreach (var r in results) EstimatorConformance.AssertSameOutputs(expected, r, "concurrent cursor");
+    }
+
+    /// <summary>Nothing is computed when no autoencoder column is read.</summary>
+    [TestMethod]
+    public void TransformIsLazy()
+    {
+        var m = Model();
+        var bad = rows.Select(r => (float[])r.Clone()).ToArray();
+        bad[3][0] = float.NaN;
+        var output = m.Transform(Ml.ToDataView(bad));
+        // Reading only the label never runs the network, so the NaN goes unnoticed.
+        Assert.AreEqual(bad.Length, output.GetColumn<uint>(nameof(VectorRow.Label)).Count());
+        Assert.ThrowsExactly<Data.AutoencoderDataException>(() => output.GetColumn<float>(AutoencoderColumnNames.ReconstructionError).ToList());
+    }
+
+    /// <summary>Live native tensors and process memory stay flat over many Transform batches.</summary>
+    [TestMethod]
+    public void NativeMemoryStaysFlatOverManyBatches()
+    {
+        var m = Model();
+        m.TransformBatchSize = 64;
+        var data = Ml.ToDataView(rows);
+        void Pass()
+        {
+            using var cursor = m.Transform(data).GetRowCursor(m.GetOutputSchema(data.Schema).Where(c => c.Name != nameof(VectorRow.Features)));
+            var getter = cursor.GetGetter<VBuffer<float>>(cursor.Schema[AutoencoderColumnNames.Reconstruction]);
+            VBuffer<float> value = default;
+            while (cursor.MoveNext()) getter(ref value);
+        }
+        for (int i = 0; i < 3; i++) Pass();
+        long liveBefore = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long rssBefore = Environment.WorkingSet;
+        for (int i = 0; i < 100; i++) Pass(); // 100 x 8 batches
+        long liveAfter = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        long growth = Environment.WorkingSet - rssBefore;
+        m.TransformBatchSize = 1024;
+        Assert.AreEqual(liveBefore, liveAfter, "live tensors must not grow with the number of batches");
+        Assert.IsTrue(growth < 50L << 20, $"process memory grew by {growth >> 20} MiB over 800 batches");
+    }
+
+    private sealed class Tolerance(float tolerance) : System.Collections.IComparer
+    {
+        public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;
+    }
+}
