@@ -4,6 +4,7 @@ using Ml.Autoencoders.Samples;
 var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
 {
     ["dense"] = ("784-64-32-16 autoencoder -> 16-d codes -> ML.NET classifier; then the library defaults, side by side with PCA-16", DenseFeaturesSample.Run),
+    ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
