@@ -110,6 +110,24 @@ public sealed class TransformTests
         Assert.IsTrue(growth < 50L << 20, $"process memory grew by {growth >> 20} MiB over 800 batches");
     }
 
+    /// <summary>NormalizeMinMax before the autoencoder and an ML.NET trainer on its codes, in one EstimatorChain.</summary>
+    [TestMethod]
+    public void WorksInsideAnEstimatorChainWithATrainerAfterIt()
+    {
+        var data = Ml.ToDataView(Synthetic.LowRank(300, 10, 3, squash: false));
+        var pipeline = Ml.Transforms.NormalizeMinMax("Features")
+            .Append(Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 3, HiddenLayerSizes = new[] { 8 }, Epochs = 2 }))
+            .Append(Ml.Transforms.Conversion.MapValueToKey("Label"))
+            .AppendCacheCheckpoint(Ml)
+            .Append(Ml.MulticlassClassification.Trainers.SdcaMaximumEntropy("Label", AutoencoderColumnNames.LatentCode, maximumNumberOfIterations: 5));
+        var model = pipeline.Fit(data);
+        var metrics = Ml.MulticlassClassification.Evaluate(model.Transform(data), "Label");
+        Assert.IsTrue(metrics.MicroAccuracy >= 0, "Evaluate runs on the chain's output");
+        var preview = model.Transform(data).Preview(3);
+        Assert.IsTrue(preview.Schema.GetColumnOrNull(AutoencoderColumnNames.LatentCode) is { } c && c.Type is VectorDataViewType { Size: 3 });
+        Assert.AreEqual(3, preview.RowView.Length);
+    }
+
     private sealed class Tolerance(float tolerance) : System.Collections.IComparer
     {
         public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;
