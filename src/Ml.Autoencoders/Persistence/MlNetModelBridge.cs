@@ -1,11 +1,267 @@
+using System.Reflection;
 using Microsoft.ML;
+using Microsoft.ML.Runtime;
+using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Persistence;
 
-/// <summary>Placeholder for the mlContext.Model.Save/Load bridge (work in progress).</summary>
+/// <summary>
+/// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry an <see cref="AutoencoderTransformer"/>.
+/// </summary>
+/// <remarks>
+/// <para>
+/// ML.NET 5.0.1 keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this is
+/// the ONLY file of the library that reaches ML.NET internals, by reflection. Microsoft.ML is pinned exactly
+/// (Directory.Packages.props). On first use every internal member is looked up once; when one is missing
+/// a <see cref="NotSupportedException"/> names it and points to <see cref="AutoencoderTransformer.Save(string)"/>.
+/// </para>
+/// <para>
+/// Save: the entry written for the transformer holds an ML.NET header (model signature
+/// <see cref="ModelSignature"/>, loader signature <see cref="LoaderSignature"/>, loader assembly = this
+/// assembly), a small main stream (payload format and length) and a binary stream
+/// <see cref="PayloadStreamName"/> with the bytes of <see cref="AutoencoderModelFile.Save(AutoencoderTransformer, Stream)"/>:
+/// one format for both routes.
+/// </para>
+/// <para>
+/// Load: ML.NET looks the loader signature up in the <see cref="ComponentCatalog"/> of the loading
+/// <see cref="MLContext"/>. A C# assembly cannot carry ML.NET's (internal) <c>LoadableClassAttribute</c>, so the
+/// loader is added to a catalog by <see cref="RegisterLoader(ComponentCatalog)"/>: explicitly through
+/// <see cref="AutoencoderModelRegistration.Register(MLContext)"/>, and automatically into the catalog of the
+/// context that saves (so Save then Load on one context needs no call).
+/// </para>
+/// </remarks>
 internal static class MlNetModelBridge
 {
-    public static void Save(AutoencoderTransformer transformer, ModelSaveContext ctx) =>
-        throw new NotSupportedException("mlContext.Model.Save is not supported yet for AutoencoderTransformer; use AutoencoderTransformer.Save(path).");
+    /// <summary>ML.NET model signature of the entry (8 characters).</summary>
+    internal const string ModelSignature = "MLAEXFRM";
+
+    /// <summary>ML.NET loader signature (at most 24 characters) under which the loader is registered.</summary>
+    internal const string LoaderSignature = "MlAutoencoderTransform";
+
+    /// <summary>Name of the binary stream, beside the entry's main stream, that holds the library's own model file.</summary>
+    internal const string PayloadStreamName = "AutoencoderModel.bin";
+
+    // 0x00010001: first version. Bump VerWrittenCur for a new layout; VerWeCanReadBack is the oldest layout still read.
+    private const uint VerWrittenCur = 0x00010001;
+    private const uint VerReadableCur = 0x00010001;
+    private const uint VerWeCanReadBack = 0x00010001;
+
+    private const int PayloadFormat = 1;
+
+    private static readonly Lazy<Internals> Api = new(Internals.Probe, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Implements <see cref="ICanSaveModel.Save(ModelSaveContext)"/> for <paramref name="transformer"/>.</summary>
+    public static void Save(AutoencoderTransformer transformer, ModelSaveContext ctx)
+    {
+        ArgumentNullException.ThrowIfNull(transformer);
+        ArgumentNullException.ThrowIfNull(ctx);
+        var api = Api.Value;
+
+        byte[] payload;
+        using (var buffer = new MemoryStream())
+        {
+            AutoencoderModelFile.Save(transformer, buffer);
+            payload = buffer.ToArray();
+        }
+
+        api.SaveCheckAtModel(ctx);
+        api.SetVersionInfo(ctx, api.CreateVersionInfo(typeof(MlNetModelBridge).Assembly.GetName().Name!));
+        var writer = api.SaveWriter(ctx);
+        writer.Write(PayloadFormat);
+        writer.Write((long)payload.Length);
+        api.SaveBinaryStream(ctx, PayloadStreamName, w => w.Write(payload));
+
+        // The context that saves can load back with no registration call.
+        if (api.SaveEnvironment(ctx) is IHostEnvironment env)
+            RegisterLoader(env.ComponentCatalog);
+    }
+
+    /// <summary>Adds the loader of <see cref="AutoencoderTransformer"/> to <paramref name="catalog"/> (idempotent, thread-safe).</summary>
+    /// <exception cref="NotSupportedException">This Microsoft.ML version lacks an internal member the bridge needs.</exception>
+    public static void RegisterLoader(ComponentCatalog catalog)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        Api.Value.Register(catalog);
+    }
+
+    /// <summary>
+    /// The loader ML.NET calls (through the registered create method) with its <c>ModelLoadContext</c>; typed
+    /// <see cref="object"/> because that type is internal. Must read exactly what <see cref="Save"/> wrote to the main stream.
+    /// </summary>
+    private static AutoencoderTransformer CreateFromModelLoadContext(object ctx)
+    {
+        var api = Api.Value;
+        api.LoadCheckAtModel(ctx, api.CreateVersionInfo(typeof(MlNetModelBridge).Assembly.GetName().Name!));
+        var reader = api.LoadReader(ctx);
+        int format = reader.ReadInt32();
+        if (format != PayloadFormat)
+            throw new AutoencoderModelFormatException($"Unknown autoencoder payload format {format} in the ML.NET model (expected {PayloadFormat}).");
+        long length = reader.ReadInt64();
+        if (length < 0 || length > int.MaxValue)
+            throw new AutoencoderModelFormatException($"Invalid autoencoder payload length {length} in the ML.NET model.");
+
+        var payload = new MemoryStream(capacity: (int)length);
+        if (!api.TryLoadBinaryStream(ctx, PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
+            throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{PayloadStreamName}' of the autoencoder.");
+        if (payload.Length != length)
+            throw new AutoencoderModelFormatException($"The autoencoder payload in the ML.NET model is truncated: {payload.Length} of {length} bytes.");
+        payload.Position = 0;
+        return AutoencoderModelFile.Load(payload, ComputeDevice.Auto);
+    }
+
+    /// <summary>Every ML.NET internal the bridge touches, looked up once.</summary>
+    private sealed class Internals
+    {
+        private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
+        private const BindingFlags Static = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+
+        // Save side (Microsoft.ML.ModelSaveContext, Microsoft.ML.VersionInfo).
+        private readonly ConstructorInfo versionInfoCtor;
+        private readonly MethodInfo saveCheckAtModel;
+        private readonly MethodInfo saveSetVersionInfo;
+        private readonly FieldInfo saveWriter;
+        private readonly MethodInfo saveBinaryStream;
+        private readonly FieldInfo saveRepository;
+        private readonly PropertyInfo repositoryExceptionContext;
+
+        // Load side (Microsoft.ML.ModelLoadContext).
+        private readonly MethodInfo loadCheckAtModel;
+        private readonly FieldInfo loadReader;
+        private readonly MethodInfo loadTryLoadBinaryStream;
+
+        // Registration (Microsoft.ML.ComponentCatalog and its LoadableClassInfo, LoadableClassAttribute, SignatureLoadModel).
+        private readonly Type signatureLoadModel;
+        private readonly ConstructorInfo loadableClassAttributeCtor;
+        private readonly ConstructorInfo loadableClassInfoCtor;
+        private readonly MethodInfo catalogAddClass;
+        private readonly MethodInfo catalogGetLoadableClassInfo;
+        private readonly FieldInfo catalogLock;
+        private readonly MethodInfo createMethod;
+
+        private Internals()
+        {
+            Assembly core = typeof(ModelSaveContext).Assembly;
+            Type versionInfo = RequireType(core, "Microsoft.ML.VersionInfo");
+            Type loadContext = RequireType(core, "Microsoft.ML.ModelLoadContext");
+            Type repository = RequireType(core, "Microsoft.ML.Repository");
+            signatureLoadModel = RequireType(core, "Microsoft.ML.SignatureLoadModel");
+            Type attribute = RequireType(core, "Microsoft.ML.LoadableClassAttribute");
+            Type attributeBase = RequireType(core, "Microsoft.ML.LoadableClassAttributeBase");
+            Type classInfo = RequireType(core, typeof(ComponentCatalog).FullName + "+LoadableClassInfo");
+
+            versionInfoCtor = RequireCtor(versionInfo,
+                typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string));
+
+            saveCheckAtModel = RequireMethod(typeof(ModelSaveContext), "CheckAtModel", Instance);
+            saveSetVersionInfo = RequireMethod(typeof(ModelSaveContext), "SetVersionInfo", Instance, versionInfo);
+            saveWriter = RequireField(typeof(ModelSaveContext), "Writer", typeof(BinaryWriter));
+            saveBinaryStream = RequireMethod(typeof(ModelSaveContext), "SaveBinaryStream", Instance, typeof(string), typeof(Action<BinaryWriter>));
+            saveRepository = RequireField(typeof(ModelSaveContext), "Repository", null);
+            repositoryExceptionContext = repository.GetProperty("ExceptionContext", Instance) is { } p && p.PropertyType == typeof(IExceptionContext)
+                ? p : throw Missing("Microsoft.ML.Repository.ExceptionContext");
+
+            loadCheckAtModel = RequireMethod(loadContext, "CheckAtModel", Instance, versionInfo);
+            loadReader = RequireField(loadContext, "Reader", typeof(BinaryReader));
+            loadTryLoadBinaryStream = RequireMethod(loadContext, "TryLoadBinaryStream", Instance, typeof(string), typeof(Action<BinaryReader>));
+
+            loadableClassAttributeCtor = RequireCtor(attribute,
+                typeof(string), typeof(Type), typeof(Type), typeof(Type), typeof(Type), typeof(string), typeof(string[]));
+            loadableClassInfoCtor = RequireCtor(classInfo,
+                attributeBase, typeof(MethodInfo), typeof(ConstructorInfo), typeof(MethodInfo), typeof(bool));
+            catalogAddClass = RequireMethod(typeof(ComponentCatalog), "AddClass", Instance, classInfo, typeof(string[]), typeof(bool));
+            catalogGetLoadableClassInfo = RequireMethod(typeof(ComponentCatalog), "GetLoadableClassInfo", Instance, typeof(string), typeof(Type));
+            catalogLock = RequireField(typeof(ComponentCatalog), "_lock", null);
+
+            createMethod = typeof(MlNetModelBridge).GetMethod(nameof(CreateFromModelLoadContext), Static, [typeof(object)])
+                ?? throw new InvalidOperationException("MlNetModelBridge.CreateFromModelLoadContext not found.");
+
+            // SignatureLoadModel must still be (ModelLoadContext ctx): the loader receives exactly that argument.
+            var invoke = signatureLoadModel.GetMethod("Invoke");
+            if (invoke is null || invoke.GetParameters() is not [var only] || only.ParameterType != loadContext)
+                throw Missing("Microsoft.ML.SignatureLoadModel(ModelLoadContext)");
+        }
+
+        public static Internals Probe() => new();
+
+        public object CreateVersionInfo(string loaderAssemblyName) =>
+            Invoke(versionInfoCtor, [ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, loaderAssemblyName, LoaderSignature, null]);
+
+        public void SaveCheckAtModel(ModelSaveContext ctx) => Invoke(saveCheckAtModel, ctx, []);
+
+        public void SetVersionInfo(ModelSaveContext ctx, object versionInfo) => Invoke(saveSetVersionInfo, ctx, [versionInfo]);
+
+        public BinaryWriter SaveWriter(ModelSaveContext ctx) => (BinaryWriter)saveWriter.GetValue(ctx)!;
+
+        public void SaveBinaryStream(ModelSaveContext ctx, string name, Action<BinaryWriter> action) =>
+            Invoke(saveBinaryStream, ctx, [name, action]);
+
+        /// <summary>The environment the saving repository was opened with (the saving <see cref="MLContext"/>'s), or null.</summary>
+        public object? SaveEnvironment(ModelSaveContext ctx) =>
+            saveRepository.GetValue(ctx) is { } rep ? repositoryExceptionContext.GetValue(rep) : null;
+
+        public void LoadCheckAtModel(object ctx, object versionInfo) => Invoke(loadCheckAtModel, ctx, [versionInfo]);
+
+        public BinaryReader LoadReader(object ctx) => (BinaryReader)loadReader.GetValue(ctx)!;
+
+        public bool TryLoadBinaryStream(object ctx, string name, Action<BinaryReader> action) =>
+            (bool)Invoke(loadTryLoadBinaryStream, ctx, [name, action])!;
+
+        public void Register(ComponentCatalog catalog)
+        {
+            object gate = catalogLock.GetValue(catalog) ?? catalog;
+            lock (gate)
+            {
+                // Keys are stored lower-case (ComponentCatalog.AddClass).
+                object? existing = Invoke(catalogGetLoadableClassInfo, catalog, [LoaderSignature.ToLowerInvariant(), signatureLoadModel]);
+                if (existing is not null)
+                    return;
+                object attribute = Invoke(loadableClassAttributeCtor,
+                [
+                    "Autoencoder transformer (Ml.Autoencoders)", typeof(AutoencoderTransformer), typeof(MlNetModelBridge),
+                    null, signatureLoadModel, "Autoencoder", new[] { LoaderSignature },
+                ]);
+                object info = Invoke(loadableClassInfoCtor, [attribute, null, null, createMethod, false]);
+                Invoke(catalogAddClass, catalog, [info, new[] { LoaderSignature }, true]);
+            }
+        }
+
+        private static object Invoke(ConstructorInfo ctor, object?[] args) =>
+            ctor.Invoke(BindingFlags.DoNotWrapExceptions, null, args, null);
+
+        private static object? Invoke(MethodInfo method, object target, object?[] args) =>
+            method.Invoke(target, BindingFlags.DoNotWrapExceptions, null, args, null);
+
+        private static Type RequireType(Assembly assembly, string name) =>
+            assembly.GetType(name, throwOnError: false) ?? throw Missing(name);
+
+        private static ConstructorInfo RequireCtor(Type type, params Type[] parameters) =>
+            type.GetConstructor(Instance, parameters)
+            ?? throw Missing($"{type.FullName}({string.Join(", ", parameters.Select(t => t.Name))})");
+
+        private static MethodInfo RequireMethod(Type type, string name, BindingFlags flags, params Type[] parameters) =>
+            type.GetMethod(name, flags, parameters)
+            ?? throw Missing($"{type.FullName}.{name}({string.Join(", ", parameters.Select(t => t.Name))})");
+
+        private static FieldInfo RequireField(Type type, string name, Type? fieldType)
+        {
+            var field = type.GetField(name, Instance);
+            if (field is null || (fieldType is not null && field.FieldType != fieldType))
+                throw Missing($"{type.FullName}.{name}");
+            return field;
+        }
+
+        private static NotSupportedException Missing(string member) => new(
+            $"mlContext.Model.Save/Load of an AutoencoderTransformer relies on the internal ML.NET member '{member}', " +
+            $"which this Microsoft.ML.Core ({CoreVersion()}) does not have " +
+            "(the bridge is built for Microsoft.ML 5.0.1). Use AutoencoderTransformer.Save(path) and " +
+            "AutoencoderTransformer.Load(path) instead.");
+
+        private static string CoreVersion()
+        {
+            var assembly = typeof(ModelSaveContext).Assembly;
+            return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+                ?? assembly.GetName().Version?.ToString() ?? "unknown version";
+        }
+    }
 }

@@ -1,0 +1,63 @@
+// Usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--no-register]
+//
+// Loads <model.zip> with a plain mlContext.Model.Load, transforms the rows of <input.txt> (one row a line,
+// float bit patterns in hex) and writes, per row, the bit patterns of the LatentCode vector and of the
+// ReconstructionError, so that the caller can compare them exactly. Nothing of Ml.Autoencoders is touched
+// before Model.Load except the registration call, which --no-register skips.
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+if (args.Length < 3)
+{
+    Console.Error.WriteLine("usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--no-register]");
+    return 2;
+}
+
+var mlContext = new MLContext(seed: 0);
+if (!args.Contains("--no-register"))
+{
+    Ml.Autoencoders.AutoencoderModelRegistration.Register(mlContext);
+}
+
+ITransformer model;
+try
+{
+    model = mlContext.Model.Load(args[0], out _);
+}
+catch (Exception ex)
+{
+    Console.Error.WriteLine("LOAD FAILED: " + ex.GetType().FullName + ": " + ex.Message);
+    return 3;
+}
+
+float[][] rows = File.ReadAllLines(args[1])
+    .Where(line => line.Length > 0)
+    .Select(line => line.Split(' ').Select(h => BitConverter.Int32BitsToSingle(int.Parse(h, NumberStyles.HexNumber, CultureInfo.InvariantCulture))).ToArray())
+    .ToArray();
+int width = rows[0].Length;
+var schema = SchemaDefinition.Create(typeof(InputRow));
+schema[nameof(InputRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, width);
+var data = mlContext.Data.LoadFromEnumerable(rows.Select(r => new InputRow { Features = r }), schema);
+
+var transformed = model.Transform(data);
+var latent = transformed.GetColumn<float[]>("LatentCode").ToArray();
+var error = transformed.GetColumn<float>("ReconstructionError").ToArray();
+using (var writer = new StreamWriter(args[2]))
+{
+    for (int i = 0; i < latent.Length; i++)
+    {
+        writer.WriteLine(string.Join(" ", latent[i].Select(Hex)) + " | " + Hex(error[i]));
+    }
+}
+Console.WriteLine($"OK {latent.Length} rows, model {model.GetType().Name}");
+return 0;
+
+static string Hex(float v) => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture);
+
+/// <summary>One input row.</summary>
+internal sealed class InputRow
+{
+    /// <summary>The feature vector (its size is set on the schema definition).</summary>
+    public float[] Features { get; set; } = [];
+}
