@@ -41,7 +41,7 @@ internal static class DenseFeaturesSample
             Progress = new ConsoleProgress("classic"),
         };
         var defaults = new AutoencoderOptions { LatentDimension = 16, Progress = new ConsoleProgress("defaults") };
-        if (epochs is { } n) defaults.Epochs = n;
+        defaults.Epochs = epochs;
 
         var results = new List<(string Name, Result R)>();
         Console.WriteLine($"\nClassic: {Describe(classic)}");
@@ -93,5 +93,5 @@ internal static class DenseFeaturesSample
 
     private static string Describe(AutoencoderOptions o) =>
         $"784-{string.Join("-", o.HiddenLayerSizes)}-{o.LatentDimension}, hidden {o.HiddenActivation}, code {o.CodeActivation}, " +
-        $"{o.Loss}, {o.Optimizer} lr {o.LearningRate} {o.LearningRateSchedule}, batch {o.BatchSize}, {o.Epochs} epochs";
+        $"{o.Loss}, {o.Optimizer} lr {o.LearningRate} {o.LearningRateSchedule}, batch {o.BatchSize}, {(o.Epochs is { } n ? $"{n} epochs" : "epochs chosen by the library")}";
 }

@@ -224,6 +224,22 @@ public sealed class TrainingTests
         StringAssert.Contains(e.Message, "index 2");
     }
 
+    /// <summary>Left to the library, epochs give small data sets enough optimizer steps and large ones at least 20 epochs.</summary>
+    [TestMethod]
+    public void AutomaticEpochsScaleWithTheDataSize()
+    {
+        var o = new AutoencoderOptions();
+        Assert.AreEqual(20, o.ResolveEpochs(60_000), "469 batches of 128 per epoch already give 9,380 steps in 20 epochs");
+        Assert.AreEqual(188, o.ResolveEpochs(2_000), "16 batches per epoch need 188 epochs for 3,000 steps");
+        Assert.AreEqual(1000, o.ResolveEpochs(1), "capped");
+        o.Epochs = 7;
+        Assert.AreEqual(7, o.ResolveEpochs(2_000), "an explicit value is kept");
+        using var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, BatchSize = 256 })
+            .Fit(Ml.ToDataView(Synthetic.LowRank(2560, 4, 2)));
+        Assert.AreEqual(300, model.History.Epochs.Count, "10 batches per epoch, 3,000 steps");
+        Assert.AreEqual(300, model.Options.Epochs, "the fitted options record the epochs used");
+    }
+
     /// <summary>A row with variable-length vectors.</summary>
     public sealed class VariableRow
     {

@@ -14,7 +14,7 @@ public static class AutoencoderCatalog
     /// <param name="latentDimension">Width of the latent code.</param>
     /// <param name="inputColumnName">A known-size vector of <see cref="float"/>.</param>
     /// <param name="latentColumnName">Name of the appended latent-code column.</param>
-    /// <param name="epochs">Training epochs.</param>
+    /// <param name="epochs">Training epochs; null lets the library choose (see <see cref="AutoencoderOptions.Epochs"/>).</param>
     /// <param name="seed">Seed of initialisation and shuffling.</param>
     /// <example><code>
     /// var pipeline = mlContext.Transforms.NormalizeMinMax("Features")
@@ -25,7 +25,7 @@ public static class AutoencoderCatalog
         int latentDimension = AutoencoderOptions.Defaults.LatentDimension,
         string inputColumnName = AutoencoderColumnNames.Features,
         string latentColumnName = AutoencoderColumnNames.LatentCode,
-        int epochs = AutoencoderOptions.Defaults.Epochs,
+        int? epochs = null,
         int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(catalog);

@@ -75,10 +75,12 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         var network = CreateNetwork(spec, options.Seed, device);
         try
         {
-            var history = AutoencoderTrainer.Train(network, data.Train, data.Validation, ToSettings(options), device);
+            int epochs = options.ResolveEpochs(data.TrainRows);
+            var history = AutoencoderTrainer.Train(network, data.Train, data.Validation, ToSettings(options) with { Epochs = epochs }, device);
             var model = new AutoencoderModel(network, device, history);
             var fitted = options.Clone();
             fitted.OutputActivation = outputActivation;
+            fitted.Epochs = epochs;
             fitted.ValidationData = null;
             fitted.Progress = null;
             fitted.CancellationToken = default;
@@ -104,7 +106,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
 
     internal static TrainingSettings ToSettings(AutoencoderOptions o) => new()
     {
-        Epochs = o.Epochs,
+        Epochs = o.Epochs ?? AutoencoderOptions.Defaults.MinEpochs,
         BatchSize = o.BatchSize,
         Shuffle = o.Shuffle,
         Seed = o.Seed,

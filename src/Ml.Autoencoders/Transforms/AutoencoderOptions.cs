@@ -25,8 +25,12 @@ public sealed class AutoencoderOptions
         public const Activation HiddenActivation = Activation.LeakyReLU;
         /// <summary>Activation of the code layer: linear, so no code unit can die (ReLU codes lose units).</summary>
         public const Activation CodeActivation = Activation.Linear;
-        /// <summary>Training epochs.</summary>
-        public const int Epochs = 20;
+        /// <summary>Fewest epochs when <see cref="AutoencoderOptions.Epochs"/> is left to the library.</summary>
+        public const int MinEpochs = 20;
+        /// <summary>Fewest optimizer steps when <see cref="AutoencoderOptions.Epochs"/> is left to the library: small data sets get more epochs.</summary>
+        public const int MinSteps = 3000;
+        /// <summary>Most epochs when <see cref="AutoencoderOptions.Epochs"/> is left to the library.</summary>
+        public const int MaxEpochs = 1000;
         /// <summary>Rows per batch.</summary>
         public const int BatchSize = 128;
         /// <summary>Initial learning rate.</summary>
@@ -80,8 +84,20 @@ public sealed class AutoencoderOptions
     /// <summary>Reconstruction loss. <see cref="ReconstructionLoss.BinaryCrossEntropy"/> needs inputs in [0, 1] and a sigmoid output.</summary>
     public ReconstructionLoss Loss { get; set; } = ReconstructionLoss.MeanSquaredError;
 
-    /// <summary>Training epochs (passes over the data).</summary>
-    public int Epochs { get; set; } = Defaults.Epochs;
+    /// <summary>
+    /// Training epochs (passes over the data). Null (the default) lets the library choose: at least
+    /// <see cref="Defaults.MinEpochs"/> epochs and at least <see cref="Defaults.MinSteps"/> optimizer steps
+    /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>.
+    /// </summary>
+    public int? Epochs { get; set; }
+
+    /// <summary>The epochs to train on <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice.</summary>
+    public int ResolveEpochs(long trainRows)
+    {
+        if (Epochs is { } epochs) return epochs;
+        long batches = Math.Max(1, (trainRows + BatchSize - 1) / BatchSize);
+        return (int)Math.Clamp((Defaults.MinSteps + batches - 1) / batches, Defaults.MinEpochs, Defaults.MaxEpochs);
+    }
 
     /// <summary>Rows per training batch.</summary>
     public int BatchSize { get; set; } = Defaults.BatchSize;
@@ -171,7 +187,7 @@ public sealed class AutoencoderOptions
                 throw new ArgumentOutOfRangeException(nameof(HiddenLayerSizes), HiddenLayerSizes[i], $"Hidden layer {i} has width {HiddenLayerSizes[i]}; widths must be positive.");
         if (HiddenActivations is not null && HiddenActivations.Length != HiddenLayerSizes.Length)
             throw new ArgumentException($"{nameof(HiddenActivations)} has {HiddenActivations.Length} entries for {HiddenLayerSizes.Length} hidden layers; give one per layer or leave it null.", nameof(HiddenActivations));
-        Positive(Epochs, nameof(Epochs));
+        if (Epochs is { } e) Positive(e, nameof(Epochs));
         Positive(BatchSize, nameof(BatchSize));
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
             throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "The learning rate must be a positive finite number.");
