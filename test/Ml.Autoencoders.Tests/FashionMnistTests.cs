@@ -10,25 +10,17 @@ public sealed class FashionMnistTests
 {
     private static readonly string SubsetDir = Path.Combine(AppContext.BaseDirectory, "data", "fashion-mnist-subset");
 
-    private string _tempDir = "";
+    private TempDirectory? temp;
+
+    private string _tempDir => temp!.Path;
 
     /// <summary>Creates a fresh temporary directory for the files a test writes.</summary>
     [TestInitialize]
-    public void CreateTempDir()
-    {
-        _tempDir = Path.Combine(Path.GetTempPath(), "fmnist-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_tempDir);
-    }
+    public void CreateTempDir() => temp = new TempDirectory("fmnist-tests");
 
     /// <summary>Removes the temporary directory.</summary>
     [TestCleanup]
-    public void DeleteTempDir()
-    {
-        if (Directory.Exists(_tempDir))
-        {
-            Directory.Delete(_tempDir, recursive: true);
-        }
-    }
+    public void DeleteTempDir() => temp?.Dispose();
 
     /// <summary>The subset, its licence and README are copied next to the test binaries.</summary>
     [TestMethod]

@@ -17,25 +17,17 @@ public sealed class MlNetModelSaveLoadTests
     private const int Rows = 64;
     private const int Width = 8;
 
-    private string _tempDir = "";
+    private TempDirectory? temp;
+
+    private string _tempDir => temp!.Path;
 
     /// <summary>Creates a fresh temporary directory for the files a test writes.</summary>
     [TestInitialize]
-    public void CreateTempDir()
-    {
-        _tempDir = Path.Combine(Path.GetTempPath(), "mlnet-saveload-tests-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_tempDir);
-    }
+    public void CreateTempDir() => temp = new TempDirectory("mlnet-saveload-tests");
 
     /// <summary>Removes the temporary directory.</summary>
     [TestCleanup]
-    public void DeleteTempDir()
-    {
-        if (Directory.Exists(_tempDir))
-        {
-            Directory.Delete(_tempDir, recursive: true);
-        }
-    }
+    public void DeleteTempDir() => temp?.Dispose();
 
     /// <summary>A transformer saved by <c>Model.Save</c> loads back (same context, no registration call) as an
     /// <see cref="AutoencoderTransformer"/> with identical latent codes and reconstruction errors.</summary>
