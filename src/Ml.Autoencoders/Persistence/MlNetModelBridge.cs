@@ -101,7 +101,7 @@ internal static class MlNetModelBridge
         if (length < 0 || length > int.MaxValue)
             throw new AutoencoderModelFormatException($"Invalid autoencoder payload length {length} in the ML.NET model.");
 
-        var payload = new MemoryStream(capacity: (int)length);
+        var payload = new MemoryStream(); // grows with what is really there, never with what the header claims
         if (!api.TryLoadBinaryStream(ctx, PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
             throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{PayloadStreamName}' of the autoencoder.");
         if (payload.Length != length)
