@@ -41,7 +41,7 @@ public sealed class PcaBaseline
         var (_, vectors) = linalg.eigh(covariance);
         // eigh sorts ascending: the last columns are the leading components.
         var top = vectors.narrow(1, inputSize - components, components).flip(1).T.contiguous();
-        return new PcaBaseline(mu.data<double>().ToArray(), top.data<double>().ToArray(), components);
+        return new PcaBaseline(TensorSpans.ToArray<double>(mu), TensorSpans.ToArray<double>(top), components);
     }
 
     /// <summary>Mean squared error per feature of projecting rows onto the components and back.</summary>
@@ -59,8 +59,6 @@ public sealed class PcaBaseline
 
     private static Tensor FromSpan(ReadOnlySpan<float> rows, int d)
     {
-        var t = empty(new long[] { rows.Length / d, d }, dtype: ScalarType.Float32);
-        t.data<float>().CopyFrom(rows, 0, 0);
-        return t;
+        return TensorSpans.FromSpan(rows, rows.Length / d, d);
     }
 }

@@ -69,13 +69,12 @@ internal sealed class RowBlocks
     public TorchSharp.torch.Tensor ToTensor()
     {
         var t = TorchSharp.torch.empty(new long[] { Count, size }, dtype: TorchSharp.torch.ScalarType.Float32);
-        var accessor = t.data<float>();
-        long offset = 0;
         for (int b = 0; b < blocks.Count; b++)
         {
+            // Block by block through a view: the whole buffer may exceed what one span can address.
             int rows = (int)Math.Min(BlockRows, Count - (long)b * BlockRows);
-            accessor.CopyFrom(new ReadOnlySpan<float>(blocks[b], 0, rows * size), 0, offset);
-            offset += (long)rows * size;
+            using var view = t.narrow(0, (long)b * BlockRows, rows);
+            new ReadOnlySpan<float>(blocks[b], 0, rows * size).CopyTo(Ml.Autoencoders.Runtime.TensorSpans.AsSpan<float>(view));
             blocks[b] = Array.Empty<float>();
         }
         Clear();

@@ -80,8 +80,7 @@ internal sealed class StreamingTrainingData : ITrainingData
 
     private static Tensor ToTensor(float[] batch, int rows, int d, Device device)
     {
-        var t = empty(new long[] { rows, d }, dtype: ScalarType.Float32);
-        t.data<float>().CopyFrom(new ReadOnlySpan<float>(batch, 0, rows * d), 0, 0);
+        var t = Ml.Autoencoders.Runtime.TensorSpans.FromSpan(new ReadOnlySpan<float>(batch, 0, rows * d), rows, d);
         if (device.type == DeviceType.CPU) return t;
         using (t) return t.to(device);
     }

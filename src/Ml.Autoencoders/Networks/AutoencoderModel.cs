@@ -120,15 +120,13 @@ public sealed class AutoencoderModel : IDisposable
 
     private Tensor ToDevice(ReadOnlySpan<float> values, int rows, int width)
     {
-        var t = empty(new long[] { rows, width }, dtype: ScalarType.Float32);
-        t.data<float>().CopyFrom(values, 0, 0);
+        var t = TensorSpans.FromSpan(values, rows, width);
         return device.type == DeviceType.CPU ? t : t.to(device);
     }
 
     private static void CopyOut(Tensor t, Span<float> destination)
     {
-        using var cpu = t.device_type == DeviceType.CPU ? t.contiguous() : t.cpu().contiguous();
-        cpu.data<float>().CopyTo(destination, 0, 0);
+        TensorSpans.CopyTo(t, destination);
     }
 
     private static ReadOnlySpan<float> RowMatrix(float[] row, int width, string name)

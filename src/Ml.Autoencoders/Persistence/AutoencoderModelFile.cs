@@ -68,7 +68,7 @@ public static class AutoencoderModelFile
         foreach (var (name, value) in model.Network.state_dict())
         {
             using var cpu = value.detach().cpu().contiguous();
-            tensors.Add((name, cpu.shape, cpu.data<float>().ToArray()));
+            tensors.Add((name, cpu.shape, TensorSpans.ToArray<float>(cpu)));
         }
         var header = new Header
         {
@@ -216,7 +216,7 @@ public static class AutoencoderModelFile
                             throw new AutoencoderModelFormatException($"tensor '{entry.Name}' holds a non-finite weight ({v}) at index {i}.");
                         values[i] = v;
                     }
-                    parameter.data<float>().CopyFrom(values, 0, 0);
+                    values.AsSpan().CopyTo(TensorSpans.AsSpan<float>(parameter));
                     offset += count * 4L;
                 }
             }
