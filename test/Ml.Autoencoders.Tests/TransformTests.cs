@@ -128,6 +128,21 @@ public sealed class TransformTests
         Assert.AreEqual(3, preview.RowView.Length);
     }
 
+    /// <summary>The vectorised finiteness check finds every NaN and infinity, at every position of a long row.</summary>
+    [TestMethod]
+    public void NonFiniteValuesAreFoundAtEveryPosition()
+    {
+        foreach (int length in new[] { 1, 7, 8, 16, 33, 784 })
+            for (int at = 0; at < length; at++)
+                foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
+                {
+                    var values = Enumerable.Range(0, length).Select(i => (float)i * 1e30f).ToArray();
+                    Assert.AreEqual(-1, Data.VectorColumn.IndexOfNonFinite(values), "finite values, some huge");
+                    values[at] = bad;
+                    Assert.AreEqual(at, Data.VectorColumn.IndexOfNonFinite(values), $"{bad} at {at} of {length}");
+                }
+    }
+
     private sealed class Tolerance(float tolerance) : System.Collections.IComparer
     {
         public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;

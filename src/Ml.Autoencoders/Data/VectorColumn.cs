@@ -72,9 +72,19 @@ internal static class VectorColumn
                 "(replace missing values first, for example with ReplaceMissingValues).");
     }
 
-    private static int IndexOfNonFinite(ReadOnlySpan<float> values)
+    /// <summary>Index of the first NaN or infinity, or -1. Vectorised: x - x is 0 for finite x, NaN otherwise.</summary>
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
-        for (int i = 0; i < values.Length; i++)
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && values.Length >= System.Numerics.Vector<float>.Count)
+        {
+            var acc = System.Numerics.Vector<float>.Zero;
+            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
+            foreach (var v in vectors) acc += v - v;
+            if (System.Numerics.Vector.EqualsAll(acc, System.Numerics.Vector<float>.Zero))
+                i = vectors.Length * System.Numerics.Vector<float>.Count; // all vector lanes finite: check the tail only
+        }
+        for (; i < values.Length; i++)
             if (!float.IsFinite(values[i])) return i;
         return -1;
     }

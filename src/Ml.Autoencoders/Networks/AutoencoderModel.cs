@@ -108,8 +108,17 @@ public sealed class AutoencoderModel : IDisposable
         if (rows == 0) return;
 
         using var scope = NewDisposeScope();
+        RunCore(ToDevice(input, rows, InputSize), latent, reconstruction, error);
+    }
+
+    /// <summary>
+    /// The forward pass behind <see cref="Run"/>, on a CPU tensor the caller already filled (a cursor wraps its
+    /// own pinned batch buffer, so rows are never copied twice). Call inside a dispose scope.
+    /// </summary>
+    internal void RunCore(Tensor input, Span<float> latent, Span<float> reconstruction, Span<float> error)
+    {
         using var noGrad = no_grad();
-        var x = ToDevice(input, rows, InputSize);
+        var x = device.type == DeviceType.CPU ? input : input.to(device);
         var z = Network.Encode(x);
         if (!latent.IsEmpty) CopyOut(z, latent);
         if (reconstruction.IsEmpty && error.IsEmpty) return;

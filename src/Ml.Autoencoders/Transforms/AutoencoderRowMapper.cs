@@ -89,6 +89,12 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
             };
         }
 
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) buffers.Dispose();
+            base.Dispose(disposing);
+        }
+
         private void EnsureComputed()
         {
             // A prediction engine reuses one row object and moves its input; recompute when the position changes.

@@ -105,7 +105,11 @@ internal sealed class BatchedCursor : DataViewRowCursor
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing) source.Dispose();
+        if (disposing)
+        {
+            source.Dispose();
+            buffers.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

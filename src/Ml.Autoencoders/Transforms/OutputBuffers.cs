@@ -8,11 +8,12 @@ namespace Ml.Autoencoders.Transforms;
 /// Per-cursor buffers for one batch: the dense inputs and whichever outputs are active, filled by one
 /// forward pass. Each cursor owns its own, so concurrent cursors never share state.
 /// </summary>
-internal sealed class OutputBuffers
+internal sealed class OutputBuffers : IDisposable
 {
+    private readonly TorchSharp.torch.Tensor inputTensor;
+    private readonly unsafe float* inputPointer;
     private readonly AutoencoderTransformer parent;
     private readonly int d, k;
-    private readonly float[] input;
     private readonly float[]? latent, reconstruction, error;
 
     public OutputBuffers(AutoencoderTransformer parent, int capacity, bool wantLatent, bool wantReconstruction, bool wantError)
@@ -21,7 +22,14 @@ internal sealed class OutputBuffers
         d = parent.InputSize;
         k = parent.Model.LatentDimension;
         Capacity = capacity;
-        input = new float[capacity * d];
+        // Rows are written straight into a native tensor: no second copy per batch, and libtorch's own
+        // 64-byte alignment, so results are bit-identical whichever buffer computes them (kernels take
+        // different paths for differently aligned memory).
+        inputTensor = TorchSharp.torch.empty(new long[] { capacity, d }, dtype: TorchSharp.torch.ScalarType.Float32).DetachFromDisposeScope();
+        unsafe
+        {
+            inputPointer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(Runtime.TensorSpans.AsSpan<float>(inputTensor)));
+        }
         if (wantLatent) latent = new float[capacity * k];
         if (wantReconstruction) reconstruction = new float[capacity * d];
         if (wantError) error = new float[capacity];
@@ -30,17 +38,24 @@ internal sealed class OutputBuffers
     public int Capacity { get; }
 
     /// <summary>Copies the input vector of a row into its slot, checking size and finiteness.</summary>
-    public void SetInput(int slot, in VBuffer<float> value, long row) =>
-        VectorColumn.CopyDense(value, input.AsSpan(slot * d, d), parent.InputColumnName, row);
+    public unsafe void SetInput(int slot, in VBuffer<float> value, long row)
+    {
+        if ((uint)slot >= (uint)Capacity) throw new ArgumentOutOfRangeException(nameof(slot));
+        VectorColumn.CopyDense(value, new Span<float>(inputPointer + (long)slot * d, d), parent.InputColumnName, row);
+    }
 
     /// <summary>One forward pass over the first <paramref name="rows"/> slots.</summary>
-    public void Compute(int rows) =>
-        parent.Model.Run(
-            input.AsSpan(0, rows * d),
-            rows,
+    public void Compute(int rows)
+    {
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        parent.Model.RunCore(
+            rows == Capacity ? inputTensor : inputTensor.narrow(0, 0, rows),
             latent is null ? default : latent.AsSpan(0, rows * k),
             reconstruction is null ? default : reconstruction.AsSpan(0, rows * d),
             error is null ? default : error.AsSpan(0, rows));
+    }
+
+    public void Dispose() => inputTensor.Dispose();
 
     /// <summary>A getter for an output column that reads the slot given by <paramref name="slot"/>.</summary>
     public Delegate CreateGetter(AutoencoderOutputs kind, Func<int> slot) => kind switch

@@ -1,0 +1,637 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Analysis;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Training;
+using Ml.Autoencoders.Transforms;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Bench;
+
+/// <summary>Input row for ML.NET: one Fashion-MNIST image.</summary>
+internal sealed class ImageRow
+{
+    [VectorType(784)]
+    public float[] Features { get; set; } = Array.Empty<float>();
+}
+
+/// <summary>PredictionEngine output: only the latent code.</summary>
+internal sealed class LatentRow
+{
+    public float[] LatentCode { get; set; } = Array.Empty<float>();
+}
+
+internal sealed class Config
+{
+    public int Threads = 2;
+    public int Epochs = 8;          // total epochs per fit in (a) and (c), warm-up included
+    public int Warmup = 3;          // leading epochs excluded from throughput
+    public int Reps = 5;            // interleaved repetitions of (a) and (b)
+    public int RefReps = 3;         // interleaved repetitions of (c)
+    public int TransformRows = 100_000;
+    public int PredictionEngineRows = 10_000;
+    public int? DefaultMaxTrain;    // (d) training rows; null = all
+    public bool Quick;
+    public string? DataDir;
+    public string? ReferenceScript;
+    public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd' };
+    public string Command = "";
+
+    public static Config Parse(string[] args)
+    {
+        var c = new Config();
+        bool quick = args.Contains("--quick");
+        if (quick)
+        {
+            c.Quick = true;
+            c.Epochs = 5;
+            c.Reps = 2;
+            c.RefReps = 2;
+            c.TransformRows = 20_000;
+            c.PredictionEngineRows = 2_000;
+            c.DefaultMaxTrain = 10_000;
+        }
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value");
+            switch (a)
+            {
+                case "--quick": break;
+                case "--threads": c.Threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--epochs": c.Epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--warmup-epochs": c.Warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--reps": c.Reps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ref-reps": c.RefReps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--transform-rows": c.TransformRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--pe-rows": c.PredictionEngineRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--default-max-train": c.DefaultMaxTrain = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--data": c.DataDir = Next(); break;
+                case "--reference": c.ReferenceScript = Next(); break;
+                case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
+                case "-h":
+                case "--help":
+                    Console.WriteLine("bash bench/run.sh [--quick] [--threads T] [--epochs E] [--warmup-epochs W] [--reps R] [--ref-reps R] " +
+                                      "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--data DIR] [--only abcd]");
+                    Environment.Exit(0);
+                    break;
+                default: throw new ArgumentException($"Unknown option {a} (try --help)");
+            }
+        }
+        if (c.Epochs <= c.Warmup) throw new ArgumentException($"--epochs ({c.Epochs}) must exceed --warmup-epochs ({c.Warmup})");
+        if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
+        c.Command = Environment.GetEnvironmentVariable("BENCH_COMMAND") is { Length: > 0 } cmd
+            ? cmd
+            : "dotnet Ml.Autoencoders.Bench.dll " + string.Join(' ', args);
+        return c;
+    }
+}
+
+internal sealed record Row(string Figure, string Library, string Reference, double? Ratio, string Target, bool? Pass);
+
+internal static class Program
+{
+    private const int Pixels = 784;
+    private const int Batch = 256;
+
+    private static readonly List<Row> Table = new();
+    private static readonly List<string> Notes = new();
+
+    private static int Main(string[] args)
+    {
+        Config cfg;
+        try { cfg = Config.Parse(args); }
+        catch (Exception e) { Console.Error.WriteLine(e.Message); return 2; }
+
+        CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        var total = Stopwatch.StartNew();
+
+        torch.set_num_threads(cfg.Threads);
+        Console.WriteLine($"Ml.Autoencoders benchmark  {(cfg.Quick ? "(QUICK smoke run: fewer rows/reps, figures are indicative only)" : "")}");
+        Console.WriteLine($"  command : {cfg.Command}");
+        Console.WriteLine($"  host    : {Environment.ProcessorCount} logical cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        Console.WriteLine($"  torch   : TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})");
+        Console.WriteLine($"  env     : OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "-"} OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "-"} OPENBLAS_L2_SIZE={Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "-"}");
+        Console.WriteLine($"  settings: threads {cfg.Threads}, epochs {cfg.Epochs} (first {cfg.Warmup} = warm-up, not timed), reps {cfg.Reps} (reference reps {cfg.RefReps}), batch {Batch}");
+
+        var (train, test) = FashionMnist.LoadDefault(cfg.DataDir);
+        Console.WriteLine($"  data    : {train.Source}: train {train.Count}, test {test.Count}{(train.IsSubset ? " (SUBSET!)" : "")}");
+        if (train.IsSubset) Notes.Add("Data is a subset, not the full Fashion-MNIST: figures are not comparable with the targets.");
+
+        var ml = new MLContext(seed: 0);
+        var trainView = ml.Data.LoadFromEnumerable(ToRows(train, train.Count));
+        AutoencoderTransformer? classic = null;
+        try
+        {
+            if (cfg.Parts.Contains('a')) classic = PartA(cfg, ml, train, trainView);
+            if (cfg.Parts.Contains('b'))
+            {
+                classic ??= FitClassic(ml, trainView, cfg, cfg.Warmup + 1);
+                PartB(cfg, ml, classic, test, "classic 784-64-32-16 ReLU", new[] { 64, 32 }, Activation.ReLU, Activation.ReLU);
+            }
+            if (cfg.Parts.Contains('c')) PartC(cfg, ml, trainView, test);
+            if (cfg.Parts.Contains('d')) PartD(cfg, ml, train, test);
+        }
+        finally
+        {
+            classic?.Dispose();
+        }
+
+        PrintTable(cfg, total.Elapsed);
+        return 0;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // (a) library Fit vs raw TorchSharp loop
+    // ------------------------------------------------------------------------------------------------
+    private static AutoencoderTransformer PartA(Config cfg, MLContext ml, FashionMnistSplit train, IDataView trainView)
+    {
+        Header($"(a) Fit throughput: library estimator vs raw TorchSharp loop, {train.Count} rows, {cfg.Epochs} epochs ({cfg.Warmup} warm-up), {cfg.Reps} reps interleaved A,B,A,B");
+        Console.WriteLine("    network 784-64-32-16 ReLU / 16-32-64-784 ReLU + sigmoid, MSE, Adam 1e-3 (constant), batch 256, shuffled each epoch");
+        Console.WriteLine("    raw loop: one [n,784] tensor, randperm + index_select per batch, NewDisposeScope per step, loss.item<float>() every batch");
+        Console.WriteLine("    (the library reads the loss every batch for its NaN guard, so the raw loop does too)");
+        using var data = torch.tensor(train.Pixels, new long[] { train.Count, Pixels });
+        var lib = new List<double>();
+        var raw = new List<double>();
+        AutoencoderTransformer? last = null;
+        for (int r = 0; r < cfg.Reps; r++)
+        {
+            Collect();
+            var sw = Stopwatch.StartNew();
+            var t = FitClassic(ml, trainView, cfg, cfg.Epochs);
+            sw.Stop();
+            var h = t.History;
+            double libSps = h.SamplesPerSecond(cfg.Warmup);
+            lib.Add(libSps);
+            Console.WriteLine($"    rep {r + 1} A library : {libSps,10:N0} samples/s after warm-up  (epochs: {EpochList(h.Epochs.Select(e => e.SamplesPerSecond))}; fit wall {sw.Elapsed.TotalSeconds:F2}s, last train loss {h.Epochs[^1].TrainLoss:F5})");
+            last?.Dispose();
+            last = t;
+
+            Collect();
+            var (times, rows, loss) = RawTrain(data, cfg.Epochs, Batch, seed: 0);
+            double rawSps = rows * (cfg.Epochs - cfg.Warmup) / times.Skip(cfg.Warmup).Sum();
+            raw.Add(rawSps);
+            Console.WriteLine($"    rep {r + 1} B raw     : {rawSps,10:N0} samples/s after warm-up  (epochs: {EpochList(times.Select(s => rows / s))}; last train loss {loss:F5})");
+        }
+        Summarise("(a) fit samples/s: library vs raw TorchSharp", lib, raw, 0.95, "samples/s");
+        return last!;
+    }
+
+    private static AutoencoderTransformer FitClassic(MLContext ml, IDataView trainView, Config cfg, int epochs) =>
+        ml.Transforms.Autoencoder(new AutoencoderOptions
+        {
+            LatentDimension = 16,
+            HiddenLayerSizes = new[] { 64, 32 },
+            HiddenActivation = Activation.ReLU,
+            CodeActivation = Activation.ReLU,
+            OutputActivation = Activation.Sigmoid,
+            LearningRateSchedule = LearningRateSchedule.Constant,
+            LearningRate = 1e-3,
+            BatchSize = Batch,
+            Epochs = epochs,
+            Seed = 0,
+            Threads = cfg.Threads,
+        }).Fit(trainView);
+
+    /// <summary>Hand-written training loop; returns per-epoch seconds, rows per epoch and the last epoch's mean loss.</summary>
+    private static (double[] Seconds, long Rows, double LastLoss) RawTrain(Tensor data, int epochs, int batch, long seed)
+    {
+        torch.random.manual_seed(seed);
+        using var model = nn.Sequential(
+            nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 16), nn.ReLU(),
+            nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 64), nn.ReLU(), nn.Linear(64, 784), nn.Sigmoid());
+        using var opt = torch.optim.Adam(model.parameters(), lr: 1e-3);
+        long n = data.shape[0];
+        var seconds = new double[epochs];
+        double lastLoss = 0;
+        for (int e = 0; e < epochs; e++)
+        {
+            model.train();
+            var sw = Stopwatch.StartNew();
+            double sum = 0;
+            using (var perm = torch.randperm(n))
+            {
+                for (long s = 0; s < n; s += batch)
+                {
+                    using var scope = NewDisposeScope();
+                    long count = Math.Min(batch, n - s);
+                    var xb = data.index_select(0, perm.narrow(0, s, count));
+                    opt.zero_grad();
+                    var loss = nn.functional.mse_loss(model.forward(xb), xb);
+                    float value = loss.item<float>();
+                    if (!float.IsFinite(value)) throw new InvalidOperationException("raw loop diverged");
+                    loss.backward();
+                    opt.step();
+                    sum += value * count;
+                }
+            }
+            seconds[e] = sw.Elapsed.TotalSeconds;
+            lastLoss = sum / n;
+        }
+        return (seconds, n, lastLoss);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // (b) Transform through a cursor vs raw batched forward vs PredictionEngine
+    // ------------------------------------------------------------------------------------------------
+    private static void PartB(Config cfg, MLContext ml, AutoencoderTransformer transformer, FashionMnistSplit test,
+                              string label, int[] hidden, Activation hiddenAct, Activation codeAct)
+    {
+        int rows = cfg.TransformRows;
+        int peRows = Math.Min(cfg.PredictionEngineRows, rows);
+        Header($"(b) Transform throughput, {label}: LatentCode through a cursor over {rows:N0} rows (test set repeated) vs raw batched forward; PredictionEngine over {peRows:N0} rows; {cfg.Reps} reps interleaved");
+        Console.WriteLine($"    cursor: Transform(view).GetRowCursor(LatentCode) + getter per row (TransformBatchSize {transformer.TransformBatchSize})");
+        Console.WriteLine("    raw   : own nn.Sequential encoder, same shape, fresh weights; batch 1024 under no_grad; rows memcpy'd into a frombuffer tensor, codes copy_'d into a managed array");
+        var view = ml.Data.LoadFromEnumerable(RepeatRows(test, rows));
+        var peView = ml.Data.LoadFromEnumerable(RepeatRows(test, peRows));
+        var transformed = transformer.Transform(view);
+        var latentCol = transformed.Schema[AutoencoderColumnNames.LatentCode];
+        var peInputs = RepeatRows(test, peRows);
+        using var engine = ml.Model.CreatePredictionEngine<ImageRow, LatentRow>(transformer);
+        using var encoder = RawEncoder(hidden, hiddenAct, codeAct);
+        encoder.eval();
+        int latent = 16;
+
+        // warm-up (JIT, oneDNN primitive caches)
+        CursorPass(transformed, latentCol, Math.Min(rows, 5_000));
+        RawBatchedPass(encoder, test, Math.Min(rows, 5_000), 1024, latent);
+        PredictionEnginePass(engine, peInputs.Take(Math.Min(peRows, 500)));
+        RawBatchedPass(encoder, test, Math.Min(peRows, 500), 1, latent);
+
+        var cur = new List<double>();
+        var rawB = new List<double>();
+        var pe = new List<double>();
+        var raw1 = new List<double>();
+        double checkA = 0, checkB = 0;
+        for (int r = 0; r < cfg.Reps; r++)
+        {
+            Collect();
+            var sw = Stopwatch.StartNew();
+            checkA = CursorPass(transformed, latentCol, rows);
+            double c = rows / sw.Elapsed.TotalSeconds;
+            cur.Add(c);
+
+            Collect();
+            sw.Restart();
+            checkB = RawBatchedPass(encoder, test, rows, 1024, latent);
+            double b = rows / sw.Elapsed.TotalSeconds;
+            rawB.Add(b);
+
+            Collect();
+            sw.Restart();
+            PredictionEnginePass(engine, peInputs);
+            double p = peRows / sw.Elapsed.TotalSeconds;
+            pe.Add(p);
+
+            Collect();
+            sw.Restart();
+            RawBatchedPass(encoder, test, peRows, 1, latent);
+            double s1 = peRows / sw.Elapsed.TotalSeconds;
+            raw1.Add(s1);
+            Console.WriteLine($"    rep {r + 1}: cursor {c,12:N0} rows/s | raw batch-1024 {b,12:N0} rows/s | PredictionEngine {p,10:N0} rows/s | raw 1-row {s1,10:N0} rows/s");
+        }
+        if (!double.IsFinite(checkA) || !double.IsFinite(checkB)) Notes.Add("(b) checksum not finite");
+        Summarise($"(b) transform rows/s: cursor vs raw batched ({label})", cur, rawB, 0.80, "rows/s");
+        Summarise($"(b) PredictionEngine rows/s vs raw 1-row forward ({label})", pe, raw1, null, "rows/s");
+        Summarise($"(b) PredictionEngine vs cursor rows/s ({label})", pe, cur, null, "rows/s");
+        _ = peView;
+    }
+
+    private static double CursorPass(IDataView transformed, DataViewSchema.Column latentCol, int rows)
+    {
+        double check = 0;
+        int seen = 0;
+        using var cursor = transformed.GetRowCursor(new[] { latentCol });
+        var getter = cursor.GetGetter<VBuffer<float>>(latentCol);
+        VBuffer<float> buffer = default;
+        while (seen < rows && cursor.MoveNext())
+        {
+            getter(ref buffer);
+            check += buffer.GetValues()[0];
+            seen++;
+        }
+        return check;
+    }
+
+    /// <summary>
+    /// Raw inference: rows are copied (one managed memcpy, the gather a cursor must do too) into a managed buffer that a tensor
+    /// shares (torch.frombuffer), the encoder runs under no_grad, and the codes are copied by libtorch (copy_) into a managed
+    /// array that another tensor shares. TensorAccessor.CopyFrom/CopyTo is avoided: it is several times slower than memcpy.
+    /// </summary>
+    private static double RawBatchedPass(nn.Module<Tensor, Tensor> encoder, FashionMnistSplit test, int rows, int batch, int latent)
+    {
+        var input = new float[batch * Pixels];
+        var output = new float[batch * latent];
+        using var inputT = torch.frombuffer(input, ScalarType.Float32).view(batch, Pixels);
+        using var outputT = torch.frombuffer(output, ScalarType.Float32).view(batch, latent);
+        double check = 0;
+        int done = 0;
+        using var noGrad = torch.no_grad();
+        while (done < rows)
+        {
+            int start = done % test.Count;
+            int count = Math.Min(Math.Min(batch, rows - done), test.Count - start);
+            using var scope = NewDisposeScope();
+            Array.Copy(test.Pixels, start * Pixels, input, 0, count * Pixels);
+            var x = count == batch ? inputT : inputT.narrow(0, 0, count);
+            var z = encoder.forward(x);
+            (count == batch ? outputT : outputT.narrow(0, 0, count)).copy_(z);
+            check += output[0];
+            done += count;
+        }
+        return check;
+    }
+
+    private static void PredictionEnginePass(PredictionEngine<ImageRow, LatentRow> engine, IEnumerable<ImageRow> rows)
+    {
+        var result = new LatentRow();
+        foreach (var row in rows) engine.Predict(row, ref result);
+    }
+
+    private static nn.Module<Tensor, Tensor> RawEncoder(int[] hidden, Activation hiddenAct, Activation codeAct)
+    {
+        var layers = new List<nn.Module<Tensor, Tensor>>();
+        int width = Pixels;
+        foreach (int h in hidden)
+        {
+            layers.Add(nn.Linear(width, h));
+            layers.Add(Act(hiddenAct));
+            width = h;
+        }
+        layers.Add(nn.Linear(width, 16));
+        layers.Add(Act(codeAct));
+        return nn.Sequential(layers.ToArray());
+    }
+
+    private static nn.Module<Tensor, Tensor> Act(Activation a) => a switch
+    {
+        Activation.ReLU => nn.ReLU(),
+        Activation.LeakyReLU => nn.LeakyReLU(0.01),
+        Activation.Linear => nn.Identity(),
+        Activation.Sigmoid => nn.Sigmoid(),
+        _ => throw new NotSupportedException(a.ToString()),
+    };
+
+    // ------------------------------------------------------------------------------------------------
+    // (c) library vs PyTorch reference (separate process), interleaved
+    // ------------------------------------------------------------------------------------------------
+    private static void PartC(Config cfg, MLContext ml, IDataView trainView, FashionMnistSplit test)
+    {
+        Header($"(c) Fit throughput: library vs PyTorch (bench/reference), {cfg.Threads} threads, {cfg.Epochs} epochs ({cfg.Warmup} warm-up), {cfg.RefReps} reps interleaved A,B,A,B");
+        string script = cfg.ReferenceScript ?? FindReferenceScript();
+        string dataDir = FashionMnist.ResolveDirectory(cfg.DataDir);
+        var libMed = new List<double>();
+        var libBest = new List<double>();
+        var refMed = new List<double>();
+        var refBest = new List<double>();
+        double libMse = double.NaN, refMse = double.NaN;
+        string blas = "?", kernel = "?";
+        for (int r = 0; r < cfg.RefReps; r++)
+        {
+            Collect();
+            using (var t = FitClassic(ml, trainView, cfg, cfg.Epochs))
+            {
+                var timed = t.History.Epochs.Skip(cfg.Warmup).Select(e => e.SamplesPerSecond).ToList();
+                libMed.Add(Median(timed));
+                libBest.Add(timed.Max());
+                if (r == 0) libMse = TestMse(ml, t, test);
+                Console.WriteLine($"    rep {r + 1} A library : median {libMed[^1],10:N0}, best {libBest[^1],10:N0} samples/s over timed epochs (epochs: {EpochList(t.History.Epochs.Select(e => e.SamplesPerSecond))})");
+            }
+
+            var args = $"\"{script}\" --data \"{dataDir}\" --threads {cfg.Threads} --epochs {cfg.Epochs} --warmup-epochs {cfg.Warmup} --json";
+            if (r == 0) args += " --pca 16";
+            var (rc, stdout, stderr, secs) = RunProcess("bash", args);
+            var json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
+            if (rc != 0 || json is null)
+            {
+                Console.WriteLine($"    rep {r + 1} B PyTorch : FAILED (exit {rc}) after {secs:F1}s");
+                Console.WriteLine(Indent(Tail(stderr + stdout, 2000)));
+                Notes.Add($"(c) reference failed: bash {args} exited {rc}");
+                break;
+            }
+            using var doc = JsonDocument.Parse(json);
+            var root = doc.RootElement;
+            refMed.Add(root.GetProperty("samples_per_s_median").GetDouble());
+            refBest.Add(root.GetProperty("samples_per_s_best").GetDouble());
+            refMse = root.GetProperty("test_mse").GetDouble();
+            blas = root.GetProperty("blas").ToString();
+            kernel = root.GetProperty("blas_kernel").ToString();
+            string torchVer = root.GetProperty("torch").ToString();
+            var epochs = root.GetProperty("epoch_times").EnumerateArray().Select(x => root.GetProperty("n_train").GetDouble() / x.GetDouble());
+            Console.WriteLine($"    rep {r + 1} B PyTorch : median {refMed[^1],10:N0}, best {refBest[^1],10:N0} samples/s over timed epochs (epochs: {EpochList(epochs)}; process {secs:F1}s, torch {torchVer}, threads {root.GetProperty("threads")})");
+            if (r == 0 && root.TryGetProperty("pca_test_mse", out var pca))
+                Console.WriteLine($"    (reference PCA-16 via {root.GetProperty("pca_method")}: test MSE {pca.GetDouble():F6})");
+        }
+        Console.WriteLine($"    PyTorch BLAS: {blas}");
+        Console.WriteLine($"    PyTorch BLAS kernel: {kernel}");
+        Console.WriteLine($"    libtorch (TorchSharp) BLAS/backend: {TorchConfig()}");
+        if (refMed.Count == 0)
+        {
+            Table.Add(new Row("(c) fit samples/s: library vs PyTorch", Fmt(Median(libMed)), "failed", null, ">= 0.95", null));
+            return;
+        }
+        int n = Math.Min(libMed.Count, refMed.Count);
+        double ratioMed = Median(libMed) / Median(refMed);
+        double ratioBest = libBest.Max() / refBest.Max();
+        Console.WriteLine($"    => median of per-run medians: library {Median(libMed):N0} vs PyTorch {Median(refMed):N0} samples/s, ratio {ratioMed:F3}; best epoch: {libBest.Max():N0} vs {refBest.Max():N0}, ratio {ratioBest:F3}");
+        Console.WriteLine($"    test MSE after {cfg.Epochs} epochs (first rep): library {libMse:F6}, PyTorch {refMse:F6}");
+        Table.Add(new Row($"(c) fit samples/s: library vs PyTorch [median, {n} runs]", Fmt(Median(libMed)), Fmt(Median(refMed)), ratioMed, ">= 0.95", ratioMed >= 0.95));
+        Table.Add(new Row("(c) fit samples/s: library vs PyTorch [best epoch]", Fmt(libBest.Max()), Fmt(refBest.Max()), ratioBest, "(info)", null));
+        Table.Add(new Row($"(c) test MSE after {cfg.Epochs} epochs (classic net)", $"{libMse:F5}", $"{refMse:F5}", libMse / refMse, "(info)", null));
+        Table.Add(new Row("(c) PyTorch BLAS / kernel", "", $"{ShortBlas(blas)} / {kernel}", null, "", null));
+    }
+
+    /// <summary>libtorch has no config API in TorchSharp: list the OpenMP/BLAS libraries mapped into this process.</summary>
+    private static string TorchConfig()
+    {
+        try
+        {
+            var keys = new[] { "libtorch_cpu", "libgomp", "libiomp", "libomp", "libmkl", "openblas", "libblas", "dnnl" };
+            var libs = File.ReadLines("/proc/self/maps")
+                .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+                .Where(p => p.Length >= 6)
+                .Select(p => Path.GetFileName(p[5]))
+                .Where(f => keys.Any(k => f.Contains(k, StringComparison.Ordinal)))
+                .Distinct()
+                .ToList();
+            return "libtorch " + (libs.Count > 0 ? string.Join(", ", libs) : "(no libraries found)") +
+                   " (libtorch-cpu-linux-x64 links its BLAS (MKL) and oneDNN statically into libtorch_cpu)";
+        }
+        catch (Exception e)
+        {
+            return $"unknown ({e.GetType().Name})";
+        }
+    }
+
+    private static string FindReferenceScript()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "bench", "reference", "run_reference.sh");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new FileNotFoundException("bench/reference/run_reference.sh not found above " + AppContext.BaseDirectory + "; pass --reference PATH");
+    }
+
+    private static (int Rc, string Stdout, string Stderr, double Seconds) RunProcess(string file, string args)
+    {
+        var psi = new ProcessStartInfo(file, args)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        var sw = Stopwatch.StartNew();
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEndAsync();
+        string stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return (p.ExitCode, stdout, err.Result, sw.Elapsed.TotalSeconds);
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // (d) default options vs PCA-16
+    // ------------------------------------------------------------------------------------------------
+    private static void PartD(Config cfg, MLContext ml, FashionMnistSplit train, FashionMnistSplit test)
+    {
+        var fitSplit = cfg.DefaultMaxTrain is int m && m < train.Count ? train.Take(m) : train;
+        Header($"(d) Test reconstruction MSE: library DEFAULT options (LatentDimension = 16) vs PCA-16; train {fitSplit.Count} rows, test {test.Count} rows");
+        var options = new AutoencoderOptions { LatentDimension = 16 };
+        Console.WriteLine($"    defaults: hidden [{string.Join(",", options.HiddenLayerSizes)}] {options.HiddenActivation}, code {options.CodeActivation}, epochs {(object?)options.Epochs ?? "auto"}, batch {options.BatchSize}, lr {options.LearningRate} {options.LearningRateSchedule}, threads {options.Threads} (0 = leave as set: {torch.get_num_threads()})");
+        var view = ml.Data.LoadFromEnumerable(ToRows(fitSplit, fitSplit.Count));
+        Collect();
+        var sw = Stopwatch.StartNew();
+        using var t = ml.Transforms.Autoencoder(options).Fit(view);
+        double fitSecs = sw.Elapsed.TotalSeconds;
+        var h = t.History;
+        Console.WriteLine($"    architecture {t.Model.Architecture}; {h.Epochs.Count} epochs in {fitSecs:F1}s (fit wall), {h.SamplesPerSecond(Math.Min(cfg.Warmup, h.Epochs.Count - 1)):N0} samples/s after warm-up; final train loss {h.Epochs[^1].TrainLoss:F5}; stopped early: {h.StoppedEarly}");
+        sw.Restart();
+        double aeMse = TestMse(ml, t, test);
+        Console.WriteLine($"    autoencoder test MSE (mean of ReconstructionError over {test.Count} rows): {aeMse:F6}  ({sw.Elapsed.TotalSeconds:F2}s)");
+        sw.Restart();
+        var pca = PcaBaseline.Fit(fitSplit.Pixels, Pixels, 16);
+        double pcaMse = pca.ReconstructionMse(test.Pixels);
+        Console.WriteLine($"    PCA-16 test MSE: {pcaMse:F6}  (fit on the same {fitSplit.Count} rows, {sw.Elapsed.TotalSeconds:F2}s)");
+        double ratio = aeMse / pcaMse;
+        Console.WriteLine($"    => autoencoder / PCA-16 = {ratio:F3} ({(1 - ratio) * 100:F1}% below PCA)");
+        Table.Add(new Row($"(d) test MSE, defaults ({h.Epochs.Count} ep, {fitSecs:F0}s fit) vs PCA-16", $"{aeMse:F5}", $"{pcaMse:F5}", ratio, "<= 0.90", ratio <= 0.90));
+        if (fitSplit.Count < train.Count) Notes.Add($"(d) trained on {fitSplit.Count} of {train.Count} rows (--quick / --default-max-train).");
+        // also the transform throughput of the default network, for information
+        if (cfg.Parts.Contains('b'))
+            PartB(cfg, ml, t, test, "default 784-256-128-16", options.HiddenLayerSizes, options.HiddenActivation, options.CodeActivation);
+    }
+
+    private static double TestMse(MLContext ml, AutoencoderTransformer t, FashionMnistSplit test)
+    {
+        var transformed = t.Transform(ml.Data.LoadFromEnumerable(ToRows(test, test.Count)));
+        var col = transformed.Schema[AutoencoderColumnNames.ReconstructionError];
+        using var cursor = transformed.GetRowCursor(new[] { col });
+        var getter = cursor.GetGetter<float>(col);
+        double sum = 0;
+        long n = 0;
+        float v = 0;
+        while (cursor.MoveNext())
+        {
+            getter(ref v);
+            sum += v;
+            n++;
+        }
+        if (n != test.Count) Notes.Add($"ReconstructionError cursor returned {n} rows for {test.Count} test rows");
+        return sum / n;
+    }
+
+    // ------------------------------------------------------------------------------------------------
+    // helpers
+    // ------------------------------------------------------------------------------------------------
+    private static List<ImageRow> ToRows(FashionMnistSplit split, int count)
+    {
+        var rows = new List<ImageRow>(count);
+        for (int i = 0; i < count; i++) rows.Add(new ImageRow { Features = split.Row(i) });
+        return rows;
+    }
+
+    /// <summary>The test rows repeated up to <paramref name="count"/> rows (the arrays are shared, not copied).</summary>
+    private static List<ImageRow> RepeatRows(FashionMnistSplit split, int count)
+    {
+        var distinct = ToRows(split, Math.Min(count, split.Count));
+        var rows = new List<ImageRow>(count);
+        for (int i = 0; i < count; i++) rows.Add(distinct[i % distinct.Count]);
+        return rows;
+    }
+
+    private static void Summarise(string figure, List<double> lib, List<double> reference, double? target, string unit)
+    {
+        double medL = Median(lib), medR = Median(reference);
+        double ratio = medL / medR;
+        double bestRatio = lib.Max() / reference.Max();
+        Console.WriteLine($"    => {figure}: median {medL:N0} vs {medR:N0} {unit} = {ratio:F3}; best {lib.Max():N0} vs {reference.Max():N0} = {bestRatio:F3}");
+        Table.Add(new Row(figure + $" [median of {lib.Count}]", Fmt(medL), Fmt(medR), ratio, target is { } t ? $">= {t:F2}" : "(info)", target is { } t2 ? ratio >= t2 : null));
+        Table.Add(new Row(figure + " [best]", Fmt(lib.Max()), Fmt(reference.Max()), bestRatio, "(info)", null));
+    }
+
+    private static void PrintTable(Config cfg, TimeSpan elapsed)
+    {
+        Console.WriteLine();
+        Console.WriteLine(new string('=', 150));
+        Console.WriteLine($"SUMMARY  ({(cfg.Quick ? "QUICK smoke run" : "full run")}, threads {cfg.Threads}, total {elapsed.TotalSeconds:F0}s)");
+        Console.WriteLine($"command: {cfg.Command}");
+        int w0 = Math.Max(10, Table.Count == 0 ? 10 : Table.Max(r => r.Figure.Length));
+        int w1 = Math.Max(10, Table.Count == 0 ? 10 : Table.Max(r => r.Library.Length));
+        int w2 = Math.Max(10, Table.Count == 0 ? 10 : Table.Max(r => r.Reference.Length));
+        var sb = new StringBuilder();
+        sb.AppendLine($"{"figure".PadRight(w0)} | {"library".PadLeft(w1)} | {"reference".PadLeft(w2)} | {"ratio",6} | {"target",8} | result");
+        sb.AppendLine(new string('-', w0 + w1 + w2 + 36));
+        foreach (var r in Table)
+        {
+            string ratio = r.Ratio is { } x ? x.ToString("F3", CultureInfo.InvariantCulture) : "";
+            string pass = r.Pass switch { true => "PASS", false => "FAIL", null => "" };
+            sb.AppendLine($"{r.Figure.PadRight(w0)} | {r.Library.PadLeft(w1)} | {r.Reference.PadLeft(w2)} | {ratio,6} | {r.Target,8} | {pass}");
+        }
+        Console.Write(sb.ToString());
+        foreach (var n in Notes) Console.WriteLine("note: " + n);
+        int fails = Table.Count(r => r.Pass == false);
+        int passes = Table.Count(r => r.Pass == true);
+        Console.WriteLine($"targets: {passes} PASS, {fails} FAIL");
+    }
+
+    private static void Header(string text)
+    {
+        Console.WriteLine();
+        Console.WriteLine(text);
+    }
+
+    private static void Collect()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.OrderBy(x => x).ToArray();
+        if (v.Length == 0) return double.NaN;
+        return v.Length % 2 == 1 ? v[v.Length / 2] : (v[v.Length / 2 - 1] + v[v.Length / 2]) / 2;
+    }
+
+    private static string EpochList(IEnumerable<double> values) => string.Join(" ", values.Select(v => (v / 1000).ToString("F0", CultureInfo.InvariantCulture) + "k"));
+
+    private static string Fmt(double v) => double.IsFinite(v) ? v.ToString("N0", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string ShortBlas(string blas)
+    {
+        int i = blas.IndexOf(" [", StringComparison.Ordinal);
+        return i > 0 ? blas[..i] : blas;
+    }
+
+    private static string Tail(string s, int n) => s.Length <= n ? s : s[^n..];
+
+    private static string Indent(string s) => string.Join('\n', s.Split('\n').Select(l => "      | " + l));
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds the benchmark in Release and runs it.
+#   bash bench/run.sh            # full run (~5-7 minutes on 2 cores)
+#   bash bench/run.sh --quick    # smoke run (< 2 minutes)
+#   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
+# Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)
+# and, for part (c), the PyTorch reference (bench/reference/setup.sh installs it if missing).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+data_dir=/usr/share/datasets/fashion-mnist
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[$i]}" = "--data" ] && [ $((i + 1)) -lt ${#args[@]} ]; then data_dir=${args[$((i + 1))]}; fi
+done
+
+if [ "$data_dir" = /usr/share/datasets/fashion-mnist ] && [ ! -f "$data_dir/train-images-idx3-ubyte.gz" ]; then
+  echo "run.sh: installing dataset-fashion-mnist (benchmark only)" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist >&2
+fi
+
+proj=bench/Ml.Autoencoders.Bench/Ml.Autoencoders.Bench.csproj
+echo "run.sh: dotnet build -c Release $proj" >&2
+dotnet build -c Release "$proj" -nologo -v q -clp:ErrorsOnly >&2
+
+export BENCH_COMMAND="bash bench/run.sh${*:+ $*}"
+has_data=0
+for a in "$@"; do [ "$a" = "--data" ] && has_data=1; done
+extra=()
+[ $has_data -eq 0 ] && extra=(--data "$data_dir")
+exec dotnet bench/Ml.Autoencoders.Bench/bin/Release/net10.0/Ml.Autoencoders.Bench.dll \
+  --reference "$root/bench/reference/run_reference.sh" "${extra[@]}" "$@"
