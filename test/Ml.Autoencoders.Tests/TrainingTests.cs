@@ -167,6 +167,29 @@ public sealed class TrainingTests
         Assert.AreEqual(b.History.Epochs[^1].ValidationLoss!.Value, a.History.Epochs[^1].ValidationLoss!.Value, 0.3 * b.History.Epochs[^1].ValidationLoss!.Value);
     }
 
+    /// <summary>
+    /// Known row count (rows written straight into a native buffer) and unknown row count (managed blocks,
+    /// then one copy) cache the same rows with the same validation split: identical weights.
+    /// </summary>
+    [TestMethod]
+    public void CachingWithAndWithoutAKnownRowCountGivesTheSameModel()
+    {
+        var rows = Synthetic.LowRank(300, 10, 2);
+        var known = Ml.ToDataView(rows);
+        var schema = Microsoft.ML.Data.SchemaDefinition.Create(typeof(VectorRow));
+        schema[nameof(VectorRow.Features)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 10);
+        var unknown = Ml.Data.LoadFromEnumerable(rows.Select(r => new VectorRow { Features = r }), schema);
+        Assert.IsNotNull(known.GetRowCount());
+        Assert.IsNull(unknown.GetRowCount(), "a lazy enumerable has no row count");
+        var options = Small(epochs: 3);
+        options.ValidationFraction = 0.25;
+        using var a = Ml.Transforms.Autoencoder(options).Fit(known);
+        using var b = Ml.Transforms.Autoencoder(options).Fit(unknown);
+        CollectionAssert.AreEqual(Weights(a), Weights(b));
+        Assert.AreEqual(a.History.Epochs[0].Rows, b.History.Epochs[0].Rows);
+        Assert.AreEqual(a.History.Epochs[^1].ValidationLoss, b.History.Epochs[^1].ValidationLoss);
+    }
+
     /// <summary>Options out of range are rejected when the estimator is created, naming the option.</summary>
     [TestMethod]
     public void OptionsOutOfRangeAreRejected()

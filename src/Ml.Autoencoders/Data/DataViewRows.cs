@@ -39,8 +39,70 @@ internal sealed class DataViewRows
     }
 }
 
-/// <summary>Rows gathered into fixed-size managed blocks, then copied once into one native tensor.</summary>
-internal sealed class RowBlocks
+/// <summary>Where one checked pass puts the rows it caches.</summary>
+internal interface IRowCache
+{
+    long Count { get; }
+    long Bytes { get; }
+    void Add(ReadOnlySpan<float> row);
+    void Clear();
+    /// <summary>The cached rows as one [Count, size] CPU tensor; the cache is empty afterwards.</summary>
+    TorchSharp.torch.Tensor ToTensor();
+}
+
+/// <summary>
+/// Rows written straight into one preallocated native tensor: used when the row count is known before the
+/// pass, so the data is held once, in native memory, with no managed copy.
+/// </summary>
+internal sealed unsafe class NativeRows : IRowCache
+{
+    private readonly int size;
+    private readonly long capacity;
+    private TorchSharp.torch.Tensor? rows;
+    private float* pointer;
+
+    public NativeRows(int size, long capacity)
+    {
+        this.size = size;
+        this.capacity = capacity;
+        rows = TorchSharp.torch.empty(new[] { capacity, size }, dtype: TorchSharp.torch.ScalarType.Float32).DetachFromDisposeScope();
+        using var first = rows.narrow(0, 0, Math.Min(1, capacity));
+        pointer = capacity == 0 ? null : (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(Runtime.TensorSpans.AsSpan<float>(first)));
+    }
+
+    public long Count { get; private set; }
+
+    public long Bytes => Count * size * sizeof(float);
+
+    public void Add(ReadOnlySpan<float> row)
+    {
+        if (Count >= capacity)
+            throw new InvalidOperationException($"The data view announced {capacity} rows but delivers more.");
+        row.CopyTo(new Span<float>(pointer + Count * size, size));
+        Count++;
+    }
+
+    public void Clear()
+    {
+        rows?.Dispose();
+        rows = null;
+        pointer = null;
+        Count = 0;
+    }
+
+    public TorchSharp.torch.Tensor ToTensor()
+    {
+        var all = rows ?? throw new InvalidOperationException("The cache was cleared.");
+        var result = Count == capacity ? all : all.narrow(0, 0, Count).clone();
+        if (!ReferenceEquals(result, all)) all.Dispose();
+        rows = null;
+        pointer = null;
+        return result;
+    }
+}
+
+/// <summary>Rows gathered into fixed-size managed blocks, then copied once into one native tensor (row count unknown in advance).</summary>
+internal sealed class RowBlocks : IRowCache
 {
     private const int BlockRows = 4096;
     private readonly List<float[]> blocks = new();

@@ -37,19 +37,30 @@ internal static class TrainingDataPreparation
         bool mayCache = options.Caching != DataCaching.Stream;
         long limit = options.Caching == DataCaching.Memory ? long.MaxValue : options.MaxCacheBytes;
 
-        var trainRows = new RowBlocks(size);
-        var heldOut = new RowBlocks(size);
+        long? known = trainData.GetRowCount();
+        IRowCache trainRows, heldOut;
+        if (mayCache && known is { } n && n * size * (long)sizeof(float) <= limit)
+        {
+            // The split depends on the row index and seed only, so both sizes are known before the pass.
+            long nHeldOut = 0;
+            if (split) for (long r = 0; r < n; r++) if (ValidationSplit.IsValidation(r, options.Seed, options.ValidationFraction)) nHeldOut++;
+            trainRows = new NativeRows(size, n - nHeldOut);
+            heldOut = new NativeRows(size, nHeldOut);
+        }
+        else
+        {
+            trainRows = new RowBlocks(size);
+            heldOut = new RowBlocks(size);
+        }
         long nTrain = 0, nValid = 0;
         float min = float.PositiveInfinity, max = float.NegativeInfinity;
         var source = new DataViewRows(trainData, column, size);
         foreach (var (row, values) in source.Read(token))
         {
             var span = values.Span;
-            for (int i = 0; i < span.Length; i++)
-            {
-                if (span[i] < min) min = span[i];
-                if (span[i] > max) max = span[i];
-            }
+            var (rowMin, rowMax) = VectorColumn.Range(span);
+            min = Math.Min(min, rowMin);
+            max = Math.Max(max, rowMax);
             bool isValidation = split && ValidationSplit.IsValidation(row, options.Seed, options.ValidationFraction);
             if (isValidation) nValid++; else nTrain++;
             if (!mayCache) continue;
@@ -60,6 +71,11 @@ internal static class TrainingDataPreparation
                 trainRows.Clear();
                 heldOut.Clear();
             }
+        }
+        if (!mayCache)
+        {
+            trainRows.Clear();
+            heldOut.Clear();
         }
         if (nTrain + nValid == 0)
             throw new AutoencoderDataException(column, null, $"The training data has no rows in column '{column}'.");
@@ -73,6 +89,7 @@ internal static class TrainingDataPreparation
         {
             train = new InMemoryTrainingData(ToDevice(trainRows.ToTensor(), device));
             validation = split ? new InMemoryTrainingData(ToDevice(heldOut.ToTensor(), device)) : null!;
+            if (!split) heldOut.Clear();
         }
         else
         {

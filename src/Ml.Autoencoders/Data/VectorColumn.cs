@@ -72,6 +72,36 @@ internal static class VectorColumn
                 "(replace missing values first, for example with ReplaceMissingValues).");
     }
 
+    /// <summary>Smallest and largest value of a (finite) row, vectorised.</summary>
+    internal static (float Min, float Max) Range(ReadOnlySpan<float> values)
+    {
+        float min = float.PositiveInfinity, max = float.NegativeInfinity;
+        int i = 0;
+        if (System.Numerics.Vector.IsHardwareAccelerated && values.Length >= System.Numerics.Vector<float>.Count)
+        {
+            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
+            var vMin = new System.Numerics.Vector<float>(float.PositiveInfinity);
+            var vMax = new System.Numerics.Vector<float>(float.NegativeInfinity);
+            foreach (var v in vectors)
+            {
+                vMin = System.Numerics.Vector.Min(vMin, v);
+                vMax = System.Numerics.Vector.Max(vMax, v);
+            }
+            for (int k = 0; k < System.Numerics.Vector<float>.Count; k++)
+            {
+                min = Math.Min(min, vMin[k]);
+                max = Math.Max(max, vMax[k]);
+            }
+            i = vectors.Length * System.Numerics.Vector<float>.Count;
+        }
+        for (; i < values.Length; i++)
+        {
+            min = Math.Min(min, values[i]);
+            max = Math.Max(max, values[i]);
+        }
+        return (min, max);
+    }
+
     /// <summary>Index of the first NaN or infinity, or -1. Vectorised: x - x is 0 for finite x, NaN otherwise.</summary>
     internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
     {
