@@ -49,6 +49,7 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
         private readonly ValueGetter<VBuffer<float>>? inputGetter;
         private VBuffer<float> inputValue;
         private long computedFor = -1;
+        private AutoencoderOutputs requested, computed; // a prediction engine asks getters only for what it reads
 
         private readonly record struct Parent(AutoencoderRowMapper Mapper);
 
@@ -80,8 +81,10 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
             if (column.Index < n) return input.GetGetter<TValue>(mapper.InputSchema[column.Index]);
             if (!active.Contains(column.Index))
                 throw new InvalidOperationException($"Column '{column.Name}' was not requested for this row.");
-            var inner = buffers.CreateGetter(mapper.outputs[column.Index - n].Kind, () => 0) as ValueGetter<TValue>
+            var kind = mapper.outputs[column.Index - n].Kind;
+            var inner = buffers.CreateGetter(kind, () => 0) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' holds {column.Type}; a getter of {typeof(TValue).Name} was asked for.");
+            requested |= kind;
             return (ref TValue value) =>
             {
                 EnsureComputed();
@@ -98,11 +101,12 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
         private void EnsureComputed()
         {
             // A prediction engine reuses one row object and moves its input; recompute when the position changes.
-            if (computedFor == input.Position && computedFor >= 0) return;
+            if (computedFor == input.Position && computedFor >= 0 && (requested & ~computed) == 0) return;
             inputGetter!(ref inputValue);
             buffers.SetInput(0, inputValue, input.Position);
-            buffers.Compute(1);
+            buffers.Compute(1, requested);
             computedFor = input.Position;
+            computed = requested;
         }
     }
 }

@@ -44,15 +44,15 @@ internal sealed class OutputBuffers : IDisposable
         VectorColumn.CopyDense(value, new Span<float>(inputPointer + (long)slot * d, d), parent.InputColumnName, row);
     }
 
-    /// <summary>One forward pass over the first <paramref name="rows"/> slots.</summary>
-    public void Compute(int rows)
+    /// <summary>One forward pass over the first <paramref name="rows"/> slots, filling the outputs in <paramref name="only"/> (all allocated ones by default).</summary>
+    public void Compute(int rows, AutoencoderOutputs only = AutoencoderOutputs.All)
     {
         using var scope = TorchSharp.torch.NewDisposeScope();
         parent.Model.RunCore(
             rows == Capacity ? inputTensor : inputTensor.narrow(0, 0, rows),
-            latent is null ? default : latent.AsSpan(0, rows * k),
-            reconstruction is null ? default : reconstruction.AsSpan(0, rows * d),
-            error is null ? default : error.AsSpan(0, rows));
+            latent is null || !only.HasFlag(AutoencoderOutputs.LatentCode) ? default : latent.AsSpan(0, rows * k),
+            reconstruction is null || !only.HasFlag(AutoencoderOutputs.Reconstruction) ? default : reconstruction.AsSpan(0, rows * d),
+            error is null || !only.HasFlag(AutoencoderOutputs.ReconstructionError) ? default : error.AsSpan(0, rows));
     }
 
     public void Dispose() => inputTensor.Dispose();
