@@ -217,13 +217,16 @@ internal static class EstimatorConformance
     {
         var expected = ReadOutputs(model.Transform(Score(ml, c, c.ScoreRows)), c.OutputColumns);
         var engine = ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(model, inputSchemaDefinition: SchemaFor(c.FeatureSize));
-        var column = c.OutputColumns[0];
-        var property = typeof(PredictionRow).GetProperties().Single(p => p.Name == column);
+        var properties = typeof(PredictionRow).GetProperties().Where(p => c.OutputColumns.Contains(p.Name)).ToArray();
+        Assert.IsTrue(properties.Length > 0, $"{c.Name}: PredictionRow must map at least one output column");
         for (int i = 0; i < c.ScoreRows.Length; i++)
         {
             var predicted = engine.Predict(c.ScoreRows[i]);
-            var value = property.GetValue(predicted) switch { float[] v => v, float f => new[] { f }, var other => throw new InvalidOperationException($"Unexpected {other}") };
-            CollectionAssert.AreEqual(expected[column][i], value, new ToleranceComparer(1e-5f), $"{c.Name}: PredictionEngine row {i}");
+            foreach (var property in properties)
+            {
+                var value = property.GetValue(predicted) switch { float[] v => v, float f => new[] { f }, var other => throw new InvalidOperationException($"Unexpected {other}") };
+                CollectionAssert.AreEqual(expected[property.Name][i], value, new ToleranceComparer(1e-5f), $"{c.Name}: PredictionEngine '{property.Name}' of row {i}");
+            }
         }
     }
 
