@@ -598,7 +598,8 @@ internal static class Program
         foreach (var n in Notes) Console.WriteLine("note: " + n);
         int fails = Table.Count(r => r.Pass == false);
         int passes = Table.Count(r => r.Pass == true);
-        Console.WriteLine($"targets: {passes} PASS, {fails} FAIL");
+        Console.WriteLine($"targets: {passes} PASS, {fails} FAIL" +
+            (cfg.Quick ? "  (quick run: 2 repetitions on little data, too few to judge a target on a noisy machine; judge on the full run)" : ""));
     }
 
     private static void Header(string text)
