@@ -141,7 +141,7 @@ internal static class Program
         }
         finally
         {
-            classic?.Dispose();
+            classic?.Model.Dispose();
         }
 
         PrintTable(cfg, total.Elapsed);
@@ -171,7 +171,7 @@ internal static class Program
             double libSps = h.SamplesPerSecond(cfg.Warmup);
             lib.Add(libSps);
             Console.WriteLine($"    rep {r + 1} A library : {libSps,10:N0} samples/s after warm-up  (epochs: {EpochList(h.Epochs.Select(e => e.SamplesPerSecond))}; fit wall {sw.Elapsed.TotalSeconds:F2}s, last train loss {h.Epochs[^1].TrainLoss:F5})");
-            last?.Dispose();
+            last?.Model.Dispose();
             last = t;
 
             Collect();
@@ -396,13 +396,14 @@ internal static class Program
         for (int r = 0; r < cfg.RefReps; r++)
         {
             Collect();
-            using (var t = FitClassic(ml, trainView, cfg, cfg.Epochs))
+            var t = FitClassic(ml, trainView, cfg, cfg.Epochs);
             {
                 var timed = t.History.Epochs.Skip(cfg.Warmup).Select(e => e.SamplesPerSecond).ToList();
                 libMed.Add(Median(timed));
                 libBest.Add(timed.Max());
                 if (r == 0) libMse = TestMse(ml, t, test);
                 Console.WriteLine($"    rep {r + 1} A library : median {libMed[^1],10:N0}, best {libBest[^1],10:N0} samples/s over timed epochs (epochs: {EpochList(t.History.Epochs.Select(e => e.SamplesPerSecond))})");
+                t.Model.Dispose();
             }
 
             var args = $"\"{script}\" --data \"{dataDir}\" --threads {cfg.Threads} --epochs {cfg.Epochs} --warmup-epochs {cfg.Warmup} --json";
@@ -508,7 +509,7 @@ internal static class Program
         var view = ml.Data.LoadFromEnumerable(ToRows(fitSplit, fitSplit.Count));
         Collect();
         var sw = Stopwatch.StartNew();
-        using var t = ml.Transforms.Autoencoder(options).Fit(view);
+        var t = ml.Transforms.Autoencoder(options).Fit(view);
         double fitSecs = sw.Elapsed.TotalSeconds;
         var h = t.History;
         Console.WriteLine($"    architecture {t.Model.Architecture}; {h.Epochs.Count} epochs in {fitSecs:F1}s (fit wall), {h.SamplesPerSecond(Math.Min(cfg.Warmup, h.Epochs.Count - 1)):N0} samples/s after warm-up; final train loss {h.Epochs[^1].TrainLoss:F5}; stopped early: {h.StoppedEarly}");

@@ -65,7 +65,7 @@ internal static class DenseFeaturesSample
         string png = Path.Combine(outDir, "dense-reconstructions.png");
         ImageGrid.SaveGreyGrid(png, grid, 28, 28, scale: 3, rowLabels: new[] { "original" }.Concat(results.Select(r => r.Name.Split(',')[0])).ToList());
         Console.WriteLine($"\nWrote {Path.GetFullPath(png)} (originals above reconstructions, one image per class).");
-        foreach (var (_, r) in results) r.Autoencoder.Dispose();
+        foreach (var (_, r) in results) r.Autoencoder.Model.Dispose();
     }
 
     private sealed record Result(double TestMse, double Accuracy, int DeadUnits, double FitSeconds, AutoencoderTransformer Autoencoder);

@@ -36,7 +36,7 @@ internal static class ReadmeSample
         var autoencoder = model.OfType<AutoencoderTransformer>().Single();
         float[] code = autoencoder.Model.Encode(test.Row(0));           // the model, directly
         autoencoder.Save("fashion-ae.mlae");                             // one self-describing file
-        using var reloaded = AutoencoderTransformer.Load("fashion-ae.mlae");
+        var reloaded = AutoencoderTransformer.Load("fashion-ae.mlae");
         // --- README example ends ---
         Console.WriteLine($"code of test image 0: [{string.Join(", ", code.Select(v => v.ToString("F2")))}]");
         Console.WriteLine($"reloaded: {reloaded.Model.Architecture}, same code: {reloaded.Model.Encode(test.Row(0)).SequenceEqual(code)}");

@@ -36,7 +36,7 @@ public sealed class MlNetModelSaveLoadTests
     {
         var mlContext = new MLContext(seed: 0);
         var data = MakeData(mlContext);
-        using var trained = new AutoencoderEstimator(Options()).Fit(data);
+        var trained = new AutoencoderEstimator(Options()).Fit(data);
         string path = Path.Combine(_tempDir, "autoencoder.zip");
 
         mlContext.Model.Save(trained, data.Schema, path);
@@ -46,7 +46,7 @@ public sealed class MlNetModelSaveLoadTests
         Assert.IsNotNull(inputSchema);
         Assert.AreEqual(data.Schema[nameof(InputRow.Features)].Type, inputSchema[nameof(InputRow.Features)].Type);
         AssertSameOutputs(trained.Transform(data), loaded.Transform(data));
-        ((AutoencoderTransformer)loaded).Dispose();
+        ((AutoencoderTransformer)loaded).Model.Dispose();
     }
 
     /// <summary>A NormalizeMinMax then Autoencoder chain saved by <c>Model.Save</c> loads in another context after
@@ -70,8 +70,8 @@ public sealed class MlNetModelSaveLoadTests
         Assert.IsNotNull(loadedChain, $"loaded a {loaded.GetType()}");
         Assert.IsInstanceOfType<AutoencoderTransformer>(loadedChain.LastTransformer);
         AssertSameOutputs(chain.Transform(data), loaded.Transform(data));
-        chain.LastTransformer.Dispose();
-        ((AutoencoderTransformer)loadedChain.LastTransformer).Dispose();
+        chain.LastTransformer.Model.Dispose();
+        ((AutoencoderTransformer)loadedChain.LastTransformer).Model.Dispose();
     }
 
     /// <summary>A chain saved by <c>Model.Save</c> loads, with a plain <c>Model.Load</c> after the registration call,
@@ -91,7 +91,7 @@ public sealed class MlNetModelSaveLoadTests
         File.WriteAllLines(inputPath, MakeRows().Select(r => string.Join(" ", r.Features.Select(Hex))));
         var transformed = chain.Transform(data);
         var expected = Zip(transformed);
-        chain.LastTransformer.Dispose();
+        chain.LastTransformer.Model.Dispose();
 
         var (exitCode, stdout, stderr) = RunLoadCheck(modelPath, inputPath, outputPath);
 
@@ -107,7 +107,7 @@ public sealed class MlNetModelSaveLoadTests
     {
         var mlContext = new MLContext(seed: 0);
         var data = MakeData(mlContext);
-        using var trained = new AutoencoderEstimator(Options()).Fit(data);
+        var trained = new AutoencoderEstimator(Options()).Fit(data);
         string modelPath = Path.Combine(_tempDir, "autoencoder.zip");
         string inputPath = Path.Combine(_tempDir, "input.txt");
         mlContext.Model.Save(trained, data.Schema, modelPath);

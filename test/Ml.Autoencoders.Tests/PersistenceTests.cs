@@ -17,7 +17,7 @@ public sealed class PersistenceTests
     {
         if (saved is not null) return saved;
         rows = Synthetic.LowRank(100, 9, 2);
-        using var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 5 }, Epochs = 2, ValidationFraction = 0.2 }).Fit(Ml.ToDataView(rows));
+        var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 5 }, Epochs = 2, ValidationFraction = 0.2 }).Fit(Ml.ToDataView(rows));
         using var stream = new MemoryStream();
         model.Save(stream);
         return saved = stream.ToArray();
@@ -31,9 +31,9 @@ public sealed class PersistenceTests
         try
         {
             rows = Synthetic.LowRank(100, 9, 2);
-            using var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 5 }, Epochs = 2, LatentColumnName = "Code" }).Fit(Ml.ToDataView(rows));
+            var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 5 }, Epochs = 2, LatentColumnName = "Code" }).Fit(Ml.ToDataView(rows));
             model.Save(path);
-            using var loaded = AutoencoderTransformer.Load(path, ComputeDevice.Cpu);
+            var loaded = AutoencoderTransformer.Load(path, ComputeDevice.Cpu);
             Assert.AreEqual("Code", loaded.Options.LatentColumnName);
             Assert.AreEqual(model.Model.Architecture, loaded.Model.Architecture);
             Assert.AreEqual(model.History.Epochs.Count, loaded.History.Epochs.Count);

@@ -31,7 +31,7 @@ public sealed class TrainingTests
     [TestMethod]
     public void LossDecreasesOnSyntheticData()
     {
-        using var model = Ml.Transforms.Autoencoder(Small(epochs: 15)).Fit(Ml.ToDataView(Synthetic.LowRank(400, 20, 3)));
+        var model = Ml.Transforms.Autoencoder(Small(epochs: 15)).Fit(Ml.ToDataView(Synthetic.LowRank(400, 20, 3)));
         var epochs = model.History.Epochs;
         Assert.AreEqual(15, epochs.Count);
         Assert.IsTrue(epochs[^1].TrainLoss < 0.5 * epochs[0].TrainLoss, $"loss went from {epochs[0].TrainLoss} to {epochs[^1].TrainLoss}");
@@ -57,11 +57,11 @@ public sealed class TrainingTests
     public void SameSeedGivesIdenticalWeights()
     {
         var data = Ml.ToDataView(Synthetic.LowRank(200, 12, 2));
-        using var a = Ml.Transforms.Autoencoder(Small()).Fit(data);
-        using var b = Ml.Transforms.Autoencoder(Small()).Fit(data);
+        var a = Ml.Transforms.Autoencoder(Small()).Fit(data);
+        var b = Ml.Transforms.Autoencoder(Small()).Fit(data);
         var other = Small();
         other.Seed = 99;
-        using var c = Ml.Transforms.Autoencoder(other).Fit(data);
+        var c = Ml.Transforms.Autoencoder(other).Fit(data);
         var wa = Weights(a); var wb = Weights(b); var wc = Weights(c);
         CollectionAssert.AreEqual(wa, wb, "same seed, same data");
         CollectionAssert.AreNotEqual(wa, wc, "another seed");
@@ -85,7 +85,7 @@ public sealed class TrainingTests
         options.LearningRate = 1e-3;
         options.ValidationData = Ml.ToDataView(validation);
         options.EarlyStoppingPatience = 3;
-        using var model = Ml.Transforms.Autoencoder(options).Fit(Ml.ToDataView(train));
+        var model = Ml.Transforms.Autoencoder(options).Fit(Ml.ToDataView(train));
 
         var h = model.History;
         Assert.IsTrue(h.StoppedEarly, "validation loss rises, so training must stop early");
@@ -131,7 +131,7 @@ public sealed class TrainingTests
             LearningRateSchedule = LearningRateSchedule.Cosine,
             Seed = 1,
         };
-        using var model = Ml.Transforms.Autoencoder(options).Fit(Ml.ToDataView(rows));
+        var model = Ml.Transforms.Autoencoder(options).Fit(Ml.ToDataView(rows));
         double pca = PcaBaseline.Fit(Synthetic.Flatten(rows), 16, 3).ReconstructionMse(Synthetic.Flatten(rows));
         double ae = model.Transform(Ml.ToDataView(rows)).GetColumn<float>(AutoencoderColumnNames.ReconstructionError).Average(x => (double)x);
         Assert.IsTrue(ae <= pca * 1.02, $"linear autoencoder MSE {ae} vs PCA-3 {pca}");
@@ -160,8 +160,8 @@ public sealed class TrainingTests
         streamed.ValidationFraction = 0.2;
         var cached = Small(epochs: 4);
         cached.ValidationFraction = 0.2;
-        using var a = Ml.Transforms.Autoencoder(streamed).Fit(data);
-        using var b = Ml.Transforms.Autoencoder(cached).Fit(data);
+        var a = Ml.Transforms.Autoencoder(streamed).Fit(data);
+        var b = Ml.Transforms.Autoencoder(cached).Fit(data);
         Assert.AreEqual(a.History.Epochs[0].Rows, b.History.Epochs[0].Rows, "same training rows");
         Assert.IsTrue(a.History.Epochs[^1].TrainLoss < a.History.Epochs[0].TrainLoss, "streaming learns");
         Assert.AreEqual(b.History.Epochs[^1].ValidationLoss!.Value, a.History.Epochs[^1].ValidationLoss!.Value, 0.3 * b.History.Epochs[^1].ValidationLoss!.Value);
@@ -183,11 +183,25 @@ public sealed class TrainingTests
         Assert.IsNull(unknown.GetRowCount(), "a lazy enumerable has no row count");
         var options = Small(epochs: 3);
         options.ValidationFraction = 0.25;
-        using var a = Ml.Transforms.Autoencoder(options).Fit(known);
-        using var b = Ml.Transforms.Autoencoder(options).Fit(unknown);
+        var a = Ml.Transforms.Autoencoder(options).Fit(known);
+        var b = Ml.Transforms.Autoencoder(options).Fit(unknown);
         CollectionAssert.AreEqual(Weights(a), Weights(b));
         Assert.AreEqual(a.History.Epochs[0].Rows, b.History.Epochs[0].Rows);
         Assert.AreEqual(a.History.Epochs[^1].ValidationLoss, b.History.Epochs[^1].ValidationLoss);
+    }
+
+    /// <summary>Training leaves no native tensor behind: after the model is disposed, live tensors are back where they were.</summary>
+    [TestMethod]
+    public void TrainingLeavesNoLiveTensors()
+    {
+        var data = Ml.ToDataView(Synthetic.LowRank(200, 10, 2));
+        var options = Small(epochs: 3);
+        options.ValidationFraction = 0.2;
+        options.EarlyStoppingPatience = 1; // exercises the best-weight snapshots too
+        Ml.Transforms.Autoencoder(options).Fit(data).Model.Dispose(); // warm-up: lazily created globals
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++) Ml.Transforms.Autoencoder(options).Fit(data).Model.Dispose();
+        Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "live tensors after three fits");
     }
 
     /// <summary>Options out of range are rejected when the estimator is created, naming the option.</summary>
@@ -257,7 +271,7 @@ public sealed class TrainingTests
         Assert.AreEqual(1000, o.ResolveEpochs(1), "capped");
         o.Epochs = 7;
         Assert.AreEqual(7, o.ResolveEpochs(2_000), "an explicit value is kept");
-        using var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, BatchSize = 256 })
+        var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, BatchSize = 256 })
             .Fit(Ml.ToDataView(Synthetic.LowRank(2560, 4, 2)));
         Assert.AreEqual(300, model.History.Epochs.Count, "10 batches per epoch, 3,000 steps");
         Assert.AreEqual(300, model.Options.Epochs, "the fitted options record the epochs used");

@@ -23,7 +23,7 @@ public sealed class TransformTests
 
     /// <summary>Frees the shared model.</summary>
     [ClassCleanup]
-    public static void Cleanup() => model?.Dispose();
+    public static void Cleanup() => model?.Model.Dispose();
 
     /// <summary>The cursor's latent codes equal encoding each row alone, for every batch size.</summary>
     [TestMethod]
@@ -108,6 +108,54 @@ public sealed class TransformTests
         m.TransformBatchSize = 1024;
         Assert.AreEqual(liveBefore, liveAfter, "live tensors must not grow with the number of batches");
         Assert.IsTrue(growth < 50L << 20, $"process memory grew by {growth >> 20} MiB over 800 batches");
+    }
+
+    /// <summary>Disposing a prediction engine (which disposes the disposable transformers it holds) leaves the model usable.</summary>
+    [TestMethod]
+    public void DisposingAPredictionEngineLeavesTheModelUsable()
+    {
+        var m = Model();
+        var schema = EstimatorConformance.SchemaFor(rows[0].Length);
+        var engine = Ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(m, inputSchemaDefinition: schema);
+        var first = engine.Predict(new VectorRow { Features = rows[0] }).LatentCode;
+        engine.Dispose();
+        CollectionAssert.AreEqual(first, m.Model.Encode(rows[0]), new Tolerance(1e-6f));
+        Assert.AreEqual(rows.Length, m.Transform(Ml.ToDataView(rows)).GetColumn<float>(AutoencoderColumnNames.ReconstructionError).Count());
+    }
+
+    /// <summary>Prediction engines (which ML.NET may never dispose rows of) leave no native tensor behind.</summary>
+    [TestMethod]
+    public void PredictionEnginesLeaveNoLiveTensors()
+    {
+        var m = Model();
+        var schema = EstimatorConformance.SchemaFor(rows[0].Length);
+        void Predict()
+        {
+            var engine = Ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(m, inputSchemaDefinition: schema);
+            for (int i = 0; i < 20; i++) engine.Predict(new VectorRow { Features = rows[i] });
+        }
+        Predict();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 10; i++) Predict();
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
+    /// <summary>Saving and loading leave no native tensor behind.</summary>
+    [TestMethod]
+    public void SaveAndLoadLeaveNoLiveTensors()
+    {
+        var m = Model();
+        void RoundTrip()
+        {
+            using var stream = new MemoryStream();
+            m.Save(stream);
+            stream.Position = 0;
+            AutoencoderTransformer.Load(stream, Runtime.ComputeDevice.Cpu).Model.Dispose();
+        }
+        RoundTrip();
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 5; i++) RoundTrip();
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
     }
 
     /// <summary>NormalizeMinMax before the autoencoder and an ML.NET trainer on its codes, in one EstimatorChain.</summary>

@@ -65,11 +65,9 @@ public static class AutoencoderModelFile
         var model = transformer.Model;
         var spec = model.Network.Spec;
         var tensors = new List<(string Name, long[] Shape, float[] Values)>();
-        foreach (var (name, value) in model.Network.state_dict())
-        {
-            using var cpu = value.detach().cpu().contiguous();
-            tensors.Add((name, cpu.shape, TensorSpans.ToArray<float>(cpu)));
-        }
+        using (NewDisposeScope())
+            foreach (var (name, value) in model.Network.state_dict())
+                tensors.Add((name, value.shape, TensorSpans.ToArray<float>(value.detach())));
         var header = new Header
         {
             Library = typeof(AutoencoderModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",

@@ -131,6 +131,7 @@ internal static class AutoencoderTrainer
     {
         if (previous is not null) foreach (var t in previous.Values) t.Dispose();
         var copy = new Dictionary<string, Tensor>();
+        using var scope = NewDisposeScope(); // detach() makes a handle per tensor: dispose them with the scope
         using (no_grad())
             foreach (var (name, value) in network.state_dict())
                 copy[name] = value.detach().clone().DetachFromDisposeScope();

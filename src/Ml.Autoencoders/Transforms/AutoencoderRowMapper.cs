@@ -63,7 +63,8 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
             buffers = new OutputBuffers(mapper.parent, 1,
                 kinds.Contains(AutoencoderOutputs.LatentCode),
                 kinds.Contains(AutoencoderOutputs.Reconstruction),
-                kinds.Contains(AutoencoderOutputs.ReconstructionError));
+                kinds.Contains(AutoencoderOutputs.ReconstructionError),
+                native: false);
             if (kinds.Count > 0)
                 inputGetter = input.GetGetter<VBuffer<float>>(mapper.InputSchema[mapper.parent.InputColumnName]);
         }

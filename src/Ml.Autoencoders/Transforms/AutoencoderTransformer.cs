@@ -13,7 +13,13 @@ namespace Ml.Autoencoders.Transforms;
 /// <see cref="AutoencoderOptions.TransformBatchSize"/> rows, the columns chosen in
 /// <see cref="AutoencoderOptions.Outputs"/>. The model is also usable directly through <see cref="Model"/>.
 /// </summary>
-public sealed class AutoencoderTransformer : ITransformer, IDisposable
+/// <remarks>
+/// Not <see cref="IDisposable"/> on purpose: ML.NET's <see cref="PredictionEngine{TSrc, TDst}"/> and
+/// <see cref="TransformerChain{TLastTransformer}"/> dispose the disposable transformers they hold, which would
+/// free a model still shared with other engines and pipelines. The native weights are freed by the garbage
+/// collector, or at once with <c>transformer.Model.Dispose()</c> when nothing uses the model any more.
+/// </remarks>
+public sealed class AutoencoderTransformer : ITransformer
 {
     private readonly AutoencoderOptions options;
     private int transformBatchSize;
@@ -103,8 +109,6 @@ public sealed class AutoencoderTransformer : ITransformer, IDisposable
     /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer (see README).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
 
-    /// <summary>Frees the native weights.</summary>
-    public void Dispose() => Model.Dispose();
 
     internal readonly record struct OutputColumn(string Name, AutoencoderOutputs Kind)
     {

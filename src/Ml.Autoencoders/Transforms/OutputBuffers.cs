@@ -7,16 +7,19 @@ namespace Ml.Autoencoders.Transforms;
 /// <summary>
 /// Per-cursor buffers for one batch: the dense inputs and whichever outputs are active, filled by one
 /// forward pass. Each cursor owns its own, so concurrent cursors never share state.
+/// A batch cursor keeps its inputs in a native tensor (<c>native: true</c>); a single row served to a
+/// prediction engine keeps them managed, since ML.NET may never dispose that row.
 /// </summary>
 internal sealed class OutputBuffers : IDisposable
 {
-    private readonly TorchSharp.torch.Tensor inputTensor;
+    private readonly TorchSharp.torch.Tensor? inputTensor;
     private readonly unsafe float* inputPointer;
+    private readonly float[]? managedInput;
     private readonly AutoencoderTransformer parent;
     private readonly int d, k;
     private readonly float[]? latent, reconstruction, error;
 
-    public OutputBuffers(AutoencoderTransformer parent, int capacity, bool wantLatent, bool wantReconstruction, bool wantError)
+    public OutputBuffers(AutoencoderTransformer parent, int capacity, bool wantLatent, bool wantReconstruction, bool wantError, bool native = true)
     {
         this.parent = parent;
         d = parent.InputSize;
@@ -25,10 +28,17 @@ internal sealed class OutputBuffers : IDisposable
         // Rows are written straight into a native tensor: no second copy per batch, and libtorch's own
         // 64-byte alignment, so results are bit-identical whichever buffer computes them (kernels take
         // different paths for differently aligned memory).
-        inputTensor = TorchSharp.torch.empty(new long[] { capacity, d }, dtype: TorchSharp.torch.ScalarType.Float32).DetachFromDisposeScope();
-        unsafe
+        if (native)
         {
-            inputPointer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(Runtime.TensorSpans.AsSpan<float>(inputTensor)));
+            inputTensor = TorchSharp.torch.empty(new long[] { capacity, d }, dtype: TorchSharp.torch.ScalarType.Float32).DetachFromDisposeScope();
+            unsafe
+            {
+                inputPointer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(Runtime.TensorSpans.AsSpan<float>(inputTensor)));
+            }
+        }
+        else
+        {
+            managedInput = new float[capacity * d];
         }
         if (wantLatent) latent = new float[capacity * k];
         if (wantReconstruction) reconstruction = new float[capacity * d];
@@ -41,21 +51,26 @@ internal sealed class OutputBuffers : IDisposable
     public unsafe void SetInput(int slot, in VBuffer<float> value, long row)
     {
         if ((uint)slot >= (uint)Capacity) throw new ArgumentOutOfRangeException(nameof(slot));
-        VectorColumn.CopyDense(value, new Span<float>(inputPointer + (long)slot * d, d), parent.InputColumnName, row);
+        var destination = managedInput is null ? new Span<float>(inputPointer + (long)slot * d, d) : managedInput.AsSpan(slot * d, d);
+        VectorColumn.CopyDense(value, destination, parent.InputColumnName, row);
     }
 
     /// <summary>One forward pass over the first <paramref name="rows"/> slots, filling the outputs in <paramref name="only"/> (all allocated ones by default).</summary>
     public void Compute(int rows, AutoencoderOutputs only = AutoencoderOutputs.All)
     {
+        var latentOut = latent is null || !only.HasFlag(AutoencoderOutputs.LatentCode) ? default : latent.AsSpan(0, rows * k);
+        var reconstructionOut = reconstruction is null || !only.HasFlag(AutoencoderOutputs.Reconstruction) ? default : reconstruction.AsSpan(0, rows * d);
+        var errorOut = error is null || !only.HasFlag(AutoencoderOutputs.ReconstructionError) ? default : error.AsSpan(0, rows);
+        if (managedInput is not null)
+        {
+            parent.Model.Run(managedInput.AsSpan(0, rows * d), rows, latentOut, reconstructionOut, errorOut);
+            return;
+        }
         using var scope = TorchSharp.torch.NewDisposeScope();
-        parent.Model.RunCore(
-            rows == Capacity ? inputTensor : inputTensor.narrow(0, 0, rows),
-            latent is null || !only.HasFlag(AutoencoderOutputs.LatentCode) ? default : latent.AsSpan(0, rows * k),
-            reconstruction is null || !only.HasFlag(AutoencoderOutputs.Reconstruction) ? default : reconstruction.AsSpan(0, rows * d),
-            error is null || !only.HasFlag(AutoencoderOutputs.ReconstructionError) ? default : error.AsSpan(0, rows));
+        parent.Model.RunCore(rows == Capacity ? inputTensor! : inputTensor!.narrow(0, 0, rows), latentOut, reconstructionOut, errorOut);
     }
 
-    public void Dispose() => inputTensor.Dispose();
+    public void Dispose() => inputTensor?.Dispose();
 
     /// <summary>A getter for an output column that reads the slot given by <paramref name="slot"/>.</summary>
     public Delegate CreateGetter(AutoencoderOutputs kind, Func<int> slot) => kind switch
