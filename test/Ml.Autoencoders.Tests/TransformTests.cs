@@ -41,6 +41,24 @@ public sealed class TransformTests
         m.TransformBatchSize = 1024;
     }
 
+    /// <summary>The model's batch methods equal its single-row methods, and decode(encode(x)) is the reconstruction.</summary>
+    [TestMethod]
+    public void ModelBatchMethodsEqualSingleRows()
+    {
+        var m = Model().Model;
+        var some = rows.Take(37).ToList();
+        var codes = m.Encode(some);
+        var reconstructions = m.Reconstruct(some);
+        var decoded = m.Decode(codes);
+        for (int i = 0; i < some.Count; i++)
+        {
+            CollectionAssert.AreEqual(m.Encode(some[i]), codes[i], new Tolerance(1e-5f), $"code {i}");
+            CollectionAssert.AreEqual(m.Reconstruct(some[i]), reconstructions[i], new Tolerance(1e-5f), $"reconstruction {i}");
+            CollectionAssert.AreEqual(reconstructions[i], decoded[i], new Tolerance(1e-5f), $"decode(encode) {i}");
+        }
+        Assert.ThrowsExactly<ArgumentException>(() => m.Encode(new[] { new float[3] }));
+    }
+
     /// <summary>Passed-through columns stay aligned with their rows across batch boundaries.</summary>
     [TestMethod]
     public void PassThroughColumnsStayAlignedWithTheirRows()

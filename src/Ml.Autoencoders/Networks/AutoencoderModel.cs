@@ -60,6 +60,35 @@ public sealed class AutoencoderModel : IDisposable
         return latent;
     }
 
+    /// <summary>Latent codes of several rows, in one forward pass.</summary>
+    public float[][] Encode(IReadOnlyList<float[]> rows) => Split(Encode(Stack(rows, InputSize, nameof(rows)), rows.Count), LatentDimension);
+
+    /// <summary>Rows decoded from several latent codes, in one forward pass.</summary>
+    public float[][] Decode(IReadOnlyList<float[]> codes) => Split(Decode(Stack(codes, LatentDimension, nameof(codes)), codes.Count), InputSize);
+
+    /// <summary>Reconstructions of several rows, in one forward pass.</summary>
+    public float[][] Reconstruct(IReadOnlyList<float[]> rows) => Split(Reconstruct(Stack(rows, InputSize, nameof(rows)), rows.Count), InputSize);
+
+    private static float[] Stack(IReadOnlyList<float[]> rows, int width, string name)
+    {
+        ArgumentNullException.ThrowIfNull(rows, name);
+        var flat = new float[rows.Count * width];
+        for (int i = 0; i < rows.Count; i++)
+        {
+            if (rows[i] is not { } row || row.Length != width)
+                throw new ArgumentException($"Row {i} has {rows[i]?.Length.ToString() ?? "no"} values; expected {width}.", name);
+            row.CopyTo(flat, i * width);
+        }
+        return flat;
+    }
+
+    private static float[][] Split(float[] flat, int width)
+    {
+        var rows = new float[flat.Length / width][];
+        for (int i = 0; i < rows.Length; i++) rows[i] = flat.AsSpan(i * width, width).ToArray();
+        return rows;
+    }
+
     /// <summary>Decodes one latent code into a row.</summary>
     public float[] Decode(float[] code) => Decode(RowMatrix(code, LatentDimension, nameof(code)), 1);
 
