@@ -36,7 +36,7 @@ public sealed class TransformTests
             var codes = m.Transform(Ml.ToDataView(rows)).GetColumn<float[]>(AutoencoderColumnNames.LatentCode).ToList();
             Assert.AreEqual(rows.Length, codes.Count);
             for (int i = 0; i < rows.Length; i++)
-                CollectionAssert.AreEqual(m.Model.Encode(rows[i]), codes[i], new Tolerance(1e-5f), $"batch {batch}, row {i}");
+                CollectionAssert.AreEqual(m.Model.Encode(rows[i]), codes[i], new EstimatorConformance.ToleranceComparer(1e-5f), $"batch {batch}, row {i}");
         }
         m.TransformBatchSize = 1024;
     }
@@ -52,9 +52,9 @@ public sealed class TransformTests
         var decoded = m.Decode(codes);
         for (int i = 0; i < some.Count; i++)
         {
-            CollectionAssert.AreEqual(m.Encode(some[i]), codes[i], new Tolerance(1e-5f), $"code {i}");
-            CollectionAssert.AreEqual(m.Reconstruct(some[i]), reconstructions[i], new Tolerance(1e-5f), $"reconstruction {i}");
-            CollectionAssert.AreEqual(reconstructions[i], decoded[i], new Tolerance(1e-5f), $"decode(encode) {i}");
+            CollectionAssert.AreEqual(m.Encode(some[i]), codes[i], new EstimatorConformance.ToleranceComparer(1e-5f), $"code {i}");
+            CollectionAssert.AreEqual(m.Reconstruct(some[i]), reconstructions[i], new EstimatorConformance.ToleranceComparer(1e-5f), $"reconstruction {i}");
+            CollectionAssert.AreEqual(reconstructions[i], decoded[i], new EstimatorConformance.ToleranceComparer(1e-5f), $"decode(encode) {i}");
         }
         Assert.ThrowsExactly<ArgumentException>(() => m.Encode(new[] { new float[3] }));
     }
@@ -137,7 +137,7 @@ public sealed class TransformTests
         var engine = Ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(m, inputSchemaDefinition: schema);
         var first = engine.Predict(new VectorRow { Features = rows[0] }).LatentCode;
         engine.Dispose();
-        CollectionAssert.AreEqual(first, m.Model.Encode(rows[0]), new Tolerance(1e-6f));
+        CollectionAssert.AreEqual(first, m.Model.Encode(rows[0]), new EstimatorConformance.ToleranceComparer(1e-6f));
         Assert.AreEqual(rows.Length, m.Transform(Ml.ToDataView(rows)).GetColumn<float>(AutoencoderColumnNames.ReconstructionError).Count());
     }
 
@@ -209,8 +209,4 @@ public sealed class TransformTests
                 }
     }
 
-    private sealed class Tolerance(float tolerance) : System.Collections.IComparer
-    {
-        public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;
-    }
 }

@@ -230,7 +230,7 @@ internal static class EstimatorConformance
         }
     }
 
-    private sealed class ToleranceComparer(float tolerance) : System.Collections.IComparer
+    internal sealed class ToleranceComparer(float tolerance) : System.Collections.IComparer
     {
         public int Compare(object? x, object? y) => Math.Abs((float)x! - (float)y!) <= tolerance ? 0 : 1;
     }
