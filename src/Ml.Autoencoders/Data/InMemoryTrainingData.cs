@@ -18,10 +18,6 @@ internal sealed class InMemoryTrainingData : ITrainingData, IDisposable
 
     public int FeatureCount => (int)rows.shape[1];
 
-    public long RowCount => rows.shape[0];
-
-    public Tensor Rows => rows;
-
     public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
     {
         long n = rows.shape[0];

@@ -47,8 +47,6 @@ public sealed class AutoencoderModel : IDisposable
         }
     }
 
-    internal Device TorchDevice => device;
-
     /// <summary>Latent code of one row.</summary>
     public float[] Encode(float[] row) => Encode(RowMatrix(row, InputSize, nameof(row)), 1);
 
