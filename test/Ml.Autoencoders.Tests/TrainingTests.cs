@@ -204,6 +204,29 @@ public sealed class TrainingTests
         Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "live tensors after three fits");
     }
 
+    /// <summary>A Fit that fails on bad data (late in the pass, or in the validation data) leaves no native tensor behind.</summary>
+    [TestMethod]
+    public void AFailedFitLeavesNoLiveTensors()
+    {
+        var rows = Synthetic.LowRank(300, 10, 2);
+        rows[290][1] = float.NaN;
+        var bad = Ml.ToDataView(rows);
+        var options = Small(epochs: 1);
+        options.ValidationFraction = 0.2;
+        var withBadValidation = Small(epochs: 1);
+        withBadValidation.ValidationData = Ml.ToDataView(Synthetic.LowRank(10, 11, 2));
+        var good = Ml.ToDataView(Synthetic.LowRank(300, 10, 2));
+        Assert.ThrowsExactly<AutoencoderDataException>(() => Ml.Transforms.Autoencoder(options).Fit(bad));
+        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        for (int i = 0; i < 3; i++)
+        {
+            Assert.ThrowsExactly<AutoencoderDataException>(() => Ml.Transforms.Autoencoder(options).Fit(bad));
+            var e = Assert.ThrowsExactly<AutoencoderSchemaException>(() => Ml.Transforms.Autoencoder(withBadValidation).Fit(good));
+            StringAssert.Contains(e.Message, "ValidationData");
+        }
+        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+    }
+
     /// <summary>Options out of range are rejected when the estimator is created, naming the option.</summary>
     [TestMethod]
     public void OptionsOutOfRangeAreRejected()

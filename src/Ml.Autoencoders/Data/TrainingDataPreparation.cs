@@ -55,59 +55,79 @@ internal static class TrainingDataPreparation
         long nTrain = 0, nValid = 0;
         float min = float.PositiveInfinity, max = float.NegativeInfinity;
         var source = new DataViewRows(trainData, column, size);
-        foreach (var (row, values) in source.Read(token))
+        ITrainingData? train = null, validation = null;
+        try
         {
-            var span = values.Span;
-            var (rowMin, rowMax) = VectorColumn.Range(span);
-            min = Math.Min(min, rowMin);
-            max = Math.Max(max, rowMax);
-            bool isValidation = split && ValidationSplit.IsValidation(row, options.Seed, options.ValidationFraction);
-            if (isValidation) nValid++; else nTrain++;
-            if (!mayCache) continue;
-            (isValidation ? heldOut : trainRows).Add(span);
-            if (trainRows.Bytes + heldOut.Bytes > limit)
+            foreach (var (row, values) in source.Read(token))
             {
-                mayCache = false;
+                var span = values.Span;
+                var (rowMin, rowMax) = VectorColumn.Range(span);
+                min = Math.Min(min, rowMin);
+                max = Math.Max(max, rowMax);
+                bool isValidation = split && ValidationSplit.IsValidation(row, options.Seed, options.ValidationFraction);
+                if (isValidation) nValid++; else nTrain++;
+                if (!mayCache) continue;
+                (isValidation ? heldOut : trainRows).Add(span);
+                if (trainRows.Bytes + heldOut.Bytes > limit)
+                {
+                    mayCache = false;
+                    trainRows.Clear();
+                    heldOut.Clear();
+                }
+            }
+            if (!mayCache)
+            {
                 trainRows.Clear();
                 heldOut.Clear();
             }
+            if (nTrain + nValid == 0)
+                throw new AutoencoderDataException(column, null, $"The training data has no rows in column '{column}'.");
+            if (nTrain == 0)
+                throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} left no training rows out of {nValid}.");
+            if (split && nValid == 0)
+                throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} chose no validation row out of {nTrain}; raise it or pass ValidationData.");
+
+            if (mayCache)
+            {
+                train = new InMemoryTrainingData(ToDevice(trainRows.ToTensor(), device));
+                validation = split ? new InMemoryTrainingData(ToDevice(heldOut.ToTensor(), device)) : null;
+                if (!split) heldOut.Clear();
+            }
+            else
+            {
+                int seed = options.Seed;
+                double fraction = split ? options.ValidationFraction : 0;
+                train = new StreamingTrainingData(size, t => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows);
+                validation = split ? new StreamingTrainingData(size, t => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null;
+            }
+
+            if (validationData is not null)
+            {
+                int validationSize;
+                try
+                {
+                    (_, validationSize) = VectorColumn.Check(validationData.Schema, column, size);
+                }
+                catch (AutoencoderSchemaException e)
+                {
+                    throw new AutoencoderSchemaException(column, "ValidationData: " + e.Message, nameof(AutoencoderOptions.ValidationData));
+                }
+                var validationOptions = options.Clone();
+                validationOptions.ValidationFraction = 0;
+                validationOptions.Caching = mayCache ? DataCaching.Auto : DataCaching.Stream;
+                var prepared = Prepare(validationData, null, validationSize, validationOptions, device);
+                validation = prepared.Train;
+                nValid = prepared.TrainRows;
+            }
         }
-        if (!mayCache)
+        catch
         {
+            // Nothing half-built outlives a failed pass (a bad row, cancellation, bad validation data).
             trainRows.Clear();
             heldOut.Clear();
-        }
-        if (nTrain + nValid == 0)
-            throw new AutoencoderDataException(column, null, $"The training data has no rows in column '{column}'.");
-        if (nTrain == 0)
-            throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} left no training rows out of {nValid}.");
-        if (split && nValid == 0)
-            throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} chose no validation row out of {nTrain}; raise it or pass ValidationData.");
-
-        ITrainingData train, validation;
-        if (mayCache)
-        {
-            train = new InMemoryTrainingData(ToDevice(trainRows.ToTensor(), device));
-            validation = split ? new InMemoryTrainingData(ToDevice(heldOut.ToTensor(), device)) : null!;
-            if (!split) heldOut.Clear();
-        }
-        else
-        {
-            int seed = options.Seed;
-            double fraction = split ? options.ValidationFraction : 0;
-            train = new StreamingTrainingData(size, t => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows);
-            validation = split ? new StreamingTrainingData(size, t => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null!;
-        }
-
-        if (validationData is not null)
-        {
-            var (_, validationSize) = VectorColumn.Check(validationData.Schema, column, size);
-            var validationOptions = options.Clone();
-            validationOptions.ValidationFraction = 0;
-            validationOptions.Caching = mayCache ? DataCaching.Auto : DataCaching.Stream;
-            var prepared = Prepare(validationData, null, validationSize, validationOptions, device);
-            validation = prepared.Train;
-            nValid = prepared.TrainRows;
+            (train as IDisposable)?.Dispose();
+            (validation as IDisposable)?.Dispose();
+            throw;
         }
 
         return new PreparedData
