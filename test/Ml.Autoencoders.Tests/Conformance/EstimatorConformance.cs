@@ -22,6 +22,11 @@ internal sealed class ConformanceCase
     public required string InputColumnName { get; init; }
     /// <summary>Changes how many rows a transformer computes per batch (null: not batched).</summary>
     public Action<ITransformer, int>? SetBatchSize { get; init; }
+    /// <summary>
+    /// Class a PredictionEngine fills: its public float or float[] properties named like output columns are
+    /// compared with Transform's values (default: <see cref="PredictionRow"/>, the autoencoder's columns).
+    /// </summary>
+    public Type PredictionType { get; init; } = typeof(PredictionRow);
     /// <summary>The library's own save/load round trip.</summary>
     public required Func<ITransformer, ITransformer> OwnSaveLoad { get; init; }
 }
@@ -216,12 +221,15 @@ internal static class EstimatorConformance
     public static void PredictionEngineAgrees(MLContext ml, ConformanceCase c, ITransformer model)
     {
         var expected = ReadOutputs(model.Transform(Score(ml, c, c.ScoreRows)), c.OutputColumns);
-        var engine = ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(model, inputSchemaDefinition: SchemaFor(c.FeatureSize));
-        var properties = typeof(PredictionRow).GetProperties().Where(p => c.OutputColumns.Contains(p.Name)).ToArray();
-        Assert.IsTrue(properties.Length > 0, $"{c.Name}: PredictionRow must map at least one output column");
+        var create = typeof(ModelOperationsCatalog).GetMethods()
+            .Single(m => m.Name == nameof(ModelOperationsCatalog.CreatePredictionEngine) && m.GetParameters().Length == 4 && m.GetParameters()[2].ParameterType == typeof(SchemaDefinition))
+            .MakeGenericMethod(typeof(VectorRow), c.PredictionType);
+        dynamic engine = create.Invoke(ml.Model, new object?[] { model, true, SchemaFor(c.FeatureSize), null })!;
+        var properties = c.PredictionType.GetProperties().Where(p => c.OutputColumns.Contains(p.Name)).ToArray();
+        Assert.IsTrue(properties.Length > 0, $"{c.Name}: {c.PredictionType.Name} must map at least one output column");
         for (int i = 0; i < c.ScoreRows.Length; i++)
         {
-            var predicted = engine.Predict(c.ScoreRows[i]);
+            object predicted = engine.Predict(c.ScoreRows[i]);
             foreach (var property in properties)
             {
                 var value = property.GetValue(predicted) switch { float[] v => v, float f => new[] { f }, var other => throw new InvalidOperationException($"Unexpected {other}") };
