@@ -11,10 +11,8 @@ internal sealed class PreparedData : IDisposable
     public required ITrainingData Train { get; init; }
     public ITrainingData? Validation { get; init; }
     public long TrainRows { get; init; }
-    public long ValidationRows { get; init; }
     public float Min { get; init; }
     public float Max { get; init; }
-    public bool Cached { get; init; }
 
     public void Dispose()
     {
@@ -115,9 +113,7 @@ internal static class TrainingDataPreparation
                 var validationOptions = options.Clone();
                 validationOptions.ValidationFraction = 0;
                 validationOptions.Caching = mayCache ? DataCaching.Auto : DataCaching.Stream;
-                var prepared = Prepare(validationData, null, validationSize, validationOptions, device);
-                validation = prepared.Train;
-                nValid = prepared.TrainRows;
+                validation = Prepare(validationData, null, validationSize, validationOptions, device).Train;
             }
         }
         catch
@@ -135,10 +131,8 @@ internal static class TrainingDataPreparation
             Train = train,
             Validation = validation,
             TrainRows = nTrain,
-            ValidationRows = nValid,
             Min = min,
             Max = max,
-            Cached = mayCache,
         };
     }
 
