@@ -198,10 +198,7 @@ public sealed class TrainingTests
         var options = Small(epochs: 3);
         options.ValidationFraction = 0.2;
         options.EarlyStoppingPatience = 1; // exercises the best-weight snapshots too
-        Ml.Transforms.Autoencoder(options).Fit(data).Model.Dispose(); // warm-up: lazily created globals
-        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 3; i++) Ml.Transforms.Autoencoder(options).Fit(data).Model.Dispose();
-        Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "live tensors after three fits");
+        LiveTensors.AssertNoGrowth(() => Ml.Transforms.Autoencoder(options).Fit(data).Model.Dispose(), 3, "fit");
     }
 
     /// <summary>A Fit that fails on bad data (late in the pass, or in the validation data) leaves no native tensor behind.</summary>
@@ -216,15 +213,12 @@ public sealed class TrainingTests
         var withBadValidation = Small(epochs: 1);
         withBadValidation.ValidationData = Ml.ToDataView(Synthetic.LowRank(10, 11, 2));
         var good = Ml.ToDataView(Synthetic.LowRank(300, 10, 2));
-        Assert.ThrowsExactly<AutoencoderDataException>(() => Ml.Transforms.Autoencoder(options).Fit(bad));
-        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 3; i++)
+        LiveTensors.AssertNoGrowth(() =>
         {
             Assert.ThrowsExactly<AutoencoderDataException>(() => Ml.Transforms.Autoencoder(options).Fit(bad));
             var e = Assert.ThrowsExactly<AutoencoderSchemaException>(() => Ml.Transforms.Autoencoder(withBadValidation).Fit(good));
             StringAssert.Contains(e.Message, "ValidationData");
-        }
-        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        }, 3, "failed fit");
     }
 
     /// <summary>Options out of range are rejected when the estimator is created, naming the option.</summary>

@@ -152,10 +152,7 @@ public sealed class TransformTests
             var engine = Ml.Model.CreatePredictionEngine<VectorRow, PredictionRow>(m, inputSchemaDefinition: schema);
             for (int i = 0; i < 20; i++) engine.Predict(new VectorRow { Features = rows[i] });
         }
-        Predict();
-        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 10; i++) Predict();
-        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        LiveTensors.AssertNoGrowth(Predict, 10, "prediction engine");
     }
 
     /// <summary>Saving and loading leave no native tensor behind.</summary>
@@ -170,10 +167,7 @@ public sealed class TransformTests
             stream.Position = 0;
             AutoencoderTransformer.Load(stream, Runtime.ComputeDevice.Cpu).Model.Dispose();
         }
-        RoundTrip();
-        long before = DisposeScopeManager.Statistics.ThreadTotalLiveCount;
-        for (int i = 0; i < 5; i++) RoundTrip();
-        Assert.AreEqual(before, DisposeScopeManager.Statistics.ThreadTotalLiveCount);
+        LiveTensors.AssertNoGrowth(RoundTrip, 5, "save and load");
     }
 
     /// <summary>NormalizeMinMax before the autoencoder and an ML.NET trainer on its codes, in one EstimatorChain.</summary>
