@@ -37,16 +37,20 @@ public sealed class TrainingTests
         Assert.IsTrue(epochs[^1].TrainLoss < 0.5 * epochs[0].TrainLoss, $"loss went from {epochs[0].TrainLoss} to {epochs[^1].TrainLoss}");
     }
 
-    /// <summary>One optimizer step on one batch changes every trainable parameter tensor.</summary>
+    /// <summary>One optimizer step on one batch changes every trainable parameter tensor, for every latent head and weight tying.</summary>
     [TestMethod]
-    public void OneOptimizerStepChangesEveryTrainableWeight()
+    [DataRow(LatentHead.Deterministic, false, 12, DisplayName = "plain: 6 linear layers, weight and bias each")]
+    [DataRow(LatentHead.Deterministic, true, 9, DisplayName = "tied: 3 encoder layers + 3 decoder biases")]
+    [DataRow(LatentHead.Gaussian, false, 14, DisplayName = "variational: 2 hidden + mean + log-variance + 3 decoder layers")]
+    public void OneOptimizerStepChangesEveryTrainableWeight(LatentHead head, bool tied, int parameterTensors)
     {
-        var spec = new DenseNetworkSpec(10, new[] { 8, 6 }, new[] { Activation.LeakyReLU, Activation.Tanh }, 3, Activation.Linear, Activation.Sigmoid);
+        var spec = new DenseNetworkSpec(10, new[] { 8, 6 }, new[] { Activation.LeakyReLU, Activation.Tanh }, 3, Activation.Linear, Activation.Sigmoid, head, tied);
         using var network = AutoencoderEstimator.CreateNetwork(spec, 11, CPU);
         var before = network.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
-        Assert.AreEqual(12, before.Count, "6 linear layers, weight and bias each");
+        Assert.AreEqual(parameterTensors, before.Count, string.Join(", ", before.Keys));
         using var data = new InMemoryTrainingData(rand(16, 10));
-        AutoencoderTrainer.Train(network, data, null, new TrainingSettings { Epochs = 1, BatchSize = 16, Seed = 1 }, CPU);
+        using var objective = new AutoencoderObjective(network, new ObjectiveSettings { Penalties = new AutoencoderPenalty[] { new ContractivePenalty() } }, 1, CPU);
+        AutoencoderTrainer.Train(objective, data, null, new TrainingSettings { Epochs = 1, BatchSize = 16, Seed = 1 }, CPU);
         foreach (var (name, parameter) in network.named_parameters())
             Assert.IsTrue((before[name] - parameter.detach()).abs().max().item<float>() > 0, $"parameter '{name}' did not change");
         foreach (var t in before.Values) t.Dispose();

@@ -47,4 +47,72 @@ public static class AutoencoderCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         return new AutoencoderEstimator(options);
     }
+
+    /// <summary>A denoising autoencoder (<see cref="AutoencoderPresets.Denoising"/>): Gaussian noise of <paramref name="noiseFactor"/> clipped to [0, 1] in training.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="noiseFactor">Standard deviation of the added noise.</param>
+    /// <param name="latentDimension">Width of the latent code.</param>
+    /// <param name="inputColumnName">A known-size vector of <see cref="float"/> in [0, 1].</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation, shuffling and noise.</param>
+    public static AutoencoderEstimator DenoisingAutoencoder(this TransformsCatalog catalog, double noiseFactor = 0.6,
+        int latentDimension = AutoencoderOptions.Defaults.LatentDimension, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
+        Preset(catalog, AutoencoderPresets.Denoising(noiseFactor), latentDimension, inputColumnName, epochs, seed);
+
+    /// <summary>A sparse autoencoder (<see cref="AutoencoderPresets.Sparse"/>): KL sparsity towards a 5% activation rate by default.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="latentDimension">Width of the (sigmoid) code.</param>
+    /// <param name="sparsityWeight">Weight of the sparsity penalty.</param>
+    /// <param name="targetActivation">Target mean activation ρ of each code unit.</param>
+    /// <param name="inputColumnName">A known-size vector of <see cref="float"/>.</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    public static AutoencoderEstimator SparseAutoencoder(this TransformsCatalog catalog, int latentDimension = 64, double sparsityWeight = 0.1,
+        double targetActivation = 0.05, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
+        Preset(catalog, AutoencoderPresets.Sparse(latentDimension, Objectives.SparsityKind.KlDivergence, sparsityWeight, targetActivation), latentDimension, inputColumnName, epochs, seed);
+
+    /// <summary>A contractive autoencoder (<see cref="AutoencoderPresets.Contractive"/>).</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="latentDimension">Width of the latent code.</param>
+    /// <param name="contractiveWeight">Weight of the Jacobian penalty.</param>
+    /// <param name="inputColumnName">A known-size vector of <see cref="float"/>.</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    public static AutoencoderEstimator ContractiveAutoencoder(this TransformsCatalog catalog, int latentDimension = AutoencoderOptions.Defaults.LatentDimension,
+        double contractiveWeight = 1e-4, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
+        Preset(catalog, AutoencoderPresets.Contractive(latentDimension, contractiveWeight), latentDimension, inputColumnName, epochs, seed);
+
+    /// <summary>A variational autoencoder (<see cref="AutoencoderPresets.Variational"/>); a β-VAE when <paramref name="klWeight"/> is not 1.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="latentDimension">Latent units (2 for a plottable latent space).</param>
+    /// <param name="klWeight">β, the weight of the KL term.</param>
+    /// <param name="inputColumnName">A known-size vector of <see cref="float"/> in [0, 1].</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation, shuffling and sampling.</param>
+    public static AutoencoderEstimator VariationalAutoencoder(this TransformsCatalog catalog, int latentDimension = 2, double klWeight = 1,
+        string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
+        Preset(catalog, AutoencoderPresets.Variational(latentDimension, klWeight), latentDimension, inputColumnName, epochs, seed);
+
+    /// <summary>A stacked autoencoder (<see cref="AutoencoderPresets.Stacked"/>), with greedy layer-wise pretraining when <paramref name="pretrainEpochs"/> &gt; 0.</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="hiddenLayerSizes">Hidden widths of the encoder, input side first (100 by default).</param>
+    /// <param name="latentDimension">Width of the code.</param>
+    /// <param name="pretrainEpochs">Epochs per greedy pretraining stage; 0 trains end to end only.</param>
+    /// <param name="tiedWeights">Decoder weights are the transposed encoder weights.</param>
+    /// <param name="inputColumnName">A known-size vector of <see cref="float"/> in [0, 1].</param>
+    /// <param name="epochs">End-to-end training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    public static AutoencoderEstimator StackedAutoencoder(this TransformsCatalog catalog, int[]? hiddenLayerSizes = null, int latentDimension = 30,
+        int pretrainEpochs = 0, bool tiedWeights = false, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
+        Preset(catalog, AutoencoderPresets.Stacked(hiddenLayerSizes, latentDimension, pretrainEpochs, tiedWeights), latentDimension, inputColumnName, epochs, seed);
+
+    private static AutoencoderEstimator Preset(TransformsCatalog catalog, AutoencoderOptions options, int latentDimension, string inputColumnName, int? epochs, int seed)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        options.LatentDimension = latentDimension;
+        options.InputColumnName = inputColumnName;
+        options.Epochs = epochs;
+        options.Seed = seed;
+        return new AutoencoderEstimator(options);
+    }
 }

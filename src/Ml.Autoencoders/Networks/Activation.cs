@@ -35,4 +35,35 @@ internal static class Activations
         Activation.GELU => nn.GELU(),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
+
+    /// <summary>The activation applied functionally (same results as the module from <see cref="Create"/>).</summary>
+    public static Tensor Apply(Activation activation, Tensor a) => activation switch
+    {
+        Activation.Linear => a,
+        Activation.ReLU => nn.functional.relu(a),
+        Activation.LeakyReLU => nn.functional.leaky_relu(a, 0.01),
+        Activation.SELU => nn.functional.selu(a),
+        Activation.Tanh => a.tanh(),
+        Activation.Sigmoid => a.sigmoid(),
+        Activation.GELU => nn.functional.gelu(a),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+    };
+
+    /// <summary>The derivative f'(a) at the pre-activations <paramref name="a"/>, element-wise; null for the identity.</summary>
+    public static Tensor? Derivative(Activation activation, Tensor a) => activation switch
+    {
+        Activation.Linear => null,
+        Activation.ReLU => a.gt(0).to_type(a.dtype),
+        Activation.LeakyReLU => a.gt(0).to_type(a.dtype).mul(0.99).add(0.01),
+        // SELU(a) = scale·a for a > 0, scale·alpha·(e^a − 1) otherwise.
+        Activation.SELU => a.clamp_max(0).exp().mul(SeluScale * SeluAlpha).masked_fill(a.gt(0), SeluScale),
+        Activation.Tanh => a.tanh().square().neg().add(1),
+        Activation.Sigmoid => a.sigmoid().mul(a.sigmoid().neg().add(1)),
+        // GELU(a) = a·Φ(a): derivative Φ(a) + a·φ(a).
+        Activation.GELU => a.mul(0.7071067811865476).erf().add(1).mul(0.5).add(a.mul(a.square().mul(-0.5).exp()).mul(0.3989422804014327)),
+        _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+    };
+
+    private const float SeluScale = 1.0507009873554805f;
+    private const float SeluAlpha = 1.6732632423543772f;
 }

@@ -15,11 +15,12 @@ public sealed class AutoencoderModel : IDisposable
     private readonly Device device;
     private bool disposed;
 
-    internal AutoencoderModel(DenseAutoencoderNetwork network, Device device, TrainingHistory history)
+    internal AutoencoderModel(DenseAutoencoderNetwork network, Device device, TrainingHistory history, IReadOnlyList<TrainingHistory>? pretraining = null)
     {
         this.network = network;
         this.device = device;
         History = history;
+        PretrainingHistory = pretraining ?? Array.Empty<TrainingHistory>();
         network.eval();
     }
 
@@ -32,8 +33,17 @@ public sealed class AutoencoderModel : IDisposable
     /// <summary>The device the weights live on.</summary>
     public ComputeDevice Device => TorchRuntime.ToComputeDevice(device);
 
-    /// <summary>Per-epoch training record.</summary>
+    /// <summary>Per-epoch training record (of end-to-end training, the fine-tuning after any greedy pretraining).</summary>
     public TrainingHistory History { get; }
+
+    /// <summary>One history per greedy layer-wise pretraining stage, input side first; empty without pretraining.</summary>
+    public IReadOnlyList<TrainingHistory> PretrainingHistory { get; }
+
+    /// <summary>What the encoder produces: a deterministic code or a Gaussian posterior (variational autoencoder).</summary>
+    public LatentHead LatentHead => Network.Spec.Head;
+
+    /// <summary>True for a variational autoencoder: <see cref="Sample"/> and <see cref="EncodeDistribution"/> are available.</summary>
+    public bool IsVariational => LatentHead == LatentHead.Gaussian;
 
     /// <summary>A readable description of the layers, e.g. "784-256-128-16 (hidden LeakyReLU,LeakyReLU, code Linear, output Sigmoid)".</summary>
     public string Architecture => Network.Spec.ToString();
@@ -45,6 +55,52 @@ public sealed class AutoencoderModel : IDisposable
             ObjectDisposedException.ThrowIf(disposed, this);
             return network;
         }
+    }
+
+    /// <summary>
+    /// Draws <paramref name="count"/> codes from the prior N(0, I) and decodes them: new rows that resemble the
+    /// training data. Variational autoencoders only.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is not variational.</exception>
+    public float[][] Sample(int count, int seed = 0)
+    {
+        if (!IsVariational) throw new InvalidOperationException("Only a variational autoencoder (LatentHead = Gaussian) has a prior to sample from; decode chosen codes with Decode instead.");
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var codes = new float[count * LatentDimension];
+        for (int r = 0; r < count; r++)
+            for (int j = 0; j < LatentDimension; j++)
+                codes[r * LatentDimension + j] = RowNoise.Normal((ulong)(uint)seed, r, j);
+        return Split(Decode(codes, count), InputSize);
+    }
+
+    /// <summary>
+    /// Decodes <paramref name="steps"/> evenly spaced points on the line between the codes of two rows (the posterior
+    /// means for a variational autoencoder), both ends included.
+    /// </summary>
+    public float[][] Interpolate(float[] from, float[] to, int steps)
+    {
+        if (steps < 2) throw new ArgumentOutOfRangeException(nameof(steps), steps, "Interpolation needs at least 2 steps (both ends).");
+        var ends = Encode(new[] { from, to });
+        var codes = new float[steps * LatentDimension];
+        for (int s = 0; s < steps; s++)
+        {
+            float t = (float)s / (steps - 1);
+            for (int j = 0; j < LatentDimension; j++)
+                codes[s * LatentDimension + j] = (1 - t) * ends[0][j] + t * ends[1][j];
+        }
+        return Split(Decode(codes, steps), InputSize);
+    }
+
+    /// <summary>Posterior mean and log-variance of each row. Variational autoencoders only.</summary>
+    /// <exception cref="InvalidOperationException">The model is not variational.</exception>
+    public (float[][] Mean, float[][] LogVariance) EncodeDistribution(IReadOnlyList<float[]> rows)
+    {
+        if (!IsVariational) throw new InvalidOperationException("Only a variational autoencoder (LatentHead = Gaussian) has a posterior distribution; use Encode.");
+        int n = rows.Count;
+        var mean = new float[n * LatentDimension];
+        var logVariance = new float[n * LatentDimension];
+        Run(Stack(rows, InputSize, nameof(rows)), n, new RunOutputs { Latent = mean, LogVariance = logVariance });
+        return (Split(mean, LatentDimension), Split(logVariance, LatentDimension));
     }
 
     /// <summary>Latent code of one row.</summary>
@@ -126,33 +182,60 @@ public sealed class AutoencoderModel : IDisposable
     /// One forward pass over a batch; fills whichever outputs are non-empty. The batch is
     /// rows x <see cref="InputSize"/> row-major; outputs are row-major too.
     /// </summary>
-    public void Run(ReadOnlySpan<float> input, int rows, Span<float> latent, Span<float> reconstruction, Span<float> error)
+    public void Run(ReadOnlySpan<float> input, int rows, Span<float> latent, Span<float> reconstruction, Span<float> error) =>
+        Run(input, rows, new RunOutputs { Latent = latent, Reconstruction = reconstruction, Error = error });
+
+    internal void Run(ReadOnlySpan<float> input, int rows, RunOutputs outputs)
     {
         CheckShape(input.Length, rows, InputSize, nameof(input));
-        if (!latent.IsEmpty) CheckShape(latent.Length, rows, LatentDimension, nameof(latent));
-        if (!reconstruction.IsEmpty) CheckShape(reconstruction.Length, rows, InputSize, nameof(reconstruction));
-        if (!error.IsEmpty) CheckShape(error.Length, rows, 1, nameof(error));
+        if (!outputs.Latent.IsEmpty) CheckShape(outputs.Latent.Length, rows, LatentDimension, "latent");
+        if (!outputs.LogVariance.IsEmpty) CheckShape(outputs.LogVariance.Length, rows, LatentDimension, "logVariance");
+        if (!outputs.Sampled.IsEmpty) CheckShape(outputs.Sampled.Length, rows, LatentDimension, "sampled");
+        if (!outputs.Reconstruction.IsEmpty) CheckShape(outputs.Reconstruction.Length, rows, InputSize, "reconstruction");
+        if (!outputs.Error.IsEmpty) CheckShape(outputs.Error.Length, rows, 1, "error");
         if (rows == 0) return;
 
         using var scope = NewDisposeScope();
-        RunCore(ToDevice(input, rows, InputSize), latent, reconstruction, error);
+        RunCore(ToDevice(input, rows, InputSize), outputs);
     }
 
     /// <summary>
-    /// The forward pass behind <see cref="Run"/>, on a CPU tensor the caller already filled (a cursor wraps its
+    /// The forward pass behind <see cref="Run(ReadOnlySpan{float}, int, Span{float}, Span{float}, Span{float})"/>, on a CPU tensor the caller already filled (a cursor wraps its
     /// own pinned batch buffer, so rows are never copied twice). Call inside a dispose scope.
     /// </summary>
-    internal void RunCore(Tensor input, Span<float> latent, Span<float> reconstruction, Span<float> error)
+    internal void RunCore(Tensor input, RunOutputs o)
     {
         using var noGrad = no_grad();
         var x = device.type == DeviceType.CPU ? input : input.to(device);
-        var z = Network.Encode(x);
-        if (!latent.IsEmpty) CopyOut(z, latent);
-        if (reconstruction.IsEmpty && error.IsEmpty) return;
+        bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
+        var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
+        if (!o.Latent.IsEmpty) CopyOut(z, o.Latent);
+        if (!o.LogVariance.IsEmpty) CopyOut(logVariance!, o.LogVariance);
+        if (!o.Sampled.IsEmpty) CopyOut(SampleCodes(z, logVariance!, o.FirstRow), o.Sampled);
+        if (o.Reconstruction.IsEmpty && o.Error.IsEmpty) return;
         var r = Network.Decode(z);
-        if (!reconstruction.IsEmpty) CopyOut(r, reconstruction);
-        if (!error.IsEmpty) CopyOut((r - x).square().mean(new long[] { 1 }), error);
+        if (!o.Reconstruction.IsEmpty) CopyOut(r, o.Reconstruction);
+        if (!o.Error.IsEmpty) CopyOut((r - x).square().mean(new long[] { 1 }), o.Error);
     }
+
+    /// <summary>
+    /// z = μ + σ·ε with ε drawn per (seed, row position, unit), so a row's sampled code does not depend on the
+    /// batch it was computed in, and reading a data view twice gives the same samples.
+    /// </summary>
+    private Tensor SampleCodes(Tensor mean, Tensor logVariance, long firstRow)
+    {
+        int rows = (int)mean.shape[0], k = LatentDimension;
+        var noise = new float[rows * k];
+        ulong seed = (ulong)(uint)(Seed ^ 0x2545F491);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < k; j++)
+                noise[r * k + j] = RowNoise.Normal(seed, firstRow + r, j);
+        var epsilon = ToDevice(noise, rows, k);
+        return mean.add(logVariance.mul(0.5).exp_().mul_(epsilon));
+    }
+
+    /// <summary>Seed of the sampled-code column (the training seed).</summary>
+    internal int Seed { get; init; }
 
     private Tensor ToDevice(ReadOnlySpan<float> values, int rows, int width)
     {
@@ -178,6 +261,13 @@ public sealed class AutoencoderModel : IDisposable
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "Row count must be >= 0.");
         if (length != (long)rows * width)
             throw new ArgumentException($"Expected {rows} x {width} = {(long)rows * width} values, got {length}.", name);
+    }
+
+    /// <summary>Outputs of one forward pass; empty spans are not computed. <see cref="FirstRow"/> keys the sampled-code noise.</summary>
+    internal ref struct RunOutputs
+    {
+        public Span<float> Latent, LogVariance, Sampled, Reconstruction, Error;
+        public long FirstRow;
     }
 
     /// <summary>Frees the native weights.</summary>

@@ -5,45 +5,116 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Networks;
 
 /// <summary>
-/// A dense encoder and its mirrored decoder. Layer names are stable ("encoder.0", ...) because the
-/// model file stores weights by name.
+/// A dense encoder, its latent head and the mirrored decoder. Layer names are stable ("encoder.linear0", ...,
+/// "mean", "log_variance", "decoder.linear0", ...) because the model file stores weights by name.
 /// </summary>
 internal sealed class DenseAutoencoderNetwork : nn.Module<Tensor, Tensor>
 {
-    private readonly Sequential encoder;
+    private readonly Sequential encoder;  // hidden layers, and the code layer for a deterministic head
     private readonly Sequential decoder;
+#pragma warning disable IDE1006 // field names are the state-dict names
+    private readonly Linear? mean, log_variance;
+#pragma warning restore IDE1006
+    private readonly (Linear Linear, Activation Activation)[] encoderLayers; // the same modules, for the Jacobian
 
     public DenseAutoencoderNetwork(DenseNetworkSpec spec) : base(nameof(DenseAutoencoderNetwork))
     {
         spec.Validate();
         Spec = spec;
         var widths = spec.EncoderWidths.ToArray();
-        var encoderActivations = spec.HiddenActivations.Append(spec.CodeActivation).ToArray();
+        bool gaussian = spec.Head == LatentHead.Gaussian;
+        var encoderWidths = gaussian ? widths[..^1] : widths;
+        var encoderActivations = gaussian ? spec.HiddenActivations : spec.HiddenActivations.Append(spec.CodeActivation).ToArray();
         var decoderActivations = spec.HiddenActivations.Reverse().Append(spec.OutputActivation).ToArray();
 
-        encoder = Stack(widths, encoderActivations);
-        decoder = Stack(widths.Reverse().ToArray(), decoderActivations);
+        var linears = new List<Linear>();
+        encoder = Stack(encoderWidths, encoderActivations, i =>
+        {
+            var layer = nn.Linear(encoderWidths[i], encoderWidths[i + 1]);
+            linears.Add(layer);
+            return layer;
+        });
+        if (gaussian)
+        {
+            mean = nn.Linear(widths[^2], spec.LatentDimension);
+            log_variance = nn.Linear(widths[^2], spec.LatentDimension);
+            linears.Add(mean);
+        }
+        encoderLayers = linears.Zip(encoderActivations.Append(Activation.Linear), (l, a) => (l, a)).ToArray();
+
+        var decoderWidths = widths.Reverse().ToArray();
+        decoder = Stack(decoderWidths, decoderActivations, i => spec.TiedWeights
+            ? new TiedLinear(linears[linears.Count - 1 - i])
+            : nn.Linear(decoderWidths[i], decoderWidths[i + 1]));
         RegisterComponents();
     }
 
     public DenseNetworkSpec Spec { get; }
 
-    public Tensor Encode(Tensor input) => encoder.forward(input);
+    public bool IsGaussian => mean is not null;
+
+    /// <summary>The deterministic code: the code layer's output, or the posterior mean of a Gaussian head.</summary>
+    public Tensor Encode(Tensor input)
+    {
+        if (mean is null) return encoder.forward(input);
+        using var hidden = encoder.forward(input);
+        return mean.forward(hidden);
+    }
+
+    /// <summary>Posterior mean and log-variance (Gaussian head only).</summary>
+    public (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
+    {
+        if (mean is null || log_variance is null) throw new InvalidOperationException("This network has a deterministic code; only a variational autoencoder has a posterior distribution.");
+        using var hidden = encoder.forward(input);
+        return (mean.forward(hidden), log_variance.forward(hidden));
+    }
 
     public Tensor Decode(Tensor code) => decoder.forward(code);
 
     public override Tensor forward(Tensor input)
     {
-        using var code = encoder.forward(input);
+        using var code = Encode(input);
         return decoder.forward(code);
     }
 
-    private static Sequential Stack(int[] widths, Activation[] activations)
+    /// <summary>
+    /// The training forward pass: encodes <paramref name="input"/> (recording each encoder layer's pre-activation
+    /// when <paramref name="trace"/> is set, for the contractive penalty), samples the code of a Gaussian head by
+    /// reparameterisation with <paramref name="generator"/> (or uses the mean when it is null), and decodes.
+    /// </summary>
+    public ForwardPass Forward(Tensor input, Generator? generator, bool trace)
+    {
+        var preActivations = trace ? new List<Tensor>(encoderLayers.Length) : null;
+        var h = input;
+        int hiddenLayers = mean is null ? encoderLayers.Length : encoderLayers.Length - 1;
+        for (int i = 0; i < hiddenLayers; i++)
+        {
+            var (linear, activation) = encoderLayers[i];
+            var a = linear.forward(h);
+            preActivations?.Add(a);
+            h = Activations.Apply(activation, a);
+        }
+        if (mean is null)
+        {
+            var reconstruction = decoder.forward(h);
+            return new ForwardPass(input, h, null, null, reconstruction, preActivations);
+        }
+        var mu = mean.forward(h);
+        preActivations?.Add(mu);
+        var logVariance = log_variance!.forward(h);
+        var z = generator is null ? mu : mu.add(logVariance.mul(0.5).exp().mul(empty_like(mu).normal_(0, 1, generator)));
+        return new ForwardPass(input, z, mu, logVariance, decoder.forward(z), preActivations);
+    }
+
+    /// <summary>Encoder layers from the input to the code (the mean for a Gaussian head), with their activations.</summary>
+    public IReadOnlyList<(Linear Linear, Activation Activation)> EncoderLayers => encoderLayers;
+
+    private static Sequential Stack(int[] widths, Activation[] activations, Func<int, nn.Module<Tensor, Tensor>> layer)
     {
         var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
         for (int i = 0; i + 1 < widths.Length; i++)
         {
-            layers.Add(($"linear{i}", nn.Linear(widths[i], widths[i + 1])));
+            layers.Add(($"linear{i}", layer(i)));
             if (activations[i] != Activation.Linear)
                 layers.Add(($"act{i}", Activations.Create(activations[i])));
         }
@@ -56,7 +127,15 @@ internal sealed class DenseAutoencoderNetwork : nn.Module<Tensor, Tensor>
         {
             encoder.Dispose();
             decoder.Dispose();
+            mean?.Dispose();
+            log_variance?.Dispose();
         }
         base.Dispose(disposing);
     }
 }
+
+/// <summary>
+/// What one training forward pass produced. <see cref="Code"/> is what the decoder read (a sample for a
+/// Gaussian head); <see cref="PreActivations"/> holds each encoder layer's pre-activation when traced.
+/// </summary>
+internal sealed record ForwardPass(Tensor Input, Tensor Code, Tensor? Mean, Tensor? LogVariance, Tensor Reconstruction, IReadOnlyList<Tensor>? PreActivations);

@@ -80,8 +80,11 @@ public static class AutoencoderModelFile
             LatentDimension = spec.LatentDimension,
             CodeActivation = spec.CodeActivation,
             OutputActivation = spec.OutputActivation,
+            LatentHead = spec.Head,
+            TiedWeights = spec.TiedWeights,
             Options = transformer.OptionsView,
-            History = model.History.Epochs.Select(e => new EpochEntry(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, e.Duration.Ticks, e.Rows)).ToArray(),
+            History = Entries(model.History),
+            Pretraining = model.PretrainingHistory.Select(h => new StageEntry(Entries(h), h.BestEpoch, h.StoppedEarly, h.RestoredBestWeights)).ToArray(),
             BestEpoch = model.History.BestEpoch,
             StoppedEarly = model.History.StoppedEarly,
             RestoredBestWeights = model.History.RestoredBestWeights,
@@ -112,6 +115,23 @@ public static class AutoencoderModelFile
         stream.Write(hash.GetHashAndReset());
         stream.Flush();
     }
+
+    private static EpochEntry[] Entries(TrainingHistory history) => history.Epochs
+        .Select(e => new EpochEntry(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, e.Duration.Ticks, e.Rows)
+        {
+            Terms = e.Terms.Count > 0 ? new Dictionary<string, double>(e.Terms) : null,
+            ValidationTerms = e.ValidationTerms.Count > 0 ? new Dictionary<string, double>(e.ValidationTerms) : null,
+            PretrainingStage = e.PretrainingStage,
+        }).ToArray();
+
+    private static TrainingHistory History(EpochEntry[] entries, int bestEpoch, bool stoppedEarly, bool restoredBest) => new(
+        entries.Select(e => new EpochRecord(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, TimeSpan.FromTicks(Math.Max(0, e.DurationTicks)), e.Rows)
+        {
+            Terms = e.Terms ?? EpochRecord.NoTerms,
+            ValidationTerms = e.ValidationTerms ?? EpochRecord.NoTerms,
+            PretrainingStage = e.PretrainingStage,
+        }).ToArray(),
+        bestEpoch, stoppedEarly, restoredBest);
 
     /// <summary>Loads a model file onto a device.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a model file.</exception>
@@ -219,12 +239,13 @@ public static class AutoencoderModelFile
                 }
             }
             if (target.type != DeviceType.CPU) network.to(target);
-            var history = new TrainingHistory(
-                header.History!.Select(e => new EpochRecord(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, TimeSpan.FromTicks(Math.Max(0, e.DurationTicks)), e.Rows)).ToArray(),
-                header.BestEpoch, header.StoppedEarly, header.RestoredBestWeights);
+            var history = History(header.History!, header.BestEpoch, header.StoppedEarly, header.RestoredBestWeights);
+            var pretraining = (header.Pretraining ?? Array.Empty<StageEntry>())
+                .Select(st => History(st.Epochs ?? Array.Empty<EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             var options = header.Options!;
             options.OutputActivation = spec.OutputActivation;
-            return new AutoencoderTransformer(new AutoencoderModel(network, target, history), options, spec.InputSize);
+            var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.Seed };
+            return new AutoencoderTransformer(model, options, spec.InputSize);
         }
         catch
         {
@@ -259,9 +280,20 @@ public static class AutoencoderModelFile
         }
         if (h.Options.LatentDimension != h.LatentDimension)
             throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
-        if (h.History.Length > 1_000_000)
+        if (h.History.Length > 1_000_000 || (h.Pretraining is { } stages && (stages.Length > MaxLayers || stages.Any(st => st.Epochs is { Length: > 1_000_000 }))))
             throw new AutoencoderModelFormatException("the training history is implausibly long.");
-        return new DenseNetworkSpec(h.InputSize, h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.OutputActivation);
+        if (!Enum.IsDefined(h.LatentHead) || h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
+            throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
+        var spec = new DenseNetworkSpec(h.InputSize, h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.OutputActivation, h.LatentHead, h.TiedWeights);
+        try
+        {
+            spec.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
+        }
+        return spec;
     }
 
     private sealed class Header
@@ -276,15 +308,25 @@ public static class AutoencoderModelFile
         public int LatentDimension { get; set; }
         public Activation CodeActivation { get; set; }
         public Activation OutputActivation { get; set; }
+        public LatentHead LatentHead { get; set; }
+        public bool TiedWeights { get; set; }
         public AutoencoderOptions? Options { get; set; }
         public EpochEntry[]? History { get; set; }
+        public StageEntry[]? Pretraining { get; set; }
         public int BestEpoch { get; set; }
         public bool StoppedEarly { get; set; }
         public bool RestoredBestWeights { get; set; }
         public TensorEntry[]? Tensors { get; set; }
     }
 
-    private sealed record EpochEntry(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, long DurationTicks, long Rows);
+    private sealed record EpochEntry(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, long DurationTicks, long Rows)
+    {
+        public Dictionary<string, double>? Terms { get; init; }
+        public Dictionary<string, double>? ValidationTerms { get; init; }
+        public int? PretrainingStage { get; init; }
+    }
+
+    private sealed record StageEntry(EpochEntry[]? Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);
 
     private sealed record TensorEntry(string? Name, long[]? Shape);
 }

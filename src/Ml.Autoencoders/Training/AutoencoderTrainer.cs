@@ -13,13 +13,16 @@ namespace Ml.Autoencoders.Training;
 internal static class AutoencoderTrainer
 {
     public static TrainingHistory Train(
-        nn.Module<Tensor, Tensor> network,
+        ITrainingObjective objective,
         ITrainingData train,
         ITrainingData? validation,
         TrainingSettings settings,
         Device device)
     {
+        var network = objective.Module;
         var records = new List<EpochRecord>();
+        var termNames = objective.TermNames;
+        var batchTerms = termNames.Count > 0 ? new List<Tensor>(termNames.Count) : null;
         var shuffle = settings.Shuffle ? new Random(settings.Seed) : null;
         using var optimizer = CreateOptimizer(network, settings);
         Dictionary<string, Tensor>? best = null;
@@ -39,6 +42,7 @@ internal static class AutoencoderTrainer
                 var clock = Stopwatch.StartNew();
                 network.train();
                 double lossSum = 0;
+                var termSums = new double[termNames.Count];
                 long rows = 0;
                 int batchIndex = 0;
                 foreach (var batch in train.Batches(settings.BatchSize, shuffle, device, token))
@@ -47,8 +51,8 @@ internal static class AutoencoderTrainer
                     scope.Attach(batch);
                     batchIndex++;
                     optimizer.zero_grad();
-                    var reconstruction = network.forward(batch);
-                    var loss = ReconstructionLosses.Compute(settings.Loss, reconstruction, batch);
+                    batchTerms?.Clear();
+                    var loss = objective.Loss(batch, epoch, training: true, batchTerms);
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))
                         throw new TrainingDivergedException(epoch + 1, batchIndex, value, lr);
@@ -56,13 +60,19 @@ internal static class AutoencoderTrainer
                     optimizer.step();
                     long n = batch.shape[0];
                     lossSum += value * n;
+                    if (batchTerms is not null)
+                        for (int t = 0; t < termSums.Length; t++) termSums[t] += batchTerms[t].item<float>() * n;
                     rows += n;
                 }
                 if (rows == 0) throw new InvalidOperationException("The training data produced no rows in this epoch.");
 
-                double? validationLoss = validation is null ? null : Evaluate(network, validation, settings.Loss, settings.BatchSize, device, token);
+                (double Loss, IReadOnlyDictionary<string, double> Terms)? validationResult = validation is null ? null : Evaluate(objective, validation, settings.BatchSize, device, token);
                 clock.Stop();
-                var record = new EpochRecord(epoch + 1, lossSum / rows, validationLoss, lr, clock.Elapsed, rows);
+                var record = new EpochRecord(epoch + 1, lossSum / rows, validationResult?.Loss, lr, clock.Elapsed, rows)
+                {
+                    Terms = Terms(termNames, termSums.Select(v => v / rows).ToArray()),
+                    ValidationTerms = validationResult?.Terms ?? EpochRecord.NoTerms,
+                };
                 records.Add(record);
                 settings.Progress?.Report(record);
 
@@ -98,28 +108,40 @@ internal static class AutoencoderTrainer
         }
     }
 
-    /// <summary>Mean loss per row over all batches, in evaluation mode without gradients.</summary>
-    public static double Evaluate(nn.Module<Tensor, Tensor> network, ITrainingData data, ReconstructionLoss lossKind, int batchSize, Device device, CancellationToken token)
+    /// <summary>Mean loss (and terms) per row over all batches, in evaluation mode without gradients.</summary>
+    public static (double Loss, IReadOnlyDictionary<string, double> Terms) Evaluate(ITrainingObjective objective, ITrainingData data, int batchSize, Device device, CancellationToken token)
     {
+        var network = objective.Module;
         network.eval();
+        objective.BeginEvaluation();
         using var noGrad = no_grad();
+        var termNames = objective.TermNames;
+        var batchTerms = termNames.Count > 0 ? new List<Tensor>(termNames.Count) : null;
+        var termSums = new double[termNames.Count];
         double sum = 0;
         long rows = 0;
         foreach (var batch in data.Batches(batchSize, null, device, token))
         {
             using var scope = NewDisposeScope();
             scope.Attach(batch);
-            using var reconstruction = network.forward(batch);
-            using var loss = ReconstructionLosses.Compute(lossKind, reconstruction, batch);
+            batchTerms?.Clear();
+            var loss = objective.Loss(batch, int.MaxValue, training: false, batchTerms);
             long n = batch.shape[0];
             sum += loss.item<float>() * n;
+            if (batchTerms is not null)
+                for (int t = 0; t < termSums.Length; t++) termSums[t] += batchTerms[t].item<float>() * n;
             rows += n;
         }
         network.train();
-        return rows == 0 ? double.NaN : sum / rows;
+        return rows == 0
+            ? (double.NaN, EpochRecord.NoTerms)
+            : (sum / rows, Terms(termNames, termSums.Select(v => v / rows).ToArray()));
     }
 
-    private static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
+    private static IReadOnlyDictionary<string, double> Terms(IReadOnlyList<string> names, double[] values) =>
+        names.Count == 0 ? EpochRecord.NoTerms : names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => values[x.i]);
+
+    internal static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
     {
         OptimizerKind.Adam => optim.Adam(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
         OptimizerKind.AdamW => optim.AdamW(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),

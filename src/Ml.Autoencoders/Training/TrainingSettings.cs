@@ -10,7 +10,6 @@ internal sealed record TrainingSettings
     public int BatchSize { get; init; } = 256;
     public bool Shuffle { get; init; } = true;
     public int Seed { get; init; }
-    public ReconstructionLoss Loss { get; init; }
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     public double LearningRate { get; init; } = 1e-3;
     public double MinLearningRate { get; init; }

@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
@@ -57,12 +58,16 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         if (options.Threads > 0) set_num_threads(options.Threads);
         var device = TorchRuntime.Resolve(options.Device);
 
+        options.Corruption?.Validate(size);
         using var data = TrainingDataPreparation.Prepare(input, options.ValidationData, size, options, device);
         var outputActivation = options.OutputActivation
             ?? (data.Min >= 0 && data.Max <= 1 ? Activation.Sigmoid : Activation.Linear);
         if (options.Loss == ReconstructionLoss.BinaryCrossEntropy && (data.Min < 0 || data.Max > 1))
             throw new AutoencoderDataException(options.InputColumnName, null,
                 $"BinaryCrossEntropy needs inputs in [0, 1]; column '{options.InputColumnName}' ranges over [{data.Min}, {data.Max}]. Scale it (NormalizeMinMax) or use MeanSquaredError.");
+        if (options.Corruption is GaussianNoise { ClipMin: var lo, ClipMax: var hi } && (data.Min < (lo ?? double.NegativeInfinity) || data.Max > (hi ?? double.PositiveInfinity)))
+            throw new AutoencoderDataException(options.InputColumnName, null,
+                $"The noise is clipped to [{lo?.ToString() ?? "-inf"}, {hi?.ToString() ?? "inf"}] but column '{options.InputColumnName}' ranges over [{data.Min}, {data.Max}]: clipping would corrupt clean values too. Scale the column or change ClipMin/ClipMax.");
 
         var spec = new DenseNetworkSpec(
             size,
@@ -70,14 +75,23 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             options.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(options.HiddenActivation, options.HiddenLayerSizes.Length).ToArray(),
             options.LatentDimension,
             options.CodeActivation,
-            outputActivation);
+            outputActivation,
+            options.LatentHead,
+            options.TiedWeights);
 
         var network = CreateNetwork(spec, options.Seed, device);
         try
         {
             int epochs = options.ResolveEpochs(data.TrainRows);
-            var history = AutoencoderTrainer.Train(network, data.Train, data.Validation, ToSettings(options) with { Epochs = epochs }, device);
-            var model = new AutoencoderModel(network, device, history);
+            var settings = ToSettings(options) with { Epochs = epochs };
+            var objectiveSettings = ToObjective(options);
+            var pretraining = options.PretrainEpochs > 0
+                ? GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs },
+                    (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device)
+                : null;
+            using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
+            var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings, device);
+            var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed };
             var fitted = options.Clone();
             fitted.OutputActivation = outputActivation;
             fitted.Epochs = epochs;
@@ -92,6 +106,15 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             throw;
         }
     }
+
+    internal static ObjectiveSettings ToObjective(AutoencoderOptions o) => new()
+    {
+        Loss = o.Loss,
+        Corruption = o.Corruption?.Clone(),
+        KlWeight = o.KlWeight,
+        KlWarmupEpochs = o.KlWarmupEpochs,
+        Penalties = o.Penalties.Select(p => p.Clone()).ToArray(),
+    };
 
     /// <summary>Weights are drawn from torch's global generator: seed it under a lock so concurrent fits stay reproducible.</summary>
     internal static DenseAutoencoderNetwork CreateNetwork(DenseNetworkSpec spec, int seed, Device device)
@@ -110,7 +133,6 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         BatchSize = o.BatchSize,
         Shuffle = o.Shuffle,
         Seed = o.Seed,
-        Loss = o.Loss,
         Optimizer = o.Optimizer,
         LearningRate = o.LearningRate,
         MinLearningRate = o.MinLearningRate,

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
@@ -43,6 +44,8 @@ public sealed class AutoencoderOptions
         public const long MaxCacheBytes = 2L << 30;
         /// <summary>Rows in the shuffle buffer when streaming.</summary>
         public const int ShuffleBufferRows = 16_384;
+        /// <summary>Weight β of a variational autoencoder's KL term (1: the plain VAE's ELBO).</summary>
+        public const double KlWeight = 1;
     }
 
     /// <summary>Input column: a known-size vector of <see cref="float"/>.</summary>
@@ -57,8 +60,60 @@ public sealed class AutoencoderOptions
     /// <summary>Name of the appended reconstruction-error column.</summary>
     public string ReconstructionErrorColumnName { get; set; } = AutoencoderColumnNames.ReconstructionError;
 
-    /// <summary>Which columns <c>Transform</c> appends. Only active columns cost a forward pass.</summary>
+    /// <summary>Name of the appended posterior log-variance column (variational autoencoders).</summary>
+    public string LatentLogVarianceColumnName { get; set; } = AutoencoderColumnNames.LatentLogVariance;
+
+    /// <summary>Name of the appended sampled-code column (variational autoencoders).</summary>
+    public string SampledLatentCodeColumnName { get; set; } = AutoencoderColumnNames.SampledLatentCode;
+
+    /// <summary>
+    /// Which columns <c>Transform</c> appends. Only active columns cost a forward pass. The log-variance and sampled
+    /// code need <see cref="LatentHead"/> = <see cref="Networks.LatentHead.Gaussian"/>.
+    /// </summary>
     public AutoencoderOutputs Outputs { get; set; } = AutoencoderOutputs.All;
+
+    /// <summary>The name of the column of one output kind.</summary>
+    public string ColumnName(AutoencoderOutputs kind) => kind switch
+    {
+        AutoencoderOutputs.LatentCode => LatentColumnName,
+        AutoencoderOutputs.Reconstruction => ReconstructionColumnName,
+        AutoencoderOutputs.ReconstructionError => ReconstructionErrorColumnName,
+        AutoencoderOutputs.LatentLogVariance => LatentLogVarianceColumnName,
+        AutoencoderOutputs.SampledLatentCode => SampledLatentCodeColumnName,
+        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Name one output column kind."),
+    };
+
+    /// <summary>
+    /// The latent head: a deterministic code, or a Gaussian posterior with a KL term (the variational autoencoder;
+    /// see <see cref="KlWeight"/>). The latent-code column of a Gaussian head is the posterior mean.
+    /// </summary>
+    public LatentHead LatentHead { get; set; } = LatentHead.Deterministic;
+
+    /// <summary>
+    /// Weight β of the KL term of a Gaussian head (β-VAE when not 1); used as given, never clamped. The
+    /// reconstruction term of a Gaussian head is summed over each row's features, as in the VAE papers.
+    /// </summary>
+    public double KlWeight { get; set; } = Defaults.KlWeight;
+
+    /// <summary>KL warm-up: the KL weight rises linearly from 0 to <see cref="KlWeight"/> over this many epochs (0: off). Validation always uses the full weight.</summary>
+    public int KlWarmupEpochs { get; set; }
+
+    /// <summary>Corruption of the input in training (denoising autoencoder); null for none. Never applied in <c>Transform</c>.</summary>
+    public InputCorruption? Corruption { get; set; }
+
+    /// <summary>Penalties added to the objective with their weights (<see cref="SparsityPenalty"/>, <see cref="ContractivePenalty"/>).</summary>
+    public List<AutoencoderPenalty> Penalties { get; set; } = new();
+
+    /// <summary>Decoder layers use the transposed encoder weights (with their own biases): half the weights. Deterministic head only.</summary>
+    public bool TiedWeights { get; set; }
+
+    /// <summary>
+    /// Greedy layer-wise pretraining: epochs per stage (0: off). Stage i trains encoder layer i and its mirrored decoder
+    /// layer as a shallow autoencoder on the codes of the stages before it (stage 0 on the input, with the
+    /// <see cref="Loss"/> and <see cref="Corruption"/>; later stages with squared error on hidden codes), then the whole
+    /// network trains end to end for <see cref="Epochs"/>. Penalties apply to the end-to-end phase. Deterministic head only.
+    /// </summary>
+    public int PretrainEpochs { get; set; }
 
     /// <summary>Width of the latent code (the bottleneck).</summary>
     public int LatentDimension { get; set; } = Defaults.LatentDimension;
@@ -81,7 +136,10 @@ public sealed class AutoencoderOptions
     /// </summary>
     public Activation? OutputActivation { get; set; }
 
-    /// <summary>Reconstruction loss. <see cref="ReconstructionLoss.BinaryCrossEntropy"/> needs inputs in [0, 1] and a sigmoid output.</summary>
+    /// <summary>
+    /// Reconstruction loss. <see cref="ReconstructionLoss.BinaryCrossEntropy"/> needs inputs in [0, 1] and a sigmoid output.
+    /// Averaged over features for a deterministic code; summed over each row's features for a Gaussian head (the ELBO).
+    /// </summary>
     public ReconstructionLoss Loss { get; set; } = ReconstructionLoss.MeanSquaredError;
 
     /// <summary>
@@ -178,8 +236,11 @@ public sealed class AutoencoderOptions
         RequireName(LatentColumnName, nameof(LatentColumnName));
         RequireName(ReconstructionColumnName, nameof(ReconstructionColumnName));
         RequireName(ReconstructionErrorColumnName, nameof(ReconstructionErrorColumnName));
-        if ((Outputs & AutoencoderOutputs.All) == 0 || (Outputs & ~AutoencoderOutputs.All) != 0)
-            throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "Choose at least one of LatentCode, Reconstruction, ReconstructionError.");
+        RequireName(LatentLogVarianceColumnName, nameof(LatentLogVarianceColumnName));
+        RequireName(SampledLatentCodeColumnName, nameof(SampledLatentCodeColumnName));
+        if (Outputs == 0 || (Outputs & ~AutoencoderOutputs.AllVariational) != 0)
+            throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "Choose at least one of LatentCode, Reconstruction, ReconstructionError, LatentLogVariance, SampledLatentCode.");
+        ValidateVariant();
         Positive(LatentDimension, nameof(LatentDimension));
         if (HiddenLayerSizes is null) throw new ArgumentNullException(nameof(HiddenLayerSizes), "Use an empty array for no hidden layer.");
         for (int i = 0; i < HiddenLayerSizes.Length; i++)
@@ -212,9 +273,46 @@ public sealed class AutoencoderOptions
         Positive(TransformBatchSize, nameof(TransformBatchSize));
         if (Loss == ReconstructionLoss.BinaryCrossEntropy && OutputActivation is { } act && act != Activation.Sigmoid)
             throw new ArgumentException($"{nameof(ReconstructionLoss.BinaryCrossEntropy)} needs a sigmoid output; {nameof(OutputActivation)} is {act}.", nameof(OutputActivation));
-        var names = new[] { LatentColumnName, ReconstructionColumnName, ReconstructionErrorColumnName };
+        var names = AutoencoderTransformer.OutputColumns(Outputs, this).Select(c => c.Name).ToArray();
         if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
-            throw new ArgumentException($"The output column names must differ: '{LatentColumnName}', '{ReconstructionColumnName}', '{ReconstructionErrorColumnName}'.");
+            throw new ArgumentException($"The output column names must differ: {string.Join(", ", names.Select(n => $"'{n}'"))}.");
+    }
+
+    /// <summary>The variant parts: which combinations make sense.</summary>
+    private void ValidateVariant()
+    {
+        if (!Enum.IsDefined(LatentHead)) throw new ArgumentOutOfRangeException(nameof(LatentHead), LatentHead, "Unknown latent head.");
+        bool gaussian = LatentHead == LatentHead.Gaussian;
+        if (!(KlWeight >= 0) || !double.IsFinite(KlWeight))
+            throw new ArgumentOutOfRangeException(nameof(KlWeight), KlWeight, "The KL weight must be a finite number >= 0.");
+        if (KlWarmupEpochs < 0)
+            throw new ArgumentOutOfRangeException(nameof(KlWarmupEpochs), KlWarmupEpochs, "KL warm-up epochs must be >= 0 (0 turns warm-up off).");
+        if (PretrainEpochs < 0)
+            throw new ArgumentOutOfRangeException(nameof(PretrainEpochs), PretrainEpochs, "Pretraining epochs must be >= 0 (0 turns greedy pretraining off).");
+        if (!gaussian)
+        {
+            if (KlWeight != Defaults.KlWeight || KlWarmupEpochs != 0)
+                throw new ArgumentException($"{nameof(KlWeight)} and {nameof(KlWarmupEpochs)} weight the KL term of a variational autoencoder; set {nameof(LatentHead)} = Gaussian to use them.", nameof(KlWeight));
+            var variationalOnly = Outputs & (AutoencoderOutputs.LatentLogVariance | AutoencoderOutputs.SampledLatentCode);
+            if (variationalOnly != 0)
+                throw new ArgumentException($"The {variationalOnly} output needs a variational autoencoder ({nameof(LatentHead)} = Gaussian).", nameof(Outputs));
+        }
+        else
+        {
+            if (TiedWeights)
+                throw new ArgumentException($"{nameof(TiedWeights)} needs a deterministic code: a Gaussian head's mean and log-variance layers have no single decoder layer to mirror.", nameof(TiedWeights));
+            if (PretrainEpochs > 0)
+                throw new ArgumentException($"Greedy layer-wise pretraining ({nameof(PretrainEpochs)}) trains deterministic codes; it is not defined for a Gaussian latent head. Train the variational autoencoder end to end.", nameof(PretrainEpochs));
+            if (CodeActivation != Activation.Linear)
+                throw new ArgumentException($"A Gaussian head's mean and log-variance are linear; {nameof(CodeActivation)} must be Linear, not {CodeActivation}.", nameof(CodeActivation));
+        }
+        Corruption?.Validate(0);
+        if (Penalties is null) throw new ArgumentNullException(nameof(Penalties), "Use an empty list for no penalty.");
+        for (int i = 0; i < Penalties.Count; i++)
+        {
+            var penalty = Penalties[i] ?? throw new ArgumentException($"Penalty {i} is null.", nameof(Penalties));
+            penalty.Validate(LatentHead, CodeActivation);
+        }
     }
 
     /// <summary>A shallow copy (the arrays are copied too).</summary>
@@ -223,6 +321,8 @@ public sealed class AutoencoderOptions
         var copy = (AutoencoderOptions)MemberwiseClone();
         copy.HiddenLayerSizes = (int[])HiddenLayerSizes.Clone();
         copy.HiddenActivations = (Activation[]?)HiddenActivations?.Clone();
+        copy.Corruption = Corruption?.Clone();
+        copy.Penalties = Penalties?.Select(p => p?.Clone()!).ToList()!;
         return copy;
     }
 

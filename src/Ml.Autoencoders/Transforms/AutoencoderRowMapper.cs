@@ -60,11 +60,7 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
             this.active = active;
             int n = mapper.InputSchema.Count;
             var kinds = mapper.outputs.Where((o, i) => active.Contains(n + i)).Select(o => o.Kind).ToList();
-            buffers = new OutputBuffers(mapper.parent, 1,
-                kinds.Contains(AutoencoderOutputs.LatentCode),
-                kinds.Contains(AutoencoderOutputs.Reconstruction),
-                kinds.Contains(AutoencoderOutputs.ReconstructionError),
-                native: false);
+            buffers = new OutputBuffers(mapper.parent, 1, kinds.Aggregate((AutoencoderOutputs)0, (a, b) => a | b), native: false);
             if (kinds.Count > 0)
                 inputGetter = input.GetGetter<VBuffer<float>>(mapper.InputSchema[mapper.parent.InputColumnName]);
         }
@@ -105,7 +101,7 @@ internal sealed class AutoencoderRowMapper : IRowToRowMapper
             if (computedFor == input.Position && computedFor >= 0 && (requested & ~computed) == 0) return;
             inputGetter!(ref inputValue);
             buffers.SetInput(0, inputValue, input.Position);
-            buffers.Compute(1, requested);
+            buffers.Compute(1, input.Position, requested);
             computedFor = input.Position;
             computed = requested;
         }

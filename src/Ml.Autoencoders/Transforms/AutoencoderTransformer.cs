@@ -75,7 +75,7 @@ public sealed class AutoencoderTransformer : ITransformer
         builder.AddColumns(inputSchema);
         foreach (var column in OutputColumns(Outputs, options))
             builder.AddColumn(column.Name, column.IsVector
-                ? new VectorDataViewType(NumberDataViewType.Single, column.Kind == AutoencoderOutputs.LatentCode ? Model.LatentDimension : InputSize)
+                ? new VectorDataViewType(NumberDataViewType.Single, column.Kind == AutoencoderOutputs.Reconstruction ? InputSize : Model.LatentDimension)
                 : NumberDataViewType.Single);
         return builder.ToSchema();
     }
@@ -115,10 +115,13 @@ public sealed class AutoencoderTransformer : ITransformer
         public bool IsVector => Kind != AutoencoderOutputs.ReconstructionError;
     }
 
-    internal static IEnumerable<OutputColumn> OutputColumns(AutoencoderOutputs outputs, AutoencoderOptions o)
+    /// <summary>Every single output column kind, in the order columns are appended.</summary>
+    internal static readonly AutoencoderOutputs[] OutputKinds =
     {
-        if (outputs.HasFlag(AutoencoderOutputs.LatentCode)) yield return new(o.LatentColumnName, AutoencoderOutputs.LatentCode);
-        if (outputs.HasFlag(AutoencoderOutputs.Reconstruction)) yield return new(o.ReconstructionColumnName, AutoencoderOutputs.Reconstruction);
-        if (outputs.HasFlag(AutoencoderOutputs.ReconstructionError)) yield return new(o.ReconstructionErrorColumnName, AutoencoderOutputs.ReconstructionError);
-    }
+        AutoencoderOutputs.LatentCode, AutoencoderOutputs.Reconstruction, AutoencoderOutputs.ReconstructionError,
+        AutoencoderOutputs.LatentLogVariance, AutoencoderOutputs.SampledLatentCode,
+    };
+
+    internal static IEnumerable<OutputColumn> OutputColumns(AutoencoderOutputs outputs, AutoencoderOptions o) =>
+        OutputKinds.Where(kind => outputs.HasFlag(kind)).Select(kind => new OutputColumn(o.ColumnName(kind), kind));
 }

@@ -38,10 +38,7 @@ internal sealed class BatchedCursor : DataViewRowCursor
         foreach (var column in sourceColumns)
             passThrough[column.Index] = ColumnCache.Create(source, column, capacity);
         foreach (var (column, index) in activeOutputs) outputs[index] = column.Kind;
-        buffers = new OutputBuffers(parent, capacity,
-            outputs.ContainsValue(AutoencoderOutputs.LatentCode),
-            outputs.ContainsValue(AutoencoderOutputs.Reconstruction),
-            outputs.ContainsValue(AutoencoderOutputs.ReconstructionError));
+        buffers = new OutputBuffers(parent, capacity, outputs.Values.Aggregate((AutoencoderOutputs)0, (a, b) => a | b));
     }
 
     public override DataViewSchema Schema { get; }
@@ -68,6 +65,7 @@ internal sealed class BatchedCursor : DataViewRowCursor
     {
         filled = 0;
         slot = -1;
+        long firstRow = position + 1;
         while (filled < buffers.Capacity && source.MoveNext())
         {
             inputGetter(ref inputValue);
@@ -78,7 +76,7 @@ internal sealed class BatchedCursor : DataViewRowCursor
         }
         if (filled < buffers.Capacity) exhausted = true;
         if (filled == 0) return false;
-        buffers.Compute(filled);
+        buffers.Compute(filled, firstRow);
         return true;
     }
 

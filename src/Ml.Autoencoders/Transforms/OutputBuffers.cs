@@ -17,9 +17,9 @@ internal sealed class OutputBuffers : IDisposable
     private readonly float[]? managedInput;
     private readonly AutoencoderTransformer parent;
     private readonly int d, k;
-    private readonly float[]? latent, reconstruction, error;
+    private readonly Dictionary<AutoencoderOutputs, float[]> values = new();
 
-    public OutputBuffers(AutoencoderTransformer parent, int capacity, bool wantLatent, bool wantReconstruction, bool wantError, bool native = true)
+    public OutputBuffers(AutoencoderTransformer parent, int capacity, AutoencoderOutputs wanted, bool native = true)
     {
         this.parent = parent;
         d = parent.InputSize;
@@ -40,10 +40,16 @@ internal sealed class OutputBuffers : IDisposable
         {
             managedInput = new float[capacity * d];
         }
-        if (wantLatent) latent = new float[capacity * k];
-        if (wantReconstruction) reconstruction = new float[capacity * d];
-        if (wantError) error = new float[capacity];
+        foreach (var kind in AutoencoderTransformer.OutputKinds)
+            if (wanted.HasFlag(kind)) values[kind] = new float[capacity * Width(kind)];
     }
+
+    private int Width(AutoencoderOutputs kind) => kind switch
+    {
+        AutoencoderOutputs.Reconstruction => d,
+        AutoencoderOutputs.ReconstructionError => 1,
+        _ => k,
+    };
 
     public int Capacity { get; }
 
@@ -55,31 +61,42 @@ internal sealed class OutputBuffers : IDisposable
         VectorColumn.CopyDense(value, destination, parent.InputColumnName, row);
     }
 
-    /// <summary>One forward pass over the first <paramref name="rows"/> slots, filling the outputs in <paramref name="only"/> (all allocated ones by default).</summary>
-    public void Compute(int rows, AutoencoderOutputs only = AutoencoderOutputs.All)
+    /// <summary>
+    /// One forward pass over the first <paramref name="rows"/> slots, filling the outputs in <paramref name="only"/>
+    /// (all allocated ones by default). <paramref name="firstRow"/> is the position of the first slot's row.
+    /// </summary>
+    public void Compute(int rows, long firstRow, AutoencoderOutputs only = (AutoencoderOutputs)~0)
     {
-        var latentOut = latent is null || !only.HasFlag(AutoencoderOutputs.LatentCode) ? default : latent.AsSpan(0, rows * k);
-        var reconstructionOut = reconstruction is null || !only.HasFlag(AutoencoderOutputs.Reconstruction) ? default : reconstruction.AsSpan(0, rows * d);
-        var errorOut = error is null || !only.HasFlag(AutoencoderOutputs.ReconstructionError) ? default : error.AsSpan(0, rows);
+        Span<float> Out(AutoencoderOutputs kind) =>
+            only.HasFlag(kind) && values.TryGetValue(kind, out var v) ? v.AsSpan(0, rows * Width(kind)) : default;
+        var outputs = new Networks.AutoencoderModel.RunOutputs
+        {
+            Latent = Out(AutoencoderOutputs.LatentCode),
+            LogVariance = Out(AutoencoderOutputs.LatentLogVariance),
+            Sampled = Out(AutoencoderOutputs.SampledLatentCode),
+            Reconstruction = Out(AutoencoderOutputs.Reconstruction),
+            Error = Out(AutoencoderOutputs.ReconstructionError),
+            FirstRow = firstRow,
+        };
         if (managedInput is not null)
         {
-            parent.Model.Run(managedInput.AsSpan(0, rows * d), rows, latentOut, reconstructionOut, errorOut);
+            parent.Model.Run(managedInput.AsSpan(0, rows * d), rows, outputs);
             return;
         }
         using var scope = TorchSharp.torch.NewDisposeScope();
-        parent.Model.RunCore(rows == Capacity ? inputTensor! : inputTensor!.narrow(0, 0, rows), latentOut, reconstructionOut, errorOut);
+        parent.Model.RunCore(rows == Capacity ? inputTensor! : inputTensor!.narrow(0, 0, rows), outputs);
     }
 
     public void Dispose() => inputTensor?.Dispose();
 
     /// <summary>A getter for an output column that reads the slot given by <paramref name="slot"/>.</summary>
-    public Delegate CreateGetter(AutoencoderOutputs kind, Func<int> slot) => kind switch
+    public Delegate CreateGetter(AutoencoderOutputs kind, Func<int> slot)
     {
-        AutoencoderOutputs.LatentCode => VectorGetter(latent!, k, slot),
-        AutoencoderOutputs.Reconstruction => VectorGetter(reconstruction!, d, slot),
-        AutoencoderOutputs.ReconstructionError => (ValueGetter<float>)((ref float value) => value = error![slot()]),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind)),
-    };
+        var source = values[kind];
+        return kind == AutoencoderOutputs.ReconstructionError
+            ? (ValueGetter<float>)((ref float value) => value = source[slot()])
+            : VectorGetter(source, Width(kind), slot);
+    }
 
     private static ValueGetter<VBuffer<float>> VectorGetter(float[] source, int width, Func<int> slot) =>
         (ref VBuffer<float> value) =>

@@ -1,0 +1,29 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Networks;
+
+/// <summary>
+/// A decoder layer whose weight is the transpose of an encoder layer's (tied weights): only the bias is its own.
+/// The encoder layer is held in an array so that it is not registered a second time as a submodule.
+/// </summary>
+internal sealed class TiedLinear : nn.Module<Tensor, Tensor>
+{
+    private readonly Linear[] source;
+
+    public TiedLinear(Linear source) : base(nameof(TiedLinear))
+    {
+        this.source = new[] { source };
+        long width = source.in_features;
+        // Same bias initialisation as nn.Linear: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in = the code side.
+        double bound = 1 / Math.Sqrt(source.out_features);
+        using (no_grad())
+            register_parameter("bias", new Parameter(empty(width).uniform_(-bound, bound)));
+    }
+
+    public override Tensor forward(Tensor input)
+    {
+        using var weight = source[0].weight.t();
+        return nn.functional.linear(input, weight, get_parameter("bias"));
+    }
+}

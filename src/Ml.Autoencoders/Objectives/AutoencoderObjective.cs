@@ -1,0 +1,88 @@
+using Ml.Autoencoders.Corruption;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Training;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Objectives;
+
+/// <summary>
+/// The objective every autoencoder variant trains: corrupt the input (training only), encode, sample a Gaussian
+/// code (VAE), decode, compare with the clean input, add β·KL and each penalty times its weight.
+/// </summary>
+internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
+{
+    private readonly DenseAutoencoderNetwork network;
+    private readonly ObjectiveSettings settings;
+    private readonly Generator trainGenerator;
+    private readonly Generator evaluationGenerator;
+    private readonly bool trace;
+
+    public AutoencoderObjective(DenseAutoencoderNetwork network, ObjectiveSettings settings, int seed, Device device)
+    {
+        this.network = network;
+        this.settings = settings;
+        Seed = (ulong)(uint)seed;
+        trainGenerator = NewGenerator(Seed, device);
+        evaluationGenerator = NewGenerator((ulong)EvaluationSeed, device);
+        trace = settings.Penalties.Any(p => p.NeedsTrace);
+        var names = new List<string> { "reconstruction" };
+        if (network.IsGaussian) names.Add("kl");
+        names.AddRange(settings.Penalties.Select(p => p.Name));
+        TermNames = names.Count > 1 ? names : Array.Empty<string>();
+    }
+
+    private ulong Seed { get; }
+
+    private long EvaluationSeed => (long)(Seed ^ 0x5DEECE66DUL);
+
+    public nn.Module<Tensor, Tensor> Module => network;
+
+    public IReadOnlyList<string> TermNames { get; }
+
+    public void BeginEvaluation()
+    {
+        evaluationGenerator.manual_seed(EvaluationSeed);
+    }
+
+    public Tensor Loss(Tensor batch, int epoch, bool training, List<Tensor>? terms)
+    {
+        var input = training && settings.Corruption is { } corruption ? corruption.Apply(batch, trainGenerator) : batch;
+        var generator = network.IsGaussian ? (training ? trainGenerator : evaluationGenerator) : null;
+        var pass = network.Forward(input, generator, trace);
+        var loss = ReconstructionLosses.Compute(settings.Loss, pass.Reconstruction, batch, sumPerRow: network.IsGaussian);
+        terms?.Add(loss);
+        if (pass.Mean is { } mean && pass.LogVariance is { } logVariance)
+        {
+            var kl = KlDivergence.FromStandardNormal(mean, logVariance);
+            terms?.Add(kl);
+            double beta = training ? KlDivergence.WeightAt(settings.KlWeight, settings.KlWarmupEpochs, epoch) : settings.KlWeight;
+            loss = loss.add(kl, alpha: beta);
+        }
+        foreach (var penalty in settings.Penalties)
+        {
+            var value = penalty.Compute(pass, network);
+            terms?.Add(value);
+            loss = loss.add(value, alpha: penalty.Weight);
+        }
+        return loss;
+    }
+
+    private static Generator NewGenerator(ulong seed, Device device) =>
+        device.type == TorchSharp.DeviceType.CPU ? new Generator(seed) : new Generator(seed, device);
+
+    public void Dispose()
+    {
+        trainGenerator.Dispose();
+        evaluationGenerator.Dispose();
+    }
+}
+
+/// <summary>The parts of the objective, already validated by the options that built them.</summary>
+internal sealed record ObjectiveSettings
+{
+    public ReconstructionLoss Loss { get; init; }
+    public InputCorruption? Corruption { get; init; }
+    public double KlWeight { get; init; } = 1;
+    public int KlWarmupEpochs { get; init; }
+    public IReadOnlyList<AutoencoderPenalty> Penalties { get; init; } = Array.Empty<AutoencoderPenalty>();
+}

@@ -1,0 +1,25 @@
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Objectives;
+
+/// <summary>The KL term of the variational autoencoder.</summary>
+internal static class KlDivergence
+{
+    /// <summary>
+    /// KL(N(μ, σ²) ‖ N(0, I)) in closed form, summed over latent units and averaged over rows:
+    /// −½ Σ (1 + log σ² − μ² − σ²). Never clamped.
+    /// </summary>
+    public static Tensor FromStandardNormal(Tensor mean, Tensor logVariance)
+    {
+        using var scope = NewDisposeScope();
+        var perUnit = logVariance.add(1).sub_(mean.square()).sub_(logVariance.exp());
+        return perUnit.sum().mul_(-0.5 / mean.shape[0]).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The weight of the KL term in a zero-based epoch: <paramref name="beta"/>, ramped linearly from 0 over the first
+    /// <paramref name="warmupEpochs"/> epochs when asked (0 turns the ramp off).
+    /// </summary>
+    public static double WeightAt(double beta, int warmupEpochs, int epoch) =>
+        warmupEpochs <= 0 ? beta : beta * Math.Min(1.0, (double)epoch / warmupEpochs);
+}

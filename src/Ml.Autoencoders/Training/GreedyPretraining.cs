@@ -1,0 +1,90 @@
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Objectives;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Training;
+
+/// <summary>
+/// Greedy layer-wise pretraining of a deterministic dense autoencoder (Hinton &amp; Salakhutdinov 2006, Bengio et al. 2007):
+/// stage i trains encoder layer i with its mirrored decoder layer as a shallow autoencoder on the codes of stages
+/// 0..i-1, and its weights are copied into the deep network, which is then fine-tuned end to end by the caller.
+/// </summary>
+internal static class GreedyPretraining
+{
+    /// <summary>Pretrains every stage of <paramref name="network"/> in place; <paramref name="createStage"/> builds a seeded shallow network. Returns one history per stage.</summary>
+    public static IReadOnlyList<TrainingHistory> Run(
+        DenseAutoencoderNetwork network,
+        ITrainingData train,
+        ITrainingData? validation,
+        ObjectiveSettings objective,
+        TrainingSettings settings,
+        Func<DenseNetworkSpec, int, DenseAutoencoderNetwork> createStage,
+        Device device)
+    {
+        var spec = network.Spec;
+        if (spec.Head != LatentHead.Deterministic) throw new InvalidOperationException("Greedy pretraining needs a deterministic latent head.");
+        var widths = spec.EncoderWidths.ToArray();
+        int stages = widths.Length - 1;
+        var encoderActivations = spec.HiddenActivations.Append(spec.CodeActivation).ToArray();
+        var histories = new List<TrainingHistory>(stages);
+        for (int i = 0; i < stages; i++)
+        {
+            settings.CancellationToken.ThrowIfCancellationRequested();
+            var stageSpec = new DenseNetworkSpec(widths[i], Array.Empty<int>(), Array.Empty<Activation>(), widths[i + 1],
+                encoderActivations[i], i == 0 ? spec.OutputActivation : spec.HiddenActivations[i - 1], LatentHead.Deterministic, spec.TiedWeights);
+            // Stage 0 reconstructs the input with the user's loss and corruption; deeper stages reconstruct hidden
+            // codes, which are not in [0, 1] in general: squared error, no corruption.
+            var stageObjective = i == 0
+                ? objective with { KlWeight = 1, KlWarmupEpochs = 0, Penalties = Array.Empty<AutoencoderPenalty>() }
+                : new ObjectiveSettings { Loss = ReconstructionLoss.MeanSquaredError };
+            int stage = i;
+            Func<Tensor, Tensor> prefix = x => EncodePrefix(network, stage, x);
+            var stageTrain = i == 0 ? train : new EncodedTrainingData(train, widths[i], prefix);
+            var stageValidation = validation is null || i == 0 ? validation : new EncodedTrainingData(validation, widths[i], prefix);
+
+            using var shallow = createStage(stageSpec, settings.Seed + i + 1);
+            using var stageLoss = new AutoencoderObjective(shallow, stageObjective, settings.Seed + i + 1, device);
+            var progress = settings.Progress is { } p ? new StageProgress(p, i + 1) : null;
+            var history = AutoencoderTrainer.Train(stageLoss, stageTrain, stageValidation, settings with { Progress = progress }, device);
+            histories.Add(history);
+            CopyStage(shallow, network, i, stages);
+        }
+        return histories;
+    }
+
+    /// <summary>The codes after encoder layers 0..layers-1 of the deep network.</summary>
+    private static Tensor EncodePrefix(DenseAutoencoderNetwork network, int layers, Tensor x)
+    {
+        var h = x;
+        for (int i = 0; i < layers; i++)
+        {
+            var (linear, activation) = network.EncoderLayers[i];
+            h = Activations.Apply(activation, linear.forward(h));
+        }
+        return h;
+    }
+
+    private static void CopyStage(DenseAutoencoderNetwork shallow, DenseAutoencoderNetwork deep, int stage, int stages)
+    {
+        var from = shallow.state_dict();
+        var to = deep.state_dict();
+        using var noGrad = no_grad();
+        foreach (var (name, value) in from)
+        {
+            // The shallow network's layer 0 is the deep encoder's layer i and the deep decoder's layer (stages-1-i).
+            string target = name.StartsWith("encoder.", StringComparison.Ordinal)
+                ? name.Replace("linear0", $"linear{stage}")
+                : name.Replace("linear0", $"linear{stages - 1 - stage}");
+            if (!to.TryGetValue(target, out var destination) || !destination.shape.SequenceEqual(value.shape))
+                throw new InvalidOperationException($"Pretraining stage {stage + 1}: tensor '{name}' has no counterpart '{target}' of the same shape in the deep network.");
+            destination.copy_(value);
+        }
+    }
+
+    /// <summary>Reports a stage's epochs with the stage number set.</summary>
+    private sealed class StageProgress(IProgress<EpochRecord> inner, int stage) : IProgress<EpochRecord>
+    {
+        public void Report(EpochRecord value) => inner.Report(value with { PretrainingStage = stage });
+    }
+}
