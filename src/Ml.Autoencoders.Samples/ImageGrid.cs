@@ -163,7 +163,42 @@ internal static class ImageGrid
         png.SaveTo(file);
     }
 
-    private static SKTypeface? LoadTypeface()
+    /// <summary>
+    /// Draws labelled rows of grey images (0 = black, 1 = white, values clamped), one row per entry of
+    /// <paramref name="rows"/> with its label at the left (for example noisy / denoised / original), and saves it as PNG.
+    /// </summary>
+    /// <param name="path">Output file; its directory is created if needed.</param>
+    /// <param name="rows">Each row's label (null or empty for none) and images; each image has <paramref name="height"/> * <paramref name="width"/> values, row-major.</param>
+    /// <param name="width">Image width in pixels.</param>
+    /// <param name="height">Image height in pixels.</param>
+    /// <param name="scale">Each image pixel becomes a <paramref name="scale"/> x <paramref name="scale"/> block.</param>
+    public static void SaveRows(
+        string path,
+        IReadOnlyList<(string Label, float[][] Images)> rows,
+        int width,
+        int height,
+        int scale = 2)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        for (int r = 0; r < rows.Count; r++)
+        {
+            ArgumentNullException.ThrowIfNull(rows[r].Images, $"{nameof(rows)}[{r}].Images");
+        }
+
+        SaveGreyGrid(
+            path,
+            rows.Select(r => (IReadOnlyList<float[]>)r.Images).ToArray(),
+            height,
+            width,
+            scale,
+            rows.Select(r => (string?)r.Label).ToArray());
+    }
+
+    /// <summary>
+    /// The first font file found among a few well-known paths, or null for Skia's default typeface (which may have
+    /// no glyphs on Linux with the NoDependencies native assets). The caller disposes it.
+    /// </summary>
+    internal static SKTypeface? LoadTypeface()
     {
         foreach (string file in FontFiles)
         {
