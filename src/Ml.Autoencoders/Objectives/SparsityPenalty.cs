@@ -35,7 +35,7 @@ public sealed class SparsityPenalty : AutoencoderPenalty
     {
         base.Validate(head, codeActivation);
         if (head != LatentHead.Deterministic)
-            throw new ArgumentException("A sparsity penalty needs a deterministic code; a variational autoencoder's KL term already regularises its latent space.", nameof(head));
+            throw new ArgumentException("A sparsity penalty needs a deterministic code (LatentHead = Deterministic); a variational autoencoder's KL term already regularises its latent space.", nameof(head));
         if (Kind == SparsityKind.KlDivergence)
         {
             if (!(TargetActivation > 0 && TargetActivation < 1))

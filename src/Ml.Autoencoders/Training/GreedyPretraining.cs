@@ -47,7 +47,9 @@ internal static class GreedyPretraining
             using var stageLoss = new AutoencoderObjective(shallow, stageObjective, settings.Seed + i + 1, device);
             var progress = settings.Progress is { } p ? new StageProgress(p, i + 1) : null;
             var history = AutoencoderTrainer.Train(stageLoss, stageTrain, stageValidation, settings with { Progress = progress }, device);
-            histories.Add(history);
+            // The stage's records carry its number, as its progress reports do (EpochRecord.PretrainingStage).
+            histories.Add(new TrainingHistory(history.Epochs.Select(e => e with { PretrainingStage = stage + 1 }).ToArray(),
+                history.BestEpoch, history.StoppedEarly, history.RestoredBestWeights));
             CopyStage(shallow, network, i, stages);
         }
         return histories;

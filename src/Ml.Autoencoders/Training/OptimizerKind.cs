@@ -16,7 +16,10 @@ public enum LearningRateSchedule
 {
     /// <summary>The learning rate stays as given.</summary>
     Constant,
-    /// <summary>Cosine annealing from the learning rate down to the minimum learning rate at the last epoch.</summary>
+    /// <summary>
+    /// Cosine annealing per epoch from the learning rate towards the minimum learning rate, reached after the last
+    /// epoch: epoch e (0-based) of E uses min + (lr − min)·(1 + cos(π·e/E))/2, as PyTorch's CosineAnnealingLR with T_max = E.
+    /// </summary>
     Cosine,
     /// <summary>Multiplied by the step factor every step-size epochs.</summary>
     Step,

@@ -28,9 +28,8 @@ internal sealed record TrainingSettings
     public double LearningRateAt(int epoch) => Schedule switch
     {
         LearningRateSchedule.Constant => LearningRate,
-        LearningRateSchedule.Cosine => Epochs <= 1
-            ? LearningRate
-            : MinLearningRate + (LearningRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * epoch / (Epochs - 1))),
+        // Like PyTorch's CosineAnnealingLR with T_max = Epochs: the last epoch still learns (the minimum is reached after it).
+        LearningRateSchedule.Cosine => MinLearningRate + (LearningRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * epoch / Epochs)),
         LearningRateSchedule.Step => LearningRate * Math.Pow(StepFactor, epoch / StepSize),
         _ => throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule."),
     };

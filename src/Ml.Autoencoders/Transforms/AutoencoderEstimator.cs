@@ -86,7 +86,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
             var pretraining = options.PretrainEpochs > 0
-                ? GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs },
+                ? GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
                     (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device)
                 : null;
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
