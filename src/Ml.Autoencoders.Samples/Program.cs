@@ -4,13 +4,16 @@ using Ml.Autoencoders.Samples;
 var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
 {
     ["dense"] = ("784-64-32-16 autoencoder -> 16-d codes -> ML.NET classifier; then the library defaults, side by side with PCA-16", DenseFeaturesSample.Run),
+    ["stacked"] = ("stacked 784-100-30 SELU autoencoder: classic SGD, with greedy layer-wise pretraining, with Adam; PCA-30", StackedSample.Run),
+    ["vae"] = ("variational autoencoder 784-512-2: test ELBO, latent-space grid, latent scatter by class, samples", VaeSample.Run),
+    ["denoising"] = ("denoising autoencoder 784-256-64 (Gaussian noise 0.6) against a plain one on noisy test images", DenoisingSample.Run),
     ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
 {
     Console.WriteLine("Usage: dotnet run --project src/Ml.Autoencoders.Samples -c Release -- <command> [--data DIR] [--train N] [--test N] [--epochs N] [--out DIR]");
-    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-8} {help}");
+    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-10} {help}");
     return args.Length == 0 ? 0 : 1;
 }
 command.Run(args[1..]);
