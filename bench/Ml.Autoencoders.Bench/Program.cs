@@ -142,7 +142,7 @@ internal static partial class Program
             }
             if (cfg.Parts.Contains('c')) PartC(cfg, ml, trainView, test);
             if (cfg.Parts.Contains('d')) PartD(cfg, ml, train, test);
-            if (cfg.Parts.Contains('e')) PartE(cfg, ml, trainView, test);
+            if (cfg.Parts.Contains('e')) PartE(cfg, ml, trainView, train, test);
         }
         finally
         {
