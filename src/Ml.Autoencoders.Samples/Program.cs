@@ -7,7 +7,9 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["stacked"] = ("stacked 784-100-30 SELU autoencoder: classic SGD, with greedy layer-wise pretraining, with Adam; PCA-30", StackedSample.Run),
     ["vae"] = ("variational autoencoder 784-512-2: test ELBO, latent-space grid, latent scatter by class, samples", VaeSample.Run),
     ["denoising"] = ("denoising autoencoder 784-256-64 (Gaussian noise 0.6) against a plain one on noisy test images", DenoisingSample.Run),
+    ["regularised"] = ("sparse (KL, L1) and contractive 784-64 autoencoders next to a plain one: code sparsity, Jacobian norm, test MSE; PCA-64", RegularisedSample.Run),
     ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
+    ["readme-variants"] = ("the README's variants example (beta-VAE, denoising sparse, stacked with pretraining), as printed there", ReadmeVariantsSample.Run),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

@@ -23,16 +23,16 @@ public static class AutoencoderPresets
     };
 
     /// <summary>
-    /// Sparse autoencoder: an over- or under-complete code with a sparsity penalty of <paramref name="weight"/>. With
-    /// <see cref="SparsityKind.KlDivergence"/> the code is sigmoid and each unit's mean activation is pulled towards
-    /// <paramref name="targetActivation"/> (Ng's sparse autoencoder); with <see cref="SparsityKind.L1"/> the code is
-    /// ReLU and its L1 norm is penalised.
+    /// Sparse autoencoder: a code with a sparsity penalty. With <see cref="SparsityKind.KlDivergence"/> (default) the code
+    /// is sigmoid and each unit's mean activation is pulled towards <paramref name="targetActivation"/> (Ng's sparse
+    /// autoencoder; weight 0.1 by default); with <see cref="SparsityKind.L1"/> the code is ReLU and its L1 norm is
+    /// penalised (weight 1e-3 by default, since the L1 norm grows with the code width).
     /// </summary>
-    public static AutoencoderOptions Sparse(int latentDimension = 64, SparsityKind kind = SparsityKind.KlDivergence, double weight = 0.1, double targetActivation = 0.05) => new()
+    public static AutoencoderOptions Sparse(int latentDimension = 64, SparsityKind kind = SparsityKind.KlDivergence, double? weight = null, double targetActivation = 0.05) => new()
     {
         LatentDimension = latentDimension,
         CodeActivation = kind == SparsityKind.KlDivergence ? Activation.Sigmoid : Activation.ReLU,
-        Penalties = { new SparsityPenalty { Kind = kind, Weight = weight, TargetActivation = targetActivation } },
+        Penalties = { new SparsityPenalty { Kind = kind, Weight = weight ?? (kind == SparsityKind.KlDivergence ? 0.1 : 1e-3), TargetActivation = targetActivation } },
     };
 
     /// <summary>Contractive autoencoder (Rifai et al. 2011): the encoder's Jacobian norm is penalised with <paramref name="weight"/>.</summary>
