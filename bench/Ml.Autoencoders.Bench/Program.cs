@@ -413,16 +413,8 @@ internal static partial class Program
 
             var args = $"\"{script}\" --data \"{dataDir}\" --threads {cfg.Threads} --epochs {cfg.Epochs} --warmup-epochs {cfg.Warmup} --json";
             if (r == 0) args += " --pca 16";
-            var (rc, stdout, stderr, secs) = RunProcess("bash", args);
-            var json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
-            if (rc != 0 || json is null)
-            {
-                Console.WriteLine($"    rep {r + 1} B PyTorch : FAILED (exit {rc}) after {secs:F1}s");
-                Console.WriteLine(Indent(Tail(stderr + stdout, 2000)));
-                Notes.Add($"(c) reference failed: bash {args} exited {rc}");
-                break;
-            }
-            using var doc = JsonDocument.Parse(json);
+            if (RunReference(args, "(c)", r, out double secs) is not { } doc) break;
+            using var _ = doc;
             var root = doc.RootElement;
             refMed.Add(root.GetProperty("samples_per_s_median").GetDouble());
             refBest.Add(root.GetProperty("samples_per_s_best").GetDouble());
@@ -484,6 +476,19 @@ internal static partial class Program
             if (File.Exists(candidate)) return candidate;
         }
         throw new FileNotFoundException("bench/reference/run_reference.sh not found above " + AppContext.BaseDirectory + "; pass --reference PATH");
+    }
+
+    /// <summary>Runs the reference script; its last JSON line, or null after printing why it failed.</summary>
+    private static JsonDocument? RunReference(string args, string part, int rep, out double seconds)
+    {
+        var (rc, stdout, stderr, secs) = RunProcess("bash", args);
+        seconds = secs;
+        var json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
+        if (rc == 0 && json is not null) return JsonDocument.Parse(json);
+        Console.WriteLine($"    rep {rep + 1} B PyTorch : FAILED (exit {rc}) after {secs:F1}s");
+        Console.WriteLine(Indent(Tail(stderr + stdout, 2000)));
+        Notes.Add($"{part} reference failed: bash {args} exited {rc}");
+        return null;
     }
 
     private static (int Rc, string Stdout, string Stderr, double Seconds) RunProcess(string file, string args)

@@ -100,16 +100,8 @@ internal static partial class Program
                 }
 
                 var args = $"\"{script}\" --script variants_ae.py --model {v.Model} --data \"{dataDir}\" --threads {cfg.Threads} --epochs {cfg.VariantEpochs} --warmup-epochs {cfg.Warmup} --seed {r} --json";
-                var (rc, stdout, stderr, secs) = RunProcess("bash", args);
-                var json = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.TrimStart().StartsWith('{'));
-                if (rc != 0 || json is null)
-                {
-                    Console.WriteLine($"    rep {r + 1} B PyTorch : FAILED (exit {rc}) after {secs:F1}s");
-                    Console.WriteLine(Indent(Tail(stderr + stdout, 2000)));
-                    Notes.Add($"(e) reference failed: bash {args} exited {rc}");
-                    break;
-                }
-                using var doc = JsonDocument.Parse(json);
+                if (RunReference(args, "(e)", r, out double secs) is not { } doc) break;
+                using var _ = doc;
                 var root = doc.RootElement;
                 refMed.Add(root.GetProperty("samples_per_s_median").GetDouble());
                 refLoss.Add(root.GetProperty(v.TestFigure).GetDouble());

@@ -46,7 +46,7 @@ internal static class StackedSample
         var models = new (string Name, AutoencoderOptions Options)[]
         {
             ("SGD 1.5, end to end", Classic(0, "sgd")),
-            ("SGD 1.5, pretrained 3+3", Classic(3, "pretrained")), // stages at SGD 0.05, then end to end at 1.5
+            ("SGD 1.5, pretrained 3/stage", Classic(3, "pretrained")), // stages at SGD 0.05, then end to end at 1.5
             ("Adam 2e-3 cosine", adam),
         };
         var results = new List<(string Name, Result R)>();
@@ -58,10 +58,10 @@ internal static class StackedSample
 
         double pcaMse = PcaBaseline.Fit(train.Pixels, 784, Latent).ReconstructionMse(test.Pixels);
 
-        Console.WriteLine($"\n{"model (784-100-30 SELU)",-26} {"test BCE",9} {"test MSE",9} {"vs PCA-30",10} {"fit",6}");
+        Console.WriteLine($"\n{"model (784-100-30 SELU)",-28} {"test BCE",9} {"test MSE",9} {"vs PCA-30",10} {"fit",6}");
         foreach (var (name, r) in results)
-            Console.WriteLine($"{name,-26} {r.Bce,9:F4} {r.Mse,9:F5} {(r.Mse / pcaMse - 1) * 100,9:+0.0;-0.0}% {r.FitSeconds,5:F0}s");
-        Console.WriteLine($"{"PCA-30",-26} {"",9} {pcaMse,9:F5}");
+            Console.WriteLine($"{name,-28} {r.Bce,9:F4} {r.Mse,9:F5} {(r.Mse / pcaMse - 1) * 100,9:+0.0;-0.0}% {r.FitSeconds,5:F0}s");
+        Console.WriteLine($"{"PCA-30",-28} {"",9} {pcaMse,9:F5}");
         foreach (var (name, r) in results.Where(x => x.R.Model.PretrainingHistory.Count > 0))
         {
             var stages = r.Model.PretrainingHistory.Select((h, i) => $"stage {i + 1} {h.Epochs[^1].TrainLoss:F4}");

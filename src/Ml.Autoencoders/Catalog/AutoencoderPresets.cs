@@ -26,13 +26,13 @@ public static class AutoencoderPresets
     /// Sparse autoencoder: a code with a sparsity penalty. With <see cref="SparsityKind.KlDivergence"/> (default) the code
     /// is sigmoid and each unit's mean activation is pulled towards <paramref name="targetActivation"/> (Ng's sparse
     /// autoencoder; weight 0.1 by default); with <see cref="SparsityKind.L1"/> the code is ReLU and its L1 norm is
-    /// penalised (weight 1e-3 by default, since the L1 norm grows with the code width).
+    /// penalised (weight 1e-4 by default: the L1 norm grows with the code width; 1e-3 already silences most of a 64-unit code on Fashion-MNIST).
     /// </summary>
     public static AutoencoderOptions Sparse(int latentDimension = 64, SparsityKind kind = SparsityKind.KlDivergence, double? weight = null, double targetActivation = 0.05) => new()
     {
         LatentDimension = latentDimension,
         CodeActivation = kind == SparsityKind.KlDivergence ? Activation.Sigmoid : Activation.ReLU,
-        Penalties = { new SparsityPenalty { Kind = kind, Weight = weight ?? (kind == SparsityKind.KlDivergence ? 0.1 : 1e-3), TargetActivation = targetActivation } },
+        Penalties = { new SparsityPenalty { Kind = kind, Weight = weight ?? (kind == SparsityKind.KlDivergence ? 0.1 : 1e-4), TargetActivation = targetActivation } },
     };
 
     /// <summary>Contractive autoencoder (Rifai et al. 2011): the encoder's Jacobian norm is penalised with <paramref name="weight"/>.</summary>
