@@ -83,6 +83,9 @@ internal static partial class Program
             var refLoss = new List<double>();
             for (int r = 0; r < cfg.RefReps; r++)
             {
+                // The library and the raw loop swap order every rep, so neither always runs right after PyTorch.
+                bool rawFirst = r % 2 == 1;
+                if (rawFirst) RunRaw();
                 Collect();
                 var t = ml.Transforms.Autoencoder(v.Classic(cfg)).Fit(trainView);
                 var timed = t.History.Epochs.Skip(cfg.Warmup).Select(e => e.SamplesPerSecond).ToList();
@@ -90,9 +93,11 @@ internal static partial class Program
                 libLoss.Add(v.TestLoss(t.Model, test));
                 Console.WriteLine($"    rep {r + 1} A library : median {libMed[^1],10:N0} samples/s (epochs: {EpochList(t.History.Epochs.Select(e => e.SamplesPerSecond))}); {v.TestFigure} {libLoss[^1]:F5}; last epoch {t.History.Epochs[^1]}");
                 t.Model.Dispose();
+                if (!rawFirst) RunRaw();
 
-                if (RawVariantStep(v.Model) is { } rawStep)
+                void RunRaw()
                 {
+                    if (RawVariantStep(v.Model) is not { } rawStep) return;
                     Collect();
                     var raw = RawEpochs(data, cfg, rawStep);
                     rawMed.Add(Median(raw.Skip(cfg.Warmup)));
