@@ -21,8 +21,7 @@ internal static class AutoencoderTrainer
     {
         var network = objective.Module;
         var records = new List<EpochRecord>();
-        var termNames = objective.TermNames;
-        var batchTerms = termNames.Count > 0 ? new List<Tensor>(termNames.Count) : null;
+        var terms = new TermSums(objective.TermNames);
         var shuffle = settings.Shuffle ? new Random(settings.Seed) : null;
         using var optimizer = CreateOptimizer(network, settings);
         Dictionary<string, Tensor>? best = null;
@@ -42,7 +41,7 @@ internal static class AutoencoderTrainer
                 var clock = Stopwatch.StartNew();
                 network.train();
                 double lossSum = 0;
-                var termSums = new double[termNames.Count];
+                terms.Reset();
                 long rows = 0;
                 int batchIndex = 0;
                 foreach (var batch in train.Batches(settings.BatchSize, shuffle, device, token))
@@ -51,8 +50,7 @@ internal static class AutoencoderTrainer
                     scope.Attach(batch);
                     batchIndex++;
                     optimizer.zero_grad();
-                    batchTerms?.Clear();
-                    var loss = objective.Loss(batch, epoch, training: true, batchTerms);
+                    var loss = objective.Loss(batch, epoch, training: true, terms.Batch);
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))
                         throw new TrainingDivergedException(epoch + 1, batchIndex, value, lr);
@@ -60,8 +58,7 @@ internal static class AutoencoderTrainer
                     optimizer.step();
                     long n = batch.shape[0];
                     lossSum += value * n;
-                    if (batchTerms is not null)
-                        for (int t = 0; t < termSums.Length; t++) termSums[t] += batchTerms[t].item<float>() * n;
+                    terms.AddBatch(n);
                     rows += n;
                 }
                 if (rows == 0) throw new InvalidOperationException("The training data produced no rows in this epoch.");
@@ -70,8 +67,9 @@ internal static class AutoencoderTrainer
                 clock.Stop();
                 var record = new EpochRecord(epoch + 1, lossSum / rows, validationResult?.Loss, lr, clock.Elapsed, rows)
                 {
-                    Terms = Terms(termNames, termSums.Select(v => v / rows).ToArray()),
+                    Terms = terms.Means(rows),
                     ValidationTerms = validationResult?.Terms ?? EpochRecord.NoTerms,
+                    PretrainingStage = settings.PretrainingStage,
                 };
                 records.Add(record);
                 settings.Progress?.Report(record);
@@ -115,33 +113,47 @@ internal static class AutoencoderTrainer
         network.eval();
         objective.BeginEvaluation();
         using var noGrad = no_grad();
-        var termNames = objective.TermNames;
-        var batchTerms = termNames.Count > 0 ? new List<Tensor>(termNames.Count) : null;
-        var termSums = new double[termNames.Count];
+        var terms = new TermSums(objective.TermNames);
         double sum = 0;
         long rows = 0;
         foreach (var batch in data.Batches(batchSize, null, device, token))
         {
             using var scope = NewDisposeScope();
             scope.Attach(batch);
-            batchTerms?.Clear();
-            var loss = objective.Loss(batch, int.MaxValue, training: false, batchTerms);
+            var loss = objective.Loss(batch, int.MaxValue, training: false, terms.Batch);
             long n = batch.shape[0];
             sum += loss.item<float>() * n;
-            if (batchTerms is not null)
-                for (int t = 0; t < termSums.Length; t++) termSums[t] += batchTerms[t].item<float>() * n;
+            terms.AddBatch(n);
             rows += n;
         }
         network.train();
-        return rows == 0
-            ? (double.NaN, EpochRecord.NoTerms)
-            : (sum / rows, Terms(termNames, termSums.Select(v => v / rows).ToArray()));
+        return rows == 0 ? (double.NaN, EpochRecord.NoTerms) : (sum / rows, terms.Means(rows));
     }
 
-    private static IReadOnlyDictionary<string, double> Terms(IReadOnlyList<string> names, double[] values) =>
-        names.Count == 0 ? EpochRecord.NoTerms : names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => values[x.i]);
+    /// <summary>
+    /// Row-weighted sums of the objective's terms: the objective adds one tensor per term to <see cref="Batch"/>,
+    /// <see cref="AddBatch"/> reads them (and clears the list for the next batch). Costs nothing for a one-term loss.
+    /// </summary>
+    private sealed class TermSums(IReadOnlyList<string> names)
+    {
+        private readonly double[] sums = new double[names.Count];
 
-    internal static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
+        public List<Tensor>? Batch { get; } = names.Count > 0 ? new List<Tensor>(names.Count) : null;
+
+        public void Reset() => Array.Clear(sums);
+
+        public void AddBatch(long rows)
+        {
+            if (Batch is null) return;
+            for (int t = 0; t < sums.Length; t++) sums[t] += Batch[t].item<float>() * rows;
+            Batch.Clear();
+        }
+
+        public IReadOnlyDictionary<string, double> Means(long rows) =>
+            names.Count == 0 ? EpochRecord.NoTerms : names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => sums[x.i] / rows);
+    }
+
+    private static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
     {
         OptimizerKind.Adam => optim.Adam(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
         OptimizerKind.AdamW => optim.AdamW(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),

@@ -45,11 +45,7 @@ internal static class GreedyPretraining
 
             using var shallow = createStage(stageSpec, settings.Seed + i + 1);
             using var stageLoss = new AutoencoderObjective(shallow, stageObjective, settings.Seed + i + 1, device);
-            var progress = settings.Progress is { } p ? new StageProgress(p, i + 1) : null;
-            var history = AutoencoderTrainer.Train(stageLoss, stageTrain, stageValidation, settings with { Progress = progress }, device);
-            // The stage's records carry its number, as its progress reports do (EpochRecord.PretrainingStage).
-            histories.Add(new TrainingHistory(history.Epochs.Select(e => e with { PretrainingStage = stage + 1 }).ToArray(),
-                history.BestEpoch, history.StoppedEarly, history.RestoredBestWeights));
+            histories.Add(AutoencoderTrainer.Train(stageLoss, stageTrain, stageValidation, settings with { PretrainingStage = i + 1 }, device));
             CopyStage(shallow, network, i, stages);
         }
         return histories;
@@ -82,11 +78,5 @@ internal static class GreedyPretraining
                 throw new InvalidOperationException($"Pretraining stage {stage + 1}: tensor '{name}' has no counterpart '{target}' of the same shape in the deep network.");
             destination.copy_(value);
         }
-    }
-
-    /// <summary>Reports a stage's epochs with the stage number set.</summary>
-    private sealed class StageProgress(IProgress<EpochRecord> inner, int stage) : IProgress<EpochRecord>
-    {
-        public void Report(EpochRecord value) => inner.Report(value with { PretrainingStage = stage });
     }
 }

@@ -10,6 +10,8 @@ internal sealed record TrainingSettings
     public int BatchSize { get; init; } = 256;
     public bool Shuffle { get; init; } = true;
     public int Seed { get; init; }
+    /// <summary>Stamped on every epoch record (and progress report) of a greedy pretraining stage; null end to end.</summary>
+    public int? PretrainingStage { get; init; }
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
     public double LearningRate { get; init; } = 1e-3;
     public double MinLearningRate { get; init; }
