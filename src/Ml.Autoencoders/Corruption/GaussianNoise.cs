@@ -39,6 +39,11 @@ public sealed class GaussianNoise : InputCorruption
             throw new ArgumentException($"{nameof(ClipMin)} ({lo}) must not exceed {nameof(ClipMax)} ({hi}).", nameof(ClipMin));
     }
 
+    internal override string? RangeProblem(float min, float max) =>
+        min < (ClipMin ?? double.NegativeInfinity) || max > (ClipMax ?? double.PositiveInfinity)
+            ? $"the noise is clipped to [{ClipMin?.ToString() ?? "-inf"}, {ClipMax?.ToString() ?? "inf"}] but the values range over [{min}, {max}]: clipping would corrupt clean values too. Scale the column or change ClipMin/ClipMax."
+            : null;
+
     internal override Tensor Apply(Tensor clean, Generator generator)
     {
         using var scope = NewDisposeScope();

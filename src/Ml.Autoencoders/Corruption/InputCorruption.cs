@@ -18,6 +18,12 @@ public abstract class InputCorruption
     /// <summary>Checks the settings against the input width; throws <see cref="ArgumentException"/> naming the setting.</summary>
     public abstract void Validate(int featureCount);
 
+    /// <summary>
+    /// Why this corruption does not fit training data whose values range over [<paramref name="min"/>, <paramref name="max"/>],
+    /// or null when it does (checked by <c>Fit</c> after its pass over the data).
+    /// </summary>
+    internal virtual string? RangeProblem(float min, float max) => null;
+
     /// <summary>Returns a corrupted copy of <paramref name="clean"/> ([rows, features]); never modifies it.</summary>
     internal abstract Tensor Apply(Tensor clean, Generator generator);
 

@@ -66,11 +66,7 @@ public sealed class AutoencoderModel : IDisposable
     {
         if (!IsVariational) throw new InvalidOperationException("Only a variational autoencoder (LatentHead = Gaussian) has a prior to sample from; decode chosen codes with Decode instead.");
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var codes = new float[count * LatentDimension];
-        for (int r = 0; r < count; r++)
-            for (int j = 0; j < LatentDimension; j++)
-                codes[r * LatentDimension + j] = RowNoise.Normal((ulong)(uint)seed, r, j);
-        return Split(Decode(codes, count), InputSize);
+        return Split(Decode(RowNoise.Rows((ulong)(uint)seed, 0, count, LatentDimension), count), InputSize);
     }
 
     /// <summary>
@@ -224,13 +220,8 @@ public sealed class AutoencoderModel : IDisposable
     /// </summary>
     private Tensor SampleCodes(Tensor mean, Tensor logVariance, long firstRow)
     {
-        int rows = (int)mean.shape[0], k = LatentDimension;
-        var noise = new float[rows * k];
-        ulong seed = (ulong)(uint)(Seed ^ 0x2545F491);
-        for (int r = 0; r < rows; r++)
-            for (int j = 0; j < k; j++)
-                noise[r * k + j] = RowNoise.Normal(seed, firstRow + r, j);
-        var epsilon = ToDevice(noise, rows, k);
+        int rows = (int)mean.shape[0];
+        var epsilon = ToDevice(RowNoise.Rows((ulong)(uint)(Seed ^ 0x2545F491), firstRow, rows, LatentDimension), rows, LatentDimension);
         return mean.add(logVariance.mul(0.5).exp_().mul_(epsilon));
     }
 

@@ -15,6 +15,16 @@ internal static class RowNoise
         return (float)(Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));
     }
 
+    /// <summary>Noise for <paramref name="rows"/> rows starting at position <paramref name="firstRow"/>, <paramref name="units"/> per row, row-major.</summary>
+    public static float[] Rows(ulong seed, long firstRow, int rows, int units)
+    {
+        var noise = new float[rows * units];
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < units; j++)
+                noise[r * units + j] = Normal(seed, firstRow + r, j);
+        return noise;
+    }
+
     /// <summary>SplitMix64's finaliser: a bijective 64-bit mixer.</summary>
     private static ulong Mix(ulong z)
     {

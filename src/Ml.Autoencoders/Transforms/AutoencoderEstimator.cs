@@ -1,5 +1,4 @@
 using Microsoft.ML;
-using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
@@ -65,9 +64,8 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         if (options.Loss == ReconstructionLoss.BinaryCrossEntropy && (data.Min < 0 || data.Max > 1))
             throw new AutoencoderDataException(options.InputColumnName, null,
                 $"BinaryCrossEntropy needs inputs in [0, 1]; column '{options.InputColumnName}' ranges over [{data.Min}, {data.Max}]. Scale it (NormalizeMinMax) or use MeanSquaredError.");
-        if (options.Corruption is GaussianNoise { ClipMin: var lo, ClipMax: var hi } && (data.Min < (lo ?? double.NegativeInfinity) || data.Max > (hi ?? double.PositiveInfinity)))
-            throw new AutoencoderDataException(options.InputColumnName, null,
-                $"The noise is clipped to [{lo?.ToString() ?? "-inf"}, {hi?.ToString() ?? "inf"}] but column '{options.InputColumnName}' ranges over [{data.Min}, {data.Max}]: clipping would corrupt clean values too. Scale the column or change ClipMin/ClipMax.");
+        if (options.Corruption?.RangeProblem(data.Min, data.Max) is { } problem)
+            throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}': {problem}");
 
         var spec = new DenseNetworkSpec(
             size,
