@@ -208,6 +208,6 @@ public sealed class PenaltyTests
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         var pass = model.Network.Forward(tensor(Synthetic.Flatten(rows), new long[] { rows.Length, rows[0].Length }), null, trace: true);
-        return ContractivePenalty.JacobianNormSquared(model.Network.EncoderLayers, pass.PreActivations!).item<float>();
+        return ContractivePenalty.JacobianNormSquared(((DenseAutoencoderNetwork)model.Network).EncoderLayers, pass.PreActivations!).item<float>();
     }
 }

@@ -1,6 +1,7 @@
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders;
@@ -75,4 +76,74 @@ public static class AutoencoderPresets
         PretrainEpochs = pretrainEpochs,
         TiedWeights = tiedWeights,
     };
+
+    /// <summary>
+    /// Convolutional autoencoder for images of <paramref name="imageShape"/>: one 3x3 convolution of stride 2 per entry
+    /// of <paramref name="channels"/> (16 and 8 by default: 1x28x28 becomes an 8x7x7 code map), ReLU, and a decoder that
+    /// mirrors the encoder with <paramref name="upsampling"/>; the code is the last feature map. Without
+    /// <paramref name="denseCode"/> the code column has channels x height x width values of that map; with it a dense
+    /// code of <paramref name="denseCode"/> units sits in the middle.
+    /// </summary>
+    public static AutoencoderOptions Convolutional(ImageShape imageShape, int[]? channels = null, DecoderUpsampling upsampling = DecoderUpsampling.TransposedConvolution,
+        PixelOrder pixelOrder = PixelOrder.Planar, int? denseCode = null)
+    {
+        ArgumentNullException.ThrowIfNull(imageShape);
+        return new AutoencoderOptions
+        {
+            Convolution = new ConvolutionalOptions
+            {
+                ImageShape = imageShape,
+                PixelOrder = pixelOrder,
+                EncoderLayers = (channels ?? new[] { 16, 8 }).Select(c => new ConvolutionLayer(c, KernelSize: 3, Stride: 2)).ToList(),
+                Upsampling = upsampling,
+                DenseCode = denseCode is not null,
+            },
+            HiddenLayerSizes = Array.Empty<int>(),
+            LatentDimension = denseCode ?? AutoencoderOptions.Defaults.LatentDimension,
+        };
+    }
+
+    /// <summary>
+    /// The classic convolutional denoising autoencoder (the Keras tutorial's): encoder Conv 16 and 8 channels, 3x3,
+    /// stride 2, ReLU; decoder transposed Conv 8 and 16 channels, 3x3, stride 2, ReLU, then a 3x3 Conv back to the
+    /// image's channels with a sigmoid; Gaussian noise of <paramref name="noiseFactor"/> clipped to [0, 1] in training;
+    /// MSE, Adam at 1e-3, batch 128. Inputs in [0, 1] (ExtractPixels with <c>scaleImage: 1f / 255</c>).
+    /// </summary>
+    public static AutoencoderOptions ConvolutionalDenoising(ImageShape imageShape, double noiseFactor = 0.6, PixelOrder pixelOrder = PixelOrder.Planar)
+    {
+        ArgumentNullException.ThrowIfNull(imageShape);
+        return new AutoencoderOptions
+        {
+            Convolution = new ConvolutionalOptions
+            {
+                ImageShape = imageShape,
+                PixelOrder = pixelOrder,
+                EncoderLayers = { new ConvolutionLayer(16, 3, 2), new ConvolutionLayer(8, 3, 2) },
+                DecoderLayers = new List<DecoderLayer>
+                {
+                    new(8, DecoderLayerKind.TransposedConvolution, 3, 2),
+                    new(16, DecoderLayerKind.TransposedConvolution, 3, 2),
+                    new(imageShape.Channels, DecoderLayerKind.UpsampleConvolution, 3, 1),
+                },
+            },
+            HiddenLayerSizes = Array.Empty<int>(),
+            Corruption = new GaussianNoise { Factor = noiseFactor, ClipMin = 0, ClipMax = 1 },
+            OutputActivation = Activation.Sigmoid,
+            LearningRate = 1e-3,
+            LearningRateSchedule = LearningRateSchedule.Constant,
+        };
+    }
+
+    /// <summary>
+    /// Deep convolutional autoencoder with a dense code: 3x3 convolutions of stride 2 with <paramref name="channels"/>
+    /// (16, 32, 64, 128 by default), ReLU, flattened into a <paramref name="codeSize"/>-unit sigmoid code (256 by
+    /// default) and back through a mirrored transposed-convolution decoder. Odd sizes are handled (28 -> 14 -> 7 -> 4 -> 2
+    /// and back to 28 exactly).
+    /// </summary>
+    public static AutoencoderOptions DeepConvolutional(ImageShape imageShape, int[]? channels = null, int codeSize = 256, PixelOrder pixelOrder = PixelOrder.Planar)
+    {
+        var options = Convolutional(imageShape, channels ?? new[] { 16, 32, 64, 128 }, DecoderUpsampling.TransposedConvolution, pixelOrder, codeSize);
+        options.CodeActivation = Activation.Sigmoid;
+        return options;
+    }
 }

@@ -11,11 +11,11 @@ namespace Ml.Autoencoders.Networks;
 /// </summary>
 public sealed class AutoencoderModel : IDisposable
 {
-    private readonly DenseAutoencoderNetwork network;
+    private readonly AutoencoderNetwork network;
     private readonly Device device;
     private bool disposed;
 
-    internal AutoencoderModel(DenseAutoencoderNetwork network, Device device, TrainingHistory history, IReadOnlyList<TrainingHistory>? pretraining = null)
+    internal AutoencoderModel(AutoencoderNetwork network, Device device, TrainingHistory history, IReadOnlyList<TrainingHistory>? pretraining = null)
     {
         this.network = network;
         this.device = device;
@@ -25,10 +25,10 @@ public sealed class AutoencoderModel : IDisposable
     }
 
     /// <summary>Features per input row.</summary>
-    public int InputSize => Network.Spec.InputSize;
+    public int InputSize => Network.InputSize;
 
     /// <summary>Width of the latent code.</summary>
-    public int LatentDimension => Network.Spec.LatentDimension;
+    public int LatentDimension => Network.LatentDimension;
 
     /// <summary>The device the weights live on.</summary>
     public ComputeDevice Device => TorchRuntime.ToComputeDevice(device);
@@ -40,15 +40,21 @@ public sealed class AutoencoderModel : IDisposable
     public IReadOnlyList<TrainingHistory> PretrainingHistory { get; }
 
     /// <summary>What the encoder produces: a deterministic code or a Gaussian posterior (variational autoencoder).</summary>
-    public LatentHead LatentHead => Network.Spec.Head;
+    public LatentHead LatentHead => Network.Head;
 
     /// <summary>True for a variational autoencoder: <see cref="Sample"/> and <see cref="EncodeDistribution"/> are available.</summary>
     public bool IsVariational => LatentHead == LatentHead.Gaussian;
 
-    /// <summary>A readable description of the layers, e.g. "784-256-128-16 (hidden LeakyReLU,LeakyReLU, code Linear, output Sigmoid)".</summary>
-    public string Architecture => Network.Spec.ToString();
+    /// <summary>
+    /// A readable description of the layers, e.g. "784-256-128-16 (hidden LeakyReLU,LeakyReLU, code Linear, output Sigmoid)",
+    /// or for a convolutional body each layer with its output shape.
+    /// </summary>
+    public string Architecture => Network.Description;
 
-    internal DenseAutoencoderNetwork Network
+    /// <summary>The image shape of a convolutional autoencoder; null for a dense body.</summary>
+    public ImageShape? ImageShape => (Network as ConvolutionalAutoencoderNetwork)?.Spec.Convolution.ImageShape;
+
+    internal AutoencoderNetwork Network
     {
         get
         {

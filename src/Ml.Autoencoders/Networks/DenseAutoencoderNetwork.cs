@@ -8,7 +8,7 @@ namespace Ml.Autoencoders.Networks;
 /// A dense encoder, its latent head and the mirrored decoder. Layer names are stable ("encoder.linear0", ...,
 /// "mean", "log_variance", "decoder.linear0", ...) because the model file stores weights by name.
 /// </summary>
-internal sealed class DenseAutoencoderNetwork : nn.Module<Tensor, Tensor>
+internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
 {
     private readonly Sequential encoder;  // hidden layers, and the code layer for a deterministic head
     private readonly Sequential decoder;
@@ -51,38 +51,34 @@ internal sealed class DenseAutoencoderNetwork : nn.Module<Tensor, Tensor>
 
     public DenseNetworkSpec Spec { get; }
 
-    public bool IsGaussian => mean is not null;
+    public override int InputSize => Spec.InputSize;
 
-    /// <summary>The deterministic code: the code layer's output, or the posterior mean of a Gaussian head.</summary>
-    public Tensor Encode(Tensor input)
+    public override int LatentDimension => Spec.LatentDimension;
+
+    public override LatentHead Head => Spec.Head;
+
+    public override Activation OutputActivation => Spec.OutputActivation;
+
+    public override string Description => Spec.ToString();
+
+    public override Tensor Encode(Tensor input)
     {
         if (mean is null) return encoder.forward(input);
         using var hidden = encoder.forward(input);
         return mean.forward(hidden);
     }
 
-    /// <summary>Posterior mean and log-variance (Gaussian head only).</summary>
-    public (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
+    public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
     {
-        if (mean is null || log_variance is null) throw new InvalidOperationException("This network has a deterministic code; only a variational autoencoder has a posterior distribution.");
+        if (mean is null || log_variance is null) throw NotVariational();
         using var hidden = encoder.forward(input);
         return (mean.forward(hidden), log_variance.forward(hidden));
     }
 
-    public Tensor Decode(Tensor code) => decoder.forward(code);
+    public override Tensor Decode(Tensor code) => decoder.forward(code);
 
-    public override Tensor forward(Tensor input)
-    {
-        using var code = Encode(input);
-        return decoder.forward(code);
-    }
-
-    /// <summary>
-    /// The training forward pass: encodes <paramref name="input"/> (recording each encoder layer's pre-activation
-    /// when <paramref name="trace"/> is set, for the contractive penalty), samples the code of a Gaussian head by
-    /// reparameterisation with <paramref name="generator"/> (or uses the mean when it is null), and decodes.
-    /// </summary>
-    public ForwardPass Forward(Tensor input, Generator? generator, bool trace)
+    /// <summary>Records each encoder layer's pre-activation when <paramref name="trace"/> is set (the contractive penalty's Jacobian).</summary>
+    public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
     {
         var preActivations = trace ? new List<Tensor>(encoderLayers.Length) : null;
         var h = input;

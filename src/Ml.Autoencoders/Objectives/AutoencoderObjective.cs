@@ -11,13 +11,13 @@ namespace Ml.Autoencoders.Objectives;
 /// </summary>
 internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
 {
-    private readonly DenseAutoencoderNetwork network;
+    private readonly AutoencoderNetwork network;
     private readonly ObjectiveSettings settings;
     private readonly Generator trainGenerator;
     private readonly Generator evaluationGenerator;
     private readonly bool trace;
 
-    public AutoencoderObjective(DenseAutoencoderNetwork network, ObjectiveSettings settings, int seed, Device device)
+    public AutoencoderObjective(AutoencoderNetwork network, ObjectiveSettings settings, int seed, Device device)
     {
         this.network = network;
         this.settings = settings;

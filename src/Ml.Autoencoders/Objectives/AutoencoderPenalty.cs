@@ -32,7 +32,7 @@ public abstract class AutoencoderPenalty
     }
 
     /// <summary>The unweighted penalty of one batch, averaged over rows.</summary>
-    internal abstract Tensor Compute(ForwardPass pass, DenseAutoencoderNetwork network);
+    internal abstract Tensor Compute(ForwardPass pass, AutoencoderNetwork network);
 
     /// <summary>A copy that shares nothing mutable with this one.</summary>
     public virtual AutoencoderPenalty Clone() => (AutoencoderPenalty)MemberwiseClone();

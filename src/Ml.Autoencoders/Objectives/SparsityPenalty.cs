@@ -45,7 +45,7 @@ public sealed class SparsityPenalty : AutoencoderPenalty
         }
     }
 
-    internal override Tensor Compute(ForwardPass pass, DenseAutoencoderNetwork network)
+    internal override Tensor Compute(ForwardPass pass, AutoencoderNetwork network)
     {
         using var scope = NewDisposeScope();
         var code = pass.Code;

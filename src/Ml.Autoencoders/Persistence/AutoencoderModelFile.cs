@@ -63,25 +63,28 @@ public static class AutoencoderModelFile
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(stream);
         var model = transformer.Model;
-        var spec = model.Network.Spec;
+        var network = model.Network;
+        var conv = (network as ConvolutionalAutoencoderNetwork)?.Spec;
+        var spec = network is DenseAutoencoderNetwork dense ? dense.Spec : conv!.Core;
         var tensors = new List<(string Name, long[] Shape, float[] Values)>();
         using (NewDisposeScope())
-            foreach (var (name, value) in model.Network.state_dict())
-                tensors.Add((name, value.shape, TensorSpans.ToArray<float>(value.detach())));
+            foreach (var (name, value) in network.state_dict())
+                tensors.Add((name, value.shape, TensorSpans.ToArray<float>(value.detach().to_type(ScalarType.Float32)))); // batch-norm step counts are int64; exact as float below 2^24
         var header = new Header
         {
             Library = typeof(AutoencoderModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",
             TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
             LibTorch = torch.__version__,
-            Kind = "dense-autoencoder",
-            InputSize = spec.InputSize,
-            HiddenSizes = spec.HiddenSizes,
-            HiddenActivations = spec.HiddenActivations,
-            LatentDimension = spec.LatentDimension,
-            CodeActivation = spec.CodeActivation,
-            OutputActivation = spec.OutputActivation,
-            LatentHead = spec.Head,
-            TiedWeights = spec.TiedWeights,
+            Kind = conv is null ? DenseKind : ConvKind,
+            InputSize = network.InputSize,
+            HiddenSizes = spec?.HiddenSizes ?? Array.Empty<int>(),
+            HiddenActivations = spec?.HiddenActivations ?? Array.Empty<Activation>(),
+            LatentDimension = network.LatentDimension,
+            CodeActivation = spec?.CodeActivation ?? conv!.Convolution.Activation,
+            OutputActivation = network.OutputActivation,
+            LatentHead = network.Head,
+            TiedWeights = spec?.TiedWeights ?? false,
+            Convolution = conv?.Convolution,
             Options = transformer.OptionsView,
             History = Entries(model.History),
             Pretraining = model.PretrainingHistory.Select(h => new StageEntry(Entries(h), h.BestEpoch, h.StoppedEarly, h.RestoredBestWeights)).ToArray(),
@@ -212,9 +215,19 @@ public static class AutoencoderModelFile
 
         TorchRuntime.EnsureLoaded();
         var target = TorchRuntime.Resolve(device);
-        var network = new DenseAutoencoderNetwork(spec);
+        AutoencoderNetwork network;
         try
         {
+            network = spec is ConvNetworkSpec convSpec ? new ConvolutionalAutoencoderNetwork(convSpec) : new DenseAutoencoderNetwork((DenseNetworkSpec)spec);
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
+        }
+        try
+        {
+            if (network.LatentDimension != header.LatentDimension || network.InputSize != header.InputSize)
+                throw new AutoencoderModelFormatException($"the header gives {header.InputSize} inputs and a code of {header.LatentDimension}; the network it describes has {network.InputSize} and {network.LatentDimension}.");
             var state = network.state_dict();
             if (state.Count != header.Tensors!.Length || header.Tensors.Any(t => !state.ContainsKey(t.Name!)))
                 throw new AutoencoderModelFormatException($"the tensors ({string.Join(", ", header.Tensors.Select(t => t.Name))}) do not match the network the header describes ({string.Join(", ", state.Keys)}).");
@@ -234,7 +247,11 @@ public static class AutoencoderModelFile
                             throw new AutoencoderModelFormatException($"tensor '{entry.Name}' holds a non-finite weight ({v}) at index {i}.");
                         values[i] = v;
                     }
-                    values.AsSpan().CopyTo(TensorSpans.AsSpan<float>(parameter));
+                    if (parameter.dtype == ScalarType.Float32)
+                        values.AsSpan().CopyTo(TensorSpans.AsSpan<float>(parameter));
+                    else
+                        using (var stored = tensor(values).reshape(parameter.shape))
+                            parameter.copy_(stored); // batch-norm step counts (int64)
                     offset += count * 4L;
                 }
             }
@@ -243,9 +260,9 @@ public static class AutoencoderModelFile
             var pretraining = (header.Pretraining ?? Array.Empty<StageEntry>())
                 .Select(st => History(st.Epochs ?? Array.Empty<EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             var options = header.Options!;
-            options.OutputActivation = spec.OutputActivation;
+            options.OutputActivation = network.OutputActivation;
             var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.Seed };
-            return new AutoencoderTransformer(model, options, spec.InputSize);
+            return new AutoencoderTransformer(model, options, network.InputSize);
         }
         catch
         {
@@ -254,9 +271,12 @@ public static class AutoencoderModelFile
         }
     }
 
-    private static DenseNetworkSpec CheckHeader(Header h)
+    private const string DenseKind = "dense-autoencoder", ConvKind = "conv-autoencoder";
+
+    /// <summary>Checks the header and returns the network spec it describes: a <see cref="DenseNetworkSpec"/> or a <see cref="ConvNetworkSpec"/>.</summary>
+    private static object CheckHeader(Header h)
     {
-        if (h.Kind != "dense-autoencoder")
+        if (h.Kind is not (DenseKind or ConvKind))
             throw new AutoencoderModelFormatException($"model kind '{h.Kind}' is not one this library version reads.");
         if (h.HiddenSizes is null || h.HiddenActivations is null || h.Tensors is null || h.Options is null || h.History is null)
             throw new AutoencoderModelFormatException("the header lacks a required field (hidden sizes, activations, tensors, options or history).");
@@ -268,7 +288,7 @@ public static class AutoencoderModelFile
         var activations = h.HiddenActivations.Append(h.CodeActivation).Append(h.OutputActivation);
         if (activations.Any(a => !Enum.IsDefined(a)))
             throw new AutoencoderModelFormatException("the header names an unknown activation.");
-        if (h.Tensors.Length > 4 * MaxLayers || h.Tensors.Any(t => t.Name is null || t.Shape is null || t.Shape.Length is < 1 or > 2 || t.Shape.Any(s => s <= 0 || s > MaxWidth)))
+        if (h.Tensors.Length > 8 * MaxLayers || h.Tensors.Any(t => t.Name is null || t.Shape is null || t.Shape.Length > 4 || t.Shape.Any(s => s <= 0 || s > MaxWidth)))
             throw new AutoencoderModelFormatException("the tensor table holds an entry without a name or with an impossible shape.");
         try
         {
@@ -278,6 +298,8 @@ public static class AutoencoderModelFile
         {
             throw new AutoencoderModelFormatException("the stored options are invalid: " + e.Message, e);
         }
+        if (h.Kind == ConvKind)
+            return CheckConvolution(h);
         if (h.Options.LatentDimension != h.LatentDimension)
             throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
         if (h.History.Length > 1_000_000 || (h.Pretraining is { } stages && (stages.Length > MaxLayers || stages.Any(st => st.Epochs is { Length: > 1_000_000 }))))
@@ -296,6 +318,28 @@ public static class AutoencoderModelFile
         return spec;
     }
 
+    private static ConvNetworkSpec CheckConvolution(Header h)
+    {
+        var conv = h.Convolution ?? throw new AutoencoderModelFormatException("a convolutional model's header lacks its convolution options.");
+        if (h.Options!.Convolution is null)
+            throw new AutoencoderModelFormatException("the header describes a convolutional network but the stored options have no convolution.");
+        if (h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
+            throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
+        try
+        {
+            var plan = ConvolutionPlan.Create(conv);
+            var core = conv.DenseCode
+                ? new DenseNetworkSpec(plan.CodeSize, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, conv.Activation, h.LatentHead, h.TiedWeights)
+                : null;
+            core?.Validate();
+            return new ConvNetworkSpec(conv, h.OutputActivation, core);
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
+        }
+    }
+
     private sealed class Header
     {
         public string? Library { get; set; }
@@ -310,6 +354,7 @@ public static class AutoencoderModelFile
         public Activation OutputActivation { get; set; }
         public LatentHead LatentHead { get; set; }
         public bool TiedWeights { get; set; }
+        public ConvolutionalOptions? Convolution { get; set; }
         public AutoencoderOptions? Options { get; set; }
         public EpochEntry[]? History { get; set; }
         public StageEntry[]? Pretraining { get; set; }

@@ -53,6 +53,10 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     {
         ArgumentNullException.ThrowIfNull(input);
         var (_, size) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
+        if (options.Convolution?.ImageShape is { } shape && shape.Size != size)
+            throw new AutoencoderSchemaException(options.InputColumnName,
+                $"Input column '{options.InputColumnName}' has {size} values per row; the image shape {shape} (channels x height x width) needs {shape.Size}. " +
+                "Check the size given to ResizeImages and the colours ExtractPixels extracts (colorsToExtract), or fix Convolution.ImageShape.", "inputColumnName");
         TorchRuntime.EnsureLoaded();
         if (options.Threads > 0) set_num_threads(options.Threads);
         var device = TorchRuntime.Resolve(options.Device);
@@ -67,24 +71,16 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         if (options.Corruption?.RangeProblem(data.Min, data.Max) is { } problem)
             throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}': {problem}");
 
-        var spec = new DenseNetworkSpec(
-            size,
-            (int[])options.HiddenLayerSizes.Clone(),
-            options.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(options.HiddenActivation, options.HiddenLayerSizes.Length).ToArray(),
-            options.LatentDimension,
-            options.CodeActivation,
-            outputActivation,
-            options.LatentHead,
-            options.TiedWeights);
-
-        var network = CreateNetwork(spec, options.Seed, device);
+        AutoencoderNetwork network = options.Convolution is null
+            ? CreateNetwork(DenseSpec(options, size, outputActivation), options.Seed, device)
+            : CreateNetwork(ConvSpec(options, outputActivation), options.Seed, device);
         try
         {
             int epochs = options.ResolveEpochs(data.TrainRows);
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
             var pretraining = options.PretrainEpochs > 0
-                ? GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
+                ? GreedyPretraining.Run((DenseAutoencoderNetwork)network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
                     (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device)
                 : null;
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
@@ -114,13 +110,45 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         Penalties = o.Penalties.Select(p => p.Clone()).ToArray(),
     };
 
+    /// <summary>The dense network the options describe, for rows of <paramref name="size"/> values.</summary>
+    internal static DenseNetworkSpec DenseSpec(AutoencoderOptions o, int size, Activation outputActivation) => new(
+        size,
+        (int[])o.HiddenLayerSizes.Clone(),
+        HiddenActivations(o),
+        o.LatentDimension,
+        o.CodeActivation,
+        outputActivation,
+        o.LatentHead,
+        o.TiedWeights);
+
+    /// <summary>The convolutional network the options describe; its dense code (if any) reads the encoder's code map.</summary>
+    internal static ConvNetworkSpec ConvSpec(AutoencoderOptions o, Activation outputActivation)
+    {
+        var conv = o.Convolution!.Clone();
+        var plan = ConvolutionPlan.Create(conv);
+        var core = conv.DenseCode
+            ? new DenseNetworkSpec(plan.CodeSize, (int[])o.HiddenLayerSizes.Clone(), HiddenActivations(o), o.LatentDimension, o.CodeActivation, conv.Activation, o.LatentHead, o.TiedWeights)
+            : null;
+        return new ConvNetworkSpec(conv, outputActivation, core);
+    }
+
+    private static Activation[] HiddenActivations(AutoencoderOptions o) =>
+        o.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
+
     /// <summary>Weights are drawn from torch's global generator: seed it under a lock so concurrent fits stay reproducible.</summary>
-    internal static DenseAutoencoderNetwork CreateNetwork(DenseNetworkSpec spec, int seed, Device device)
+    internal static DenseAutoencoderNetwork CreateNetwork(DenseNetworkSpec spec, int seed, Device device) =>
+        Seeded(() => new DenseAutoencoderNetwork(spec), seed, device);
+
+    /// <inheritdoc cref="CreateNetwork(DenseNetworkSpec, int, Device)"/>
+    internal static ConvolutionalAutoencoderNetwork CreateNetwork(ConvNetworkSpec spec, int seed, Device device) =>
+        Seeded(() => new ConvolutionalAutoencoderNetwork(spec), seed, device);
+
+    private static T Seeded<T>(Func<T> create, int seed, Device device) where T : AutoencoderNetwork
     {
         lock (SeedLock)
         {
             random.manual_seed(seed);
-            var network = new DenseAutoencoderNetwork(spec);
+            var network = create();
             return device.type == TorchSharp.DeviceType.CPU ? network : network.to(device);
         }
     }

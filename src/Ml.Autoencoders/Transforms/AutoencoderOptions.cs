@@ -122,6 +122,13 @@ public sealed class AutoencoderOptions
     /// </summary>
     public double? PretrainLearningRate { get; set; }
 
+    /// <summary>
+    /// A convolutional body for image rows (see <see cref="ConvolutionalOptions"/>); null (the default) for a dense body.
+    /// With a convolutional body, <see cref="HiddenLayerSizes"/>, <see cref="LatentDimension"/> and
+    /// <see cref="CodeActivation"/> describe the dense code when <see cref="ConvolutionalOptions.DenseCode"/> is set.
+    /// </summary>
+    public ConvolutionalOptions? Convolution { get; set; }
+
     /// <summary>Width of the latent code (the bottleneck).</summary>
     public int LatentDimension { get; set; } = Defaults.LatentDimension;
 
@@ -316,12 +323,32 @@ public sealed class AutoencoderOptions
                 throw new ArgumentException($"A Gaussian head's mean and log-variance are linear; {nameof(CodeActivation)} must be Linear, not {CodeActivation}.", nameof(CodeActivation));
         }
         Corruption?.Validate(0);
+        ValidateConvolution(gaussian);
         if (Penalties is null) throw new ArgumentNullException(nameof(Penalties), "Use an empty list for no penalty.");
         for (int i = 0; i < Penalties.Count; i++)
         {
             var penalty = Penalties[i] ?? throw new ArgumentException($"Penalty {i} is null.", nameof(Penalties));
-            penalty.Validate(LatentHead, CodeActivation);
+            penalty.Validate(LatentHead, Convolution is { DenseCode: false } conv ? conv.Activation : CodeActivation);
         }
+    }
+
+    /// <summary>What a convolutional body allows: a Gaussian head, tied weights and hidden layers need its dense code.</summary>
+    private void ValidateConvolution(bool gaussian)
+    {
+        if (Convolution is not { } conv) return;
+        conv.Validate();
+        if (PretrainEpochs > 0)
+            throw new ArgumentException($"Greedy layer-wise pretraining ({nameof(PretrainEpochs)}) is defined for dense bodies; train the convolutional autoencoder end to end.", nameof(PretrainEpochs));
+        if (Penalties?.OfType<ContractivePenalty>().Any() == true)
+            throw new ArgumentException($"The {nameof(ContractivePenalty)} (the encoder's Jacobian) is defined for dense bodies; use a denoising or sparse convolutional autoencoder.", nameof(Penalties));
+        if (conv.DenseCode) return;
+        if (gaussian)
+            throw new ArgumentException($"A Gaussian latent head needs a dense code: set {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} = true.", nameof(LatentHead));
+        if (TiedWeights)
+            throw new ArgumentException($"{nameof(TiedWeights)} ties dense layers; without {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} there are none.", nameof(TiedWeights));
+        if (HiddenLayerSizes is { Length: > 0 })
+            throw new ArgumentException($"{nameof(HiddenLayerSizes)} are dense layers before a dense code, but {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} is false " +
+                "(the code is the encoder's last feature map): set HiddenLayerSizes = [] or DenseCode = true.", nameof(HiddenLayerSizes));
     }
 
     /// <summary>A shallow copy (the arrays are copied too).</summary>
@@ -331,6 +358,7 @@ public sealed class AutoencoderOptions
         copy.HiddenLayerSizes = (int[])HiddenLayerSizes.Clone();
         copy.HiddenActivations = (Activation[]?)HiddenActivations?.Clone();
         copy.Corruption = Corruption?.Clone();
+        copy.Convolution = Convolution?.Clone();
         copy.Penalties = Penalties?.Select(p => p?.Clone()!).ToList()!;
         return copy;
     }

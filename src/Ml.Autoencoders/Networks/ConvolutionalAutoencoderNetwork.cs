@@ -1,0 +1,151 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Networks;
+
+/// <summary>
+/// Shape of a convolutional autoencoder: the convolutional options, the activation of the reconstruction, and the
+/// dense part between encoder and decoder when <see cref="ConvolutionalOptions.DenseCode"/> is set (its input size is
+/// the code map's size, its output activation the convolutional activation).
+/// </summary>
+internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activation OutputActivation, DenseNetworkSpec? Core)
+{
+    public override string ToString()
+    {
+        var plan = ConvolutionPlan.Create(Convolution);
+        return plan.Describe(Core is not null).Replace("[dense code]", Core is null ? "" : $"dense {Core}") +
+            $" (activation {Convolution.Activation}{(Convolution.BatchNormalization ? ", batch norm" : "")}, output {OutputActivation}, {Convolution.PixelOrder.ToString().ToLowerInvariant()} pixels)";
+    }
+}
+
+/// <summary>
+/// A convolutional encoder, an optional dense code (any <see cref="DenseAutoencoderNetwork"/>, so a Gaussian head and
+/// penalties on the code work as for dense bodies), and the decoder the <see cref="ConvolutionPlan"/> worked out.
+/// Rows arrive flat in the declared pixel order and leave in the same order. Layer names are stable
+/// ("encoder.conv0", "encoder.bn0", "core.…", "decoder.tconv0", ...) because the model file stores weights by name.
+/// </summary>
+internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
+{
+    private readonly Sequential encoder;
+    private readonly Sequential decoder;
+    private readonly DenseAutoencoderNetwork? core;
+    private readonly ConvolutionPlan plan;
+    private readonly ImageShape image;
+    private readonly bool interleaved;
+
+    public ConvolutionalAutoencoderNetwork(ConvNetworkSpec spec) : base(nameof(ConvolutionalAutoencoderNetwork))
+    {
+        Spec = spec;
+        var conv = spec.Convolution;
+        plan = ConvolutionPlan.Create(conv);
+        image = plan.Image;
+        interleaved = conv.PixelOrder == PixelOrder.Interleaved && image.Channels > 1;
+        if (spec.Core is { } c && c.InputSize != plan.CodeSize)
+            throw new ArgumentException($"The dense code reads {c.InputSize} values; the encoder's code map has {plan.CodeSize}.");
+
+        var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        for (int i = 0; i < plan.Encoder.Count; i++)
+        {
+            var l = plan.Encoder[i];
+            layers.Add(($"conv{i}", nn.Conv2d(l.InChannels, l.OutChannels, l.KernelSize, stride: l.Stride, padding: l.Padding)));
+            AddNormalisedActivation(layers, i, l.OutChannels, conv);
+            if (l.PoolSize > 1) layers.Add(($"pool{i}", nn.MaxPool2d(l.PoolSize)));
+        }
+        encoder = nn.Sequential(layers);
+
+        core = spec.Core is { } coreSpec ? new DenseAutoencoderNetwork(coreSpec) : null;
+
+        layers = new List<(string, nn.Module<Tensor, Tensor>)>();
+        for (int j = 0; j < plan.Decoder.Count; j++)
+        {
+            var l = plan.Decoder[j];
+            if (l.UpsampleTo is { } size) layers.Add(($"up{j}", nn.Upsample(size: new long[] { size.Height, size.Width }, mode: UpsampleMode.Nearest)));
+            layers.Add(l.Kind == PlannedKind.Convolution
+                ? ($"conv{j}", nn.Conv2d(l.InChannels, l.OutChannels, l.KernelSize, stride: l.Stride, padding: l.Padding))
+                : ($"tconv{j}", new TransposedConvolution(l.InChannels, l.OutChannels, l.KernelSize, l.Stride, l.Padding, l.OutputPadding)));
+            if (j < plan.Decoder.Count - 1)
+                AddNormalisedActivation(layers, j, l.OutChannels, conv);
+            else if (spec.OutputActivation != Activation.Linear)
+                layers.Add(("output_act", Activations.Create(spec.OutputActivation)));
+        }
+        decoder = nn.Sequential(layers);
+        RegisterComponents();
+    }
+
+    private static void AddNormalisedActivation(List<(string, nn.Module<Tensor, Tensor>)> layers, int index, int channels, ConvolutionalOptions conv)
+    {
+        if (conv.BatchNormalization) layers.Add(($"bn{index}", nn.BatchNorm2d(channels)));
+        if (conv.Activation != Activation.Linear) layers.Add(($"act{index}", Activations.Create(conv.Activation)));
+    }
+
+    public ConvNetworkSpec Spec { get; }
+
+    public ConvolutionPlan Plan => plan;
+
+    public override int InputSize => image.Size;
+
+    public override int LatentDimension => core?.LatentDimension ?? plan.CodeSize;
+
+    public override LatentHead Head => core?.Head ?? LatentHead.Deterministic;
+
+    public override Activation OutputActivation => Spec.OutputActivation;
+
+    public override string Description => Spec.ToString();
+
+    /// <summary>Flat rows in the declared pixel order to a batch of planar images (N, C, H, W).</summary>
+    private Tensor ToImages(Tensor rows) => interleaved
+        ? rows.view(-1, image.Height, image.Width, image.Channels).permute(0, 3, 1, 2)
+        : rows.view(-1, image.Channels, image.Height, image.Width);
+
+    /// <summary>Planar images back to flat rows in the declared pixel order.</summary>
+    private Tensor ToRows(Tensor images) => interleaved
+        ? images.permute(0, 2, 3, 1).reshape(images.shape[0], -1)
+        : images.reshape(images.shape[0], -1);
+
+    /// <summary>The encoder's last feature map, flattened channel-major.</summary>
+    private Tensor EncodeMap(Tensor input) => encoder.forward(ToImages(input)).flatten(1);
+
+    private Tensor DecodeMap(Tensor map) => ToRows(decoder.forward(map.view(-1, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth)));
+
+    public override Tensor Encode(Tensor input)
+    {
+        if (core is null) return EncodeMap(input);
+        using var map = EncodeMap(input);
+        return core.Encode(map);
+    }
+
+    public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
+    {
+        if (core is not { IsGaussian: true }) throw NotVariational();
+        using var map = EncodeMap(input);
+        return core.EncodeDistribution(map);
+    }
+
+    public override Tensor Decode(Tensor code)
+    {
+        if (core is null) return DecodeMap(code);
+        using var map = core.Decode(code);
+        return DecodeMap(map);
+    }
+
+    /// <summary>Tracing (the contractive penalty's Jacobian) is defined for dense bodies only; options reject it earlier.</summary>
+    public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
+    {
+        if (trace) throw new NotSupportedException("The contractive penalty needs a dense body.");
+        var map = EncodeMap(input);
+        if (core is null) return new ForwardPass(input, map, null, null, DecodeMap(map), null);
+        var inner = core.Forward(map, generator, false);
+        return inner with { Input = input, Reconstruction = DecodeMap(inner.Reconstruction) };
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            encoder.Dispose();
+            decoder.Dispose();
+            core?.Dispose();
+        }
+        base.Dispose(disposing);
+    }
+}
