@@ -1,4 +1,5 @@
 using Microsoft.ML;
+using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders;
@@ -105,6 +106,49 @@ public static class AutoencoderCatalog
     public static AutoencoderEstimator StackedAutoencoder(this TransformsCatalog catalog, int[]? hiddenLayerSizes = null, int latentDimension = 30,
         int pretrainEpochs = 0, bool tiedWeights = false, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
         Preset(catalog, AutoencoderPresets.Stacked(hiddenLayerSizes, latentDimension, pretrainEpochs, tiedWeights), latentDimension, inputColumnName, epochs, seed);
+
+    /// <summary>
+    /// A convolutional autoencoder (<see cref="AutoencoderPresets.Convolutional"/>) on images of <paramref name="imageShape"/>:
+    /// 3x3 stride-2 convolutions with <paramref name="channels"/> (16, 8 by default) and a mirrored decoder; the code
+    /// column is the last feature map. Put it after <c>LoadImages</c>, <c>ResizeImages</c> and <c>ExtractPixels</c>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="imageShape">Channels, height and width of each image.</param>
+    /// <param name="inputColumnName">The pixel vector (channels x height x width values).</param>
+    /// <param name="channels">Channels of each encoder layer.</param>
+    /// <param name="pixelOrder">Planar (ExtractPixels' default) or interleaved (<c>interleavePixelColors: true</c>).</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    /// <example><code>
+    /// var pipeline = mlContext.Transforms.LoadImages("Image", folder, "Path")
+    ///     .Append(mlContext.Transforms.ResizeImages("Image", 28, 28))
+    ///     .Append(mlContext.Transforms.ExtractPixels("Features", "Image", ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+    ///     .Append(mlContext.Transforms.ConvolutionalAutoencoder(new ImageShape(1, 28, 28)));
+    /// </code></example>
+    public static AutoencoderEstimator ConvolutionalAutoencoder(this TransformsCatalog catalog, ImageShape imageShape, string inputColumnName = AutoencoderColumnNames.Features,
+        int[]? channels = null, PixelOrder pixelOrder = PixelOrder.Planar, int? epochs = null, int seed = 0)
+    {
+        var options = AutoencoderPresets.Convolutional(imageShape, channels, pixelOrder: pixelOrder);
+        return Preset(catalog, options, options.LatentDimension, inputColumnName, epochs, seed);
+    }
+
+    /// <summary>
+    /// The convolutional denoising autoencoder (<see cref="AutoencoderPresets.ConvolutionalDenoising"/>): trained on images with
+    /// Gaussian noise of <paramref name="noiseFactor"/> clipped to [0, 1] to give back the clean image.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="imageShape">Channels, height and width of each image.</param>
+    /// <param name="noiseFactor">Standard deviation of the added noise.</param>
+    /// <param name="inputColumnName">The pixel vector in [0, 1] (ExtractPixels with <c>scaleImage: 1f / 255</c>).</param>
+    /// <param name="pixelOrder">Planar (ExtractPixels' default) or interleaved.</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation, shuffling and noise.</param>
+    public static AutoencoderEstimator ConvolutionalDenoisingAutoencoder(this TransformsCatalog catalog, ImageShape imageShape, double noiseFactor = 0.6,
+        string inputColumnName = AutoencoderColumnNames.Features, PixelOrder pixelOrder = PixelOrder.Planar, int? epochs = null, int seed = 0)
+    {
+        var options = AutoencoderPresets.ConvolutionalDenoising(imageShape, noiseFactor, pixelOrder);
+        return Preset(catalog, options, options.LatentDimension, inputColumnName, epochs, seed);
+    }
 
     private static AutoencoderEstimator Preset(TransformsCatalog catalog, AutoencoderOptions options, int latentDimension, string inputColumnName, int? epochs, int seed)
     {
