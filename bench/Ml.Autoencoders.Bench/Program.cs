@@ -41,6 +41,7 @@ internal sealed class Config
     public string? DataDir;
     public string? ReferenceScript;
     public int VariantEpochs = 10;  // epochs per fit in (e), as in the reference figures
+    public int ConvEpochs = 10;     // epochs per fit in (f) (the first is warm-up)
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -58,6 +59,7 @@ internal sealed class Config
             c.PredictionEngineRows = 2_000;
             c.DefaultMaxTrain = 10_000;
             c.VariantEpochs = 5;
+            c.ConvEpochs = 3;
         }
         for (int i = 0; i < args.Length; i++)
         {
@@ -77,16 +79,18 @@ internal sealed class Config
                 case "--data": c.DataDir = Next(); break;
                 case "--reference": c.ReferenceScript = Next(); break;
                 case "--variant-epochs": c.VariantEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--conv-epochs": c.ConvEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
                     Console.WriteLine("bash bench/run.sh [--quick] [--threads T] [--epochs E] [--warmup-epochs W] [--reps R] [--ref-reps R] " +
-                                      "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--data DIR] [--only abcde]");
+                                      "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] [--data DIR] [--only abcdef] (f runs only when named in --only)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"Unknown option {a} (try --help)");
             }
         }
+        if (c.ConvEpochs < 2) throw new ArgumentException($"--conv-epochs ({c.ConvEpochs}) must be >= 2 (the first is warm-up)");
         if (c.VariantEpochs <= c.Warmup) throw new ArgumentException($"--variant-epochs ({c.VariantEpochs}) must exceed --warmup-epochs ({c.Warmup})");
         if (c.Epochs <= c.Warmup) throw new ArgumentException($"--epochs ({c.Epochs}) must exceed --warmup-epochs ({c.Warmup})");
         if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
@@ -143,6 +147,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('c')) PartC(cfg, ml, trainView, test);
             if (cfg.Parts.Contains('d')) PartD(cfg, ml, train, test);
             if (cfg.Parts.Contains('e')) PartE(cfg, ml, trainView, train, test);
+            if (cfg.Parts.Contains('f')) PartF(cfg, ml, trainView, train, test);
         }
         finally
         {

@@ -7,6 +7,8 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["stacked"] = ("stacked 784-100-30 SELU autoencoder: classic SGD, with greedy layer-wise pretraining, with Adam; PCA-30", StackedSample.Run),
     ["vae"] = ("variational autoencoder 784-512-2: test ELBO, latent-space grid, latent scatter by class, samples", VaeSample.Run),
     ["denoising"] = ("denoising autoencoder 784-256-64 (Gaussian noise 0.6) against a plain one on noisy test images", DenoisingSample.Run),
+    ["conv-denoising"] = ("convolutional denoising autoencoder from PNG files (LoadImages -> ExtractPixels -> autoencoder): PSNR/SSIM, grid, ConvertToImage", ConvDenoisingSample.Run),
+    ["conv-features"] = ("convolutional autoencoder codes -> ML.NET classifier in one pipeline, against the same classifier on raw pixels", ConvFeaturesSample.Run),
     ["regularised"] = ("sparse (KL, L1) and contractive 784-64 autoencoders next to a plain one: code sparsity, Jacobian norm, test MSE; PCA-64", RegularisedSample.Run),
     ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
     ["readme-variants"] = ("the README's variants example (beta-VAE, denoising sparse, stacked with pretraining), as printed there", ReadmeVariantsSample.Run),
@@ -15,7 +17,7 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))
 {
     Console.WriteLine("Usage: dotnet run --project src/Ml.Autoencoders.Samples -c Release -- <command> [--data DIR] [--train N] [--test N] [--epochs N] [--out DIR]");
-    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-10} {help}");
+    foreach (var (name, (help, _)) in commands) Console.WriteLine($"  {name,-15} {help}");
     return args.Length == 0 ? 0 : 1;
 }
 command.Run(args[1..]);

@@ -62,7 +62,7 @@ public sealed class AutoencoderConformanceTests
             CreateEstimator = () =>
             {
                 var o = options();
-                o.HiddenLayerSizes = new[] { 8 };
+                if (o.Convolution is not { DenseCode: false }) o.HiddenLayerSizes = new[] { 8 }; // a code map has no dense layers
                 o.Epochs = 3;
                 o.BatchSize = 32;
                 o.Seed = 7;
@@ -112,6 +112,48 @@ public sealed class AutoencoderConformanceTests
             o.CodeActivation = Activation.Sigmoid;
             o.Penalties.Add(new SparsityPenalty { Kind = SparsityKind.KlDivergence, Weight = 0.1 });
             return o;
+        }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
+    }
+
+    /// <summary>
+    /// A convolutional autoencoder passes the kit with the 12 features as 1x3x4 images: a 3x3 stride-2 convolution of
+    /// two channels with batch normalisation (its running statistics in Transform make rows independent of their
+    /// batch), the code the 2x2x2 map, and a mirrored decoder whose height and width need different output paddings.
+    /// </summary>
+    [TestMethod]
+    public void ConvolutionalAutoencoderPassesTheConformanceKit()
+    {
+        var ml = new MLContext(seed: 1);
+        EstimatorConformance.RunAll(ml, VariantCase(ml, "convolutional autoencoder", () => new AutoencoderOptions
+        {
+            Convolution = new ConvolutionalOptions
+            {
+                ImageShape = new ImageShape(1, 3, 4),
+                EncoderLayers = { new ConvolutionLayer(2, 3, 2) },
+                BatchNormalization = true,
+            },
+            HiddenLayerSizes = Array.Empty<int>(),
+        }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
+    }
+
+    /// <summary>
+    /// A convolutional autoencoder with a dense code passes the kit with the 12 features as interleaved 3x2x2 images: a
+    /// 3x3 convolution and 2x2 max pooling to a 4x1x1 map, a dense 8-unit layer and a 3-unit code, and back.
+    /// </summary>
+    [TestMethod]
+    public void ConvolutionalAutoencoderWithDenseCodePassesTheConformanceKit()
+    {
+        var ml = new MLContext(seed: 1);
+        EstimatorConformance.RunAll(ml, VariantCase(ml, "convolutional autoencoder, dense code", () => new AutoencoderOptions
+        {
+            Convolution = new ConvolutionalOptions
+            {
+                ImageShape = new ImageShape(3, 2, 2),
+                PixelOrder = PixelOrder.Interleaved,
+                EncoderLayers = { new ConvolutionLayer(4, 3, 1, PoolSize: 2) },
+                DenseCode = true,
+            },
+            LatentDimension = 3,
         }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
     }
 }

@@ -31,7 +31,7 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
     private readonly DenseAutoencoderNetwork? core;
     private readonly ConvolutionPlan plan;
     private readonly ImageShape image;
-    private readonly bool interleaved;
+    private readonly bool pixelMajor; // interleaved, or one channel: the row is already channels-last memory
 
     public ConvolutionalAutoencoderNetwork(ConvNetworkSpec spec) : base(nameof(ConvolutionalAutoencoderNetwork))
     {
@@ -39,7 +39,7 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
         var conv = spec.Convolution;
         plan = ConvolutionPlan.Create(conv);
         image = plan.Image;
-        interleaved = conv.PixelOrder == PixelOrder.Interleaved && image.Channels > 1;
+        pixelMajor = conv.PixelOrder == PixelOrder.Interleaved || image.Channels == 1;
         if (spec.Core is { } c && c.InputSize != plan.CodeSize)
             throw new ArgumentException($"The dense code reads {c.InputSize} values; the encoder's code map has {plan.CodeSize}.");
 
@@ -92,20 +92,27 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
 
     public override string Description => Spec.ToString();
 
-    /// <summary>Flat rows in the declared pixel order to a batch of planar images (N, C, H, W).</summary>
-    private Tensor ToImages(Tensor rows) => interleaved
-        ? rows.view(-1, image.Height, image.Width, image.Channels).permute(0, 3, 1, 2)
-        : rows.view(-1, image.Channels, image.Height, image.Width);
+    /// <summary>
+    /// Flat rows in the declared pixel order to a batch of images (N, C, H, W) with channels-last strides: libtorch's
+    /// oneDNN convolutions run 2-2.5x faster on them than on planar (NCHW-contiguous) batches on this CPU (bench part f).
+    /// Interleaved and one-channel rows already are channels-last memory (no copy); planar colour rows take one copy.
+    /// </summary>
+    private Tensor ToImages(Tensor rows) => pixelMajor
+        ? rows.reshape(-1, image.Height, image.Width, image.Channels).permute(0, 3, 1, 2)
+        : ChannelsLast(rows.reshape(-1, image.Channels, image.Height, image.Width));
 
-    /// <summary>Planar images back to flat rows in the declared pixel order.</summary>
-    private Tensor ToRows(Tensor images) => interleaved
+    /// <summary>Images back to flat rows in the declared pixel order (no copy for interleaved or one-channel images).</summary>
+    private Tensor ToRows(Tensor images) => pixelMajor
         ? images.permute(0, 2, 3, 1).reshape(images.shape[0], -1)
         : images.reshape(images.shape[0], -1);
+
+    /// <summary>The same logical tensor with channels-last strides (a copy unless it already has them).</summary>
+    private static Tensor ChannelsLast(Tensor planar) => planar.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>The encoder's last feature map, flattened channel-major.</summary>
     private Tensor EncodeMap(Tensor input) => encoder.forward(ToImages(input)).flatten(1);
 
-    private Tensor DecodeMap(Tensor map) => ToRows(decoder.forward(map.view(-1, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth)));
+    private Tensor DecodeMap(Tensor map) => ToRows(decoder.forward(ChannelsLast(map.reshape(-1, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth))));
 
     public override Tensor Encode(Tensor input)
     {
