@@ -292,6 +292,40 @@ public sealed class ConvolutionalAutoencoderTests
     }
 
     /// <summary>
+    /// ExtractPixels records its layout in the column type ((C, H, W) planar, (H, W, C) interleaved): a pixel order or a
+    /// shape that contradicts it is refused at Fit, naming the column and what it holds, instead of training on
+    /// scrambled images; one channel fits either order.
+    /// </summary>
+    [TestMethod]
+    public void PixelLayoutMustMatchWhatExtractPixelsRecorded()
+    {
+        var pixels = LoadAndResize(8, 10)
+            .Append(Ml.Transforms.ExtractPixels("Planar", "Image", scaleImage: 1f / 255))
+            .Append(Ml.Transforms.ExtractPixels("Interleaved", "Image", interleavePixelColors: true, scaleImage: 1f / 255))
+            .Append(Ml.Transforms.ExtractPixels("Grey", "Image", ImagePixelExtractingEstimator.ColorBits.Red, interleavePixelColors: true, scaleImage: 1f / 255))
+            .Fit(ImageList()).Transform(ImageList());
+        AutoencoderOptions On(string column, ImageShape shape, PixelOrder order)
+        {
+            var o = Tiny(shape, order, epochs: 1);
+            o.InputColumnName = column;
+            return o;
+        }
+
+        var e = Assert.ThrowsExactly<AutoencoderSchemaException>(() => Ml.Transforms.Autoencoder(On("Interleaved", new ImageShape(3, 8, 10), PixelOrder.Planar)).Fit(pixels));
+        Assert.AreEqual("Interleaved", e.ColumnName);
+        StringAssert.Contains(e.Message, "interleaved pixels");
+        StringAssert.Contains(e.Message, "PixelOrder = Interleaved");
+        e = Assert.ThrowsExactly<AutoencoderSchemaException>(() => Ml.Transforms.Autoencoder(On("Planar", new ImageShape(3, 8, 10), PixelOrder.Interleaved)).Fit(pixels));
+        StringAssert.Contains(e.Message, "planar pixels");
+        e = Assert.ThrowsExactly<AutoencoderSchemaException>(() => Ml.Transforms.Autoencoder(On("Planar", new ImageShape(3, 10, 8), PixelOrder.Planar)).Fit(pixels));
+        StringAssert.Contains(e.Message, "3 x 8 x 10");
+        StringAssert.Contains(e.Message, "3 x 10 x 8");
+
+        using var grey = Ml.Transforms.Autoencoder(On("Grey", new ImageShape(1, 8, 10), PixelOrder.Planar)).Fit(pixels).Model;
+        Assert.AreEqual(80, grey.InputSize);
+    }
+
+    /// <summary>
     /// Non-square images whose mirrored decoder needs a different output padding for height and width (the case
     /// TorchSharp's ConvTranspose2d gets wrong, see TransposedConvolution) train, and every column has its size:
     /// channels x height x width for the reconstruction, the code map's size for the code.

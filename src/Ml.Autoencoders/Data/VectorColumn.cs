@@ -14,6 +14,35 @@ internal static class VectorColumn
         return CheckType(name, column.Type, expectedSize, column.Index);
     }
 
+    /// <summary>
+    /// Checks an image column against the declared shape: the vector must hold channels x height x width values, and
+    /// when its type records three dimensions (ExtractPixels writes (C, H, W) for planar and (H, W, C) for interleaved
+    /// pixels) they must be the declared shape in the declared order, so scrambled images never train silently.
+    /// </summary>
+    public static (int Index, int Size) CheckImage(DataViewSchema schema, string name, Networks.ImageShape shape, Networks.PixelOrder order)
+    {
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        var (index, size) = CheckType(name, column.Type, null, column.Index);
+        if (size != shape.Size)
+            throw new AutoencoderSchemaException(name,
+                $"Input column '{name}' has {size} values per row; the image shape {shape} (channels x height x width) needs {shape.Size}. " +
+                "Check the size given to ResizeImages and the colours ExtractPixels extracts (colorsToExtract), or fix Convolution.ImageShape.", "inputColumnName");
+        var dims = ((VectorDataViewType)column.Type).Dimensions;
+        if (dims.Length == 3)
+        {
+            int[] planar = { shape.Channels, shape.Height, shape.Width }, interleaved = { shape.Height, shape.Width, shape.Channels };
+            bool isPlanar = dims.SequenceEqual(planar), isInterleaved = dims.SequenceEqual(interleaved);
+            bool fits = order == Networks.PixelOrder.Planar ? isPlanar || (shape.Channels == 1 && isInterleaved) : isInterleaved || (shape.Channels == 1 && isPlanar);
+            if (!fits)
+                throw new AutoencoderSchemaException(name, (isPlanar || isInterleaved)
+                    ? $"Input column '{name}' holds {(isPlanar ? "planar" : "interleaved")} pixels (its type has dimensions {string.Join(" x ", dims)}), but Convolution.PixelOrder is {order}. " +
+                      $"Set PixelOrder = {(isPlanar ? "Planar" : "Interleaved")}, or change interleavePixelColors in ExtractPixels."
+                    : $"Input column '{name}' has dimensions {string.Join(" x ", dims)}; the image shape {shape} in {order} order needs {string.Join(" x ", order == Networks.PixelOrder.Planar ? planar : interleaved)}.", "inputColumnName");
+        }
+        return (index, size);
+    }
+
     /// <summary>Checks the shape of a column as <see cref="SchemaShape"/> knows it (no size available there).</summary>
     public static void Check(SchemaShape schema, string name)
     {

@@ -52,11 +52,9 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     public AutoencoderTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (_, size) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
-        if (options.Convolution?.ImageShape is { } shape && shape.Size != size)
-            throw new AutoencoderSchemaException(options.InputColumnName,
-                $"Input column '{options.InputColumnName}' has {size} values per row; the image shape {shape} (channels x height x width) needs {shape.Size}. " +
-                "Check the size given to ResizeImages and the colours ExtractPixels extracts (colorsToExtract), or fix Convolution.ImageShape.", "inputColumnName");
+        var (_, size) = options.Convolution is { ImageShape: { } shape } conv
+            ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, shape, conv.PixelOrder)
+            : VectorColumn.Check(input.Schema, options.InputColumnName, null);
         TorchRuntime.EnsureLoaded();
         if (options.Threads > 0) set_num_threads(options.Threads);
         var device = TorchRuntime.Resolve(options.Device);

@@ -70,7 +70,10 @@ public sealed class AutoencoderTransformer : ITransformer
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        VectorColumn.Check(inputSchema, InputColumnName, InputSize);
+        if (options.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(inputSchema, InputColumnName, shape, conv.PixelOrder);
+        else
+            VectorColumn.Check(inputSchema, InputColumnName, InputSize);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(inputSchema);
         foreach (var column in OutputColumns(Outputs, options))
