@@ -22,13 +22,11 @@ internal static partial class Program
 
     private static AutoencoderOptions ConvClassic(Config cfg, int seed)
     {
-        var o = AutoencoderPresets.ConvolutionalDenoising(FashionShape, ConvNoise);
+        var o = AutoencoderPresets.ConvolutionalDenoising(FashionShape, ConvNoise, classic: true);
         o.Epochs = cfg.ConvEpochs;
         o.BatchSize = ConvBatch;
         o.Seed = seed;
         o.Threads = cfg.Threads;
-        o.LearningRate = 1e-3;
-        o.LearningRateSchedule = Training.LearningRateSchedule.Constant;
         return o;
     }
 
@@ -110,7 +108,7 @@ internal static partial class Program
         Table.Add(new Row("(f) conv denoised SSIM, better preset", $"{bs:F3}", $"{Median(refSsim):F3}", bs / Median(refSsim), "> ref", bs > Median(refSsim)));
     }
 
-    private const string ConvBetterText = "ConvolutionalDenoising preset defaults";
+    private const string ConvBetterText = "ConvolutionalDenoising preset defaults: batch norm, upsample + conv decoder, Adam 2e-3 cosine";
 
     private static AutoencoderOptions ConvBetter(Config cfg)
     {

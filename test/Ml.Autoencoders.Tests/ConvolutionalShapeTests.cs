@@ -49,14 +49,22 @@ public sealed class ConvolutionalShapeTests
         CollectionAssert.AreEqual(new long[] { 3, shape.Size }, network.forward(x).shape);
     }
 
-    /// <summary>A written decoder's output-padding default gives Keras "same" sizes (x stride), so the Keras net maps 28 -> 7 -> 28.</summary>
+    /// <summary>
+    /// A written decoder's output-padding default gives Keras "same" sizes (x stride), so the Keras net maps 28 -> 7 -> 28
+    /// with transposed convolutions; the default preset gets there by upsampling x2 and "same" convolutions.
+    /// </summary>
     [TestMethod]
-    public void KerasDenoisingDecoderEndsAtTheImage()
+    [DataRow(true)]
+    [DataRow(false)]
+    public void DenoisingDecoderEndsAtTheImage(bool classic)
     {
-        var options = AutoencoderPresets.ConvolutionalDenoising(new ImageShape(1, 28, 28)).Convolution!;
+        var options = AutoencoderPresets.ConvolutionalDenoising(new ImageShape(1, 28, 28), classic: classic).Convolution!;
         var plan = ConvolutionPlan.Create(options);
         Assert.AreEqual((8, 7, 7), (plan.CodeChannels, plan.CodeHeight, plan.CodeWidth));
         CollectionAssert.AreEqual(new[] { (14, 14), (28, 28), (28, 28) }, plan.Decoder.Select(l => l.Output).ToArray());
+        Assert.AreEqual(classic ? 2 : 0, plan.Decoder.Count(l => l.Kind == PlannedKind.TransposedConvolution));
+        Assert.AreEqual(classic ? 0 : 2, plan.Decoder.Count(l => l.UpsampleTo == (l.Input.Height * 2, l.Input.Width * 2)));
+        Assert.AreEqual(!classic, options.BatchNormalization);
     }
 
     /// <summary>The deep conv autoencoder: 28 -> 14 -> 7 -> 4 -> 2, a 256-unit dense code, and back to 28 exactly.</summary>

@@ -143,10 +143,11 @@ public static class AutoencoderCatalog
     /// <param name="pixelOrder">Planar (ExtractPixels' default) or interleaved.</param>
     /// <param name="epochs">Training epochs; null lets the library choose.</param>
     /// <param name="seed">Seed of initialisation, shuffling and noise.</param>
+    /// <param name="classic">True: the Keras tutorial's recipe exactly (see the preset); false: the better default.</param>
     public static AutoencoderEstimator ConvolutionalDenoisingAutoencoder(this TransformsCatalog catalog, ImageShape imageShape, double noiseFactor = 0.6,
-        string inputColumnName = AutoencoderColumnNames.Features, PixelOrder pixelOrder = PixelOrder.Planar, int? epochs = null, int seed = 0)
+        string inputColumnName = AutoencoderColumnNames.Features, PixelOrder pixelOrder = PixelOrder.Planar, int? epochs = null, int seed = 0, bool classic = false)
     {
-        var options = AutoencoderPresets.ConvolutionalDenoising(imageShape, noiseFactor, pixelOrder);
+        var options = AutoencoderPresets.ConvolutionalDenoising(imageShape, noiseFactor, pixelOrder, classic);
         return Preset(catalog, options, options.LatentDimension, inputColumnName, epochs, seed);
     }
 

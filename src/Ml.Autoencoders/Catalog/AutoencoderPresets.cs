@@ -104,33 +104,44 @@ public static class AutoencoderPresets
     }
 
     /// <summary>
-    /// The classic convolutional denoising autoencoder (the Keras tutorial's): encoder Conv 16 and 8 channels, 3x3,
-    /// stride 2, ReLU; decoder transposed Conv 8 and 16 channels, 3x3, stride 2, ReLU, then a 3x3 Conv back to the
-    /// image's channels with a sigmoid; Gaussian noise of <paramref name="noiseFactor"/> clipped to [0, 1] in training;
-    /// MSE, Adam at 1e-3, batch 128. Inputs in [0, 1] (ExtractPixels with <c>scaleImage: 1f / 255</c>).
+    /// Convolutional denoising autoencoder: encoder Conv 16 and 8 channels, 3x3, stride 2 (1x28x28 becomes an 8x7x7 code
+    /// map); decoder back up in two stride-2 steps to 8 and 16 channels, then a 3x3 Conv to the image's channels with a
+    /// sigmoid; Gaussian noise of <paramref name="noiseFactor"/> clipped to [0, 1] in training; MSE; Adam; batch 128.
+    /// Inputs in [0, 1] (ExtractPixels with <c>scaleImage: 1f / 255</c>).
+    /// <para>
+    /// <paramref name="classic"/> = true is the Keras tutorial's recipe exactly: transposed convolutions, ReLU, Adam at
+    /// 1e-3 constant. The default adds batch normalisation after every hidden convolution, upsamples by nearest
+    /// neighbour followed by a 3x3 convolution instead of transposed convolutions (no checkerboard), and uses Adam at
+    /// 2e-3 with a cosine schedule: on Fashion-MNIST, noise 0.6, 10 epochs it denoises better at about the same
+    /// speed (figures in the README). <paramref name="channels"/> sets the encoder's channels (the decoder mirrors them):
+    /// { 32, 16 } denoises better again at about a third of the speed. Each entry halves the image (stride 2), so the
+    /// height and width must be divisible by 2 per entry for the decoder to end at the image shape.
+    /// </para>
     /// </summary>
-    public static AutoencoderOptions ConvolutionalDenoising(ImageShape imageShape, double noiseFactor = 0.6, PixelOrder pixelOrder = PixelOrder.Planar)
+    public static AutoencoderOptions ConvolutionalDenoising(ImageShape imageShape, double noiseFactor = 0.6, PixelOrder pixelOrder = PixelOrder.Planar, bool classic = false,
+        int[]? channels = null)
     {
         ArgumentNullException.ThrowIfNull(imageShape);
+        channels ??= new[] { 16, 8 };
+        DecoderLayer Grow(int c) => classic
+            ? new(c, DecoderLayerKind.TransposedConvolution, 3, 2)
+            : new(c, DecoderLayerKind.UpsampleConvolution, 3, 1, UpsampleFactor: 2);
         return new AutoencoderOptions
         {
             Convolution = new ConvolutionalOptions
             {
                 ImageShape = imageShape,
                 PixelOrder = pixelOrder,
-                EncoderLayers = { new ConvolutionLayer(16, 3, 2), new ConvolutionLayer(8, 3, 2) },
-                DecoderLayers = new List<DecoderLayer>
-                {
-                    new(8, DecoderLayerKind.TransposedConvolution, 3, 2),
-                    new(16, DecoderLayerKind.TransposedConvolution, 3, 2),
-                    new(imageShape.Channels, DecoderLayerKind.UpsampleConvolution, 3, 1),
-                },
+                EncoderLayers = channels.Select(c => new ConvolutionLayer(c, 3, 2)).ToList(),
+                DecoderLayers = channels.Reverse().Select(Grow).Append(new DecoderLayer(imageShape.Channels, DecoderLayerKind.UpsampleConvolution, 3, 1)).ToList(),
+                BatchNormalization = !classic,
             },
             HiddenLayerSizes = Array.Empty<int>(),
             Corruption = new GaussianNoise { Factor = noiseFactor, ClipMin = 0, ClipMax = 1 },
             OutputActivation = Activation.Sigmoid,
-            LearningRate = 1e-3,
-            LearningRateSchedule = LearningRateSchedule.Constant,
+            BatchSize = 128,
+            LearningRate = classic ? 1e-3 : 2e-3,
+            LearningRateSchedule = classic ? LearningRateSchedule.Constant : LearningRateSchedule.Cosine,
         };
     }
 
