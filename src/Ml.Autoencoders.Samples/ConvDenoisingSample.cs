@@ -58,14 +58,12 @@ internal static class ConvDenoisingSample
             .Append(ml.Transforms.ResizeImages("Image", Side, Side))
             .Append(ml.Transforms.ExtractPixels(AutoencoderColumnNames.Features, "Image", ColorBits.Red, scaleImage: 1f / 255));  // grey PNG: red = grey
         var pipeline = pixels.Append(ml.Transforms.Autoencoder(options));
-        var model = Fit(pipeline, trainFiles, options, epochs, "classic");
+        var model = Fit(pipeline, trainFiles, "classic");
         var autoencoder = model.LastTransformer;
 
-        var better = AutoencoderPresets.ConvolutionalDenoising(Shape, NoiseFactor);
-        better.Epochs = epochs;
-        better.Progress = new ConsoleProgress("default");
-        var betterPipeline = pixels.Append(ml.Transforms.Autoencoder(better));
-        var betterAutoencoder = Fit(betterPipeline, trainFiles, better, epochs, "preset default").LastTransformer;
+        // The preset's default, as the README shows it.
+        var betterPipeline = pixels.Append(ml.Transforms.ConvolutionalDenoisingAutoencoder(Shape, NoiseFactor, epochs: epochs));
+        var betterAutoencoder = Fit(betterPipeline, trainFiles, "preset default").LastTransformer;
 
         // The clean test images as the pipeline reads them from their files; noise added here with a fixed seed.
         float[][] clean = model.Transform(testFiles).Column(AutoencoderColumnNames.Features);
@@ -102,13 +100,15 @@ internal static class ConvDenoisingSample
     }
 
     /// <summary>Fits the image pipeline and prints the architecture and training speed.</summary>
-    private static TransformerChain<AutoencoderTransformer> Fit(IEstimator<TransformerChain<AutoencoderTransformer>> pipeline, IDataView files, AutoencoderOptions options, int epochs, string name)
+    private static TransformerChain<AutoencoderTransformer> Fit(IEstimator<TransformerChain<AutoencoderTransformer>> pipeline, IDataView files, string name)
     {
-        Console.WriteLine($"\nConvolutional denoising autoencoder ({name}) on {Shape} images, Gaussian noise {NoiseFactor} clipped to [0, 1] in training, " +
-            $"{options.Loss}, {options.Optimizer} lr {options.LearningRate} {options.LearningRateSchedule}, batch {options.BatchSize}, {epochs} epochs:");
+        Console.WriteLine($"\nConvolutional denoising autoencoder ({name}) on {Shape} images, Gaussian noise {NoiseFactor} clipped to [0, 1] in training:");
         var clock = Stopwatch.StartNew();
         var model = pipeline.Fit(files);
         var autoencoder = model.LastTransformer;
+        var options = autoencoder.Options;
+        Console.WriteLine($"{options.Loss}, {options.Optimizer} lr {options.LearningRate} {options.LearningRateSchedule}, batch {options.BatchSize}, {options.Epochs} epochs; " +
+            $"train loss {autoencoder.History.Epochs[0].TrainLoss:F5} -> {autoencoder.History.Epochs[^1].TrainLoss:F5}");
         Console.WriteLine(autoencoder.Model.Architecture);
         Console.WriteLine($"Fitted in {clock.Elapsed.TotalSeconds:F1}s (image decoding included); training {autoencoder.History.SamplesPerSecond():F0} rows/s over the epochs' own time.");
         return model;

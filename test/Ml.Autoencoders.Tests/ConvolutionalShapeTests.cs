@@ -84,6 +84,34 @@ public sealed class ConvolutionalShapeTests
         Assert.IsTrue(code.min().item<float>() >= 0 && code.max().item<float>() <= 1, "sigmoid code");
     }
 
+    /// <summary>
+    /// The convolutional VAE preset trains end to end on images and generates: samples from the prior and decoded codes
+    /// are images of the input's size in (0, 1), and the ELBO's terms (reconstruction, KL) are both reported.
+    /// </summary>
+    [TestMethod]
+    public void ConvolutionalVariationalPresetTrainsAndGenerates()
+    {
+        var ml = new MLContext(seed: 1);
+        var shape = new ImageShape(1, 8, 8);
+        var rows = Synthetic.LowRank(96, shape.Size, 3, seed: 4);
+        var options = AutoencoderPresets.ConvolutionalVariational(shape, latentDimension: 2, channels: new[] { 4, 8 });
+        options.Epochs = 6;
+        options.BatchSize = 16;
+        options.LearningRate = 5e-3;
+        using var model = ml.Transforms.Autoencoder(options).Fit(ml.ToDataView(rows)).Model;
+        Assert.IsTrue(model.IsVariational);
+        Assert.AreEqual(2, model.LatentDimension);
+        Assert.IsTrue(model.History.Epochs[^1].TrainLoss < model.History.Epochs[0].TrainLoss, "the negative ELBO falls");
+        CollectionAssert.AreEquivalent(new[] { "reconstruction", "kl" }, model.History.Epochs[^1].Terms.Keys.ToArray());
+        var samples = model.Sample(5, seed: 2);
+        Assert.AreEqual(5, samples.Length);
+        Assert.IsTrue(samples.All(s => s.Length == shape.Size && s.All(v => v > 0 && v < 1)));
+        var (mean, logVariance) = model.EncodeDistribution(rows.Take(3).ToArray());
+        Assert.AreEqual(2, mean[0].Length);
+        Assert.AreEqual(2, logVariance[0].Length);
+        StringAssert.Contains(model.Architecture, "Gaussian");
+    }
+
     /// <summary>An encoder that shrinks the map below its kernel is refused, naming the layer and the map it got.</summary>
     [TestMethod]
     public void TooManyStridesNameTheLayer()

@@ -157,4 +157,23 @@ public static class AutoencoderPresets
         options.CodeActivation = Activation.Sigmoid;
         return options;
     }
+
+    /// <summary>
+    /// Convolutional variational autoencoder (the Keras VAE example's shape): 3x3 stride-2 convolutions with
+    /// <paramref name="channels"/> (32, 64 by default), ReLU, a dense layer of 16, a Gaussian latent head of
+    /// <paramref name="latentDimension"/> units (2 by default: a plane to plot and to decode as a grid), and the mirror
+    /// back through transposed convolutions to a sigmoid image; Bernoulli reconstruction summed per image + KL (inputs in
+    /// [0, 1]). <c>Model.Sample</c> and <c>Model.Decode</c> generate images.
+    /// </summary>
+    public static AutoencoderOptions ConvolutionalVariational(ImageShape imageShape, int latentDimension = 2, int[]? channels = null, PixelOrder pixelOrder = PixelOrder.Planar)
+    {
+        var options = Convolutional(imageShape, channels ?? new[] { 32, 64 }, DecoderUpsampling.TransposedConvolution, pixelOrder, latentDimension);
+        options.HiddenLayerSizes = new[] { 16 };
+        options.HiddenActivation = Activation.ReLU;
+        options.LatentHead = LatentHead.Gaussian;
+        options.Loss = ReconstructionLoss.BinaryCrossEntropy;
+        options.OutputActivation = Activation.Sigmoid;
+        options.Outputs = AutoencoderOutputs.All | AutoencoderOutputs.LatentLogVariance;
+        return options;
+    }
 }
