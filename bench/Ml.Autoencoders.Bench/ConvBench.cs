@@ -108,7 +108,7 @@ internal static partial class Program
         Table.Add(new Row("(f) conv denoised SSIM, better preset", $"{bs:F3}", $"{Median(refSsim):F3}", bs / Median(refSsim), "> ref", bs > Median(refSsim)));
     }
 
-    private const string ConvBetterText = "ConvolutionalDenoising preset defaults: batch norm, upsample + conv decoder, Adam 2e-3 cosine";
+    private const string ConvBetterText = "ConvolutionalDenoising preset defaults: batch norm, Adam 2e-3 cosine";
 
     private static AutoencoderOptions ConvBetter(Config cfg)
     {
