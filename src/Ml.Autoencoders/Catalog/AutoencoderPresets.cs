@@ -79,7 +79,7 @@ public static class AutoencoderPresets
 
     /// <summary>
     /// Convolutional autoencoder for images of <paramref name="imageShape"/>: one 3x3 convolution of stride 2 per entry
-    /// of <paramref name="channels"/> (16 and 8 by default: 1x28x28 becomes an 8x7x7 code map), ReLU, and a decoder that
+    /// of <paramref name="channels"/> (16 and 8 by default: 1x28x28 becomes an 8x7x7 code map), LeakyReLU, and a decoder that
     /// mirrors the encoder with <paramref name="upsampling"/>; the code is the last feature map. Without
     /// <paramref name="denseCode"/> the code column has channels x height x width values of that map; with it a dense
     /// code of <paramref name="denseCode"/> units sits in the middle.
@@ -134,6 +134,7 @@ public static class AutoencoderPresets
                 EncoderLayers = channels.Select(c => new ConvolutionLayer(c, 3, 2)).ToList(),
                 DecoderLayers = channels.Reverse().Select(Grow).Append(new DecoderLayer(imageShape.Channels, DecoderLayerKind.UpsampleConvolution, 3, 1)).ToList(),
                 BatchNormalization = !classic,
+                Activation = Activation.ReLU,
             },
             HiddenLayerSizes = Array.Empty<int>(),
             Corruption = new GaussianNoise { Factor = noiseFactor, ClipMin = 0, ClipMax = 1 },
@@ -146,7 +147,7 @@ public static class AutoencoderPresets
 
     /// <summary>
     /// Deep convolutional autoencoder with a dense code: 3x3 convolutions of stride 2 with <paramref name="channels"/>
-    /// (16, 32, 64, 128 by default), ReLU, flattened into a <paramref name="codeSize"/>-unit sigmoid code (256 by
+    /// (16, 32, 64, 128 by default), LeakyReLU, flattened into a <paramref name="codeSize"/>-unit sigmoid code (256 by
     /// default) and back through a mirrored transposed-convolution decoder. Odd sizes are handled (28 -> 14 -> 7 -> 4 -> 2
     /// and back to 28 exactly).
     /// </summary>
@@ -159,7 +160,7 @@ public static class AutoencoderPresets
 
     /// <summary>
     /// Convolutional variational autoencoder (the Keras VAE example's shape): 3x3 stride-2 convolutions with
-    /// <paramref name="channels"/> (32, 64 by default), ReLU, a dense layer of 16, a Gaussian latent head of
+    /// <paramref name="channels"/> (32, 64 by default), LeakyReLU, a dense ReLU layer of 16, a Gaussian latent head of
     /// <paramref name="latentDimension"/> units (2 by default: a plane to plot and to decode as a grid), and the mirror
     /// back through transposed convolutions to a sigmoid image; Bernoulli reconstruction summed per image + KL (inputs in
     /// [0, 1]). <c>Model.Sample</c> and <c>Model.Decode</c> generate images.

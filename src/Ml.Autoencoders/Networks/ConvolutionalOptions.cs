@@ -110,8 +110,12 @@ public sealed class ConvolutionalOptions
     /// <summary>Batch normalisation after every convolution except the output layer (running statistics are used in <c>Transform</c>).</summary>
     public bool BatchNormalization { get; set; }
 
-    /// <summary>Activation after every convolution except the output layer.</summary>
-    public Activation Activation { get; set; } = Activation.ReLU;
+    /// <summary>
+    /// Activation after every convolution except the output layer. LeakyReLU by default, as for dense bodies: with ReLU
+    /// the deep convolutional preset (16/32/64/128 channels, dense code) collapsed to the mean image for one of two seeds
+    /// on Fashion-MNIST; LeakyReLU trained for both at the same speed.
+    /// </summary>
+    public Activation Activation { get; set; } = Activation.LeakyReLU;
 
     /// <summary>
     /// True: flatten the last feature map into a dense code of <c>LatentDimension</c> (through <c>HiddenLayerSizes</c>)
