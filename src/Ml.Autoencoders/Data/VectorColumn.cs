@@ -9,8 +9,7 @@ internal static class VectorColumn
     /// <summary>Finds the column and checks its type; returns its index and size.</summary>
     public static (int Index, int Size) Check(DataViewSchema schema, string name, int? expectedSize)
     {
-        var column = schema.GetColumnOrNull(name)
-            ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        var column = Find(schema, name);
         return CheckType(name, column.Type, expectedSize, column.Index);
     }
 
@@ -21,8 +20,7 @@ internal static class VectorColumn
     /// </summary>
     public static (int Index, int Size) CheckImage(DataViewSchema schema, string name, Networks.ImageShape shape, Networks.PixelOrder order)
     {
-        var column = schema.GetColumnOrNull(name)
-            ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        var column = Find(schema, name);
         var (index, size) = CheckType(name, column.Type, null, column.Index);
         if (size != shape.Size)
             throw new AutoencoderSchemaException(name,
@@ -42,6 +40,9 @@ internal static class VectorColumn
         }
         return (index, size);
     }
+
+    private static DataViewSchema.Column Find(DataViewSchema schema, string name) => schema.GetColumnOrNull(name)
+        ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
 
     /// <summary>Checks the shape of a column as <see cref="SchemaShape"/> knows it (no size available there).</summary>
     public static void Check(SchemaShape schema, string name)

@@ -167,12 +167,12 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
     internal static int TransposedOut(int n, int kernel, int stride, int padding, int outputPadding) =>
         (n - 1) * stride - 2 * padding + kernel + outputPadding;
 
-    /// <summary>One line per layer with its output shape, for <c>Architecture</c>.</summary>
-    public string Describe(bool denseCode)
+    /// <summary>Every layer with its output shape, for <c>Architecture</c>; <paramref name="denseCode"/> describes a dense code, if any.</summary>
+    public string Describe(string? denseCode)
     {
         var parts = new List<string> { $"image {Image}" };
         parts.AddRange(Encoder.Select(l => $"{Short(l)} -> {l.OutChannels}x{l.Output.Height}x{l.Output.Width}"));
-        parts.Add(denseCode ? "[dense code]" : $"code {CodeChannels}x{CodeHeight}x{CodeWidth} ({CodeSize})");
+        parts.Add(denseCode is null ? $"code {CodeChannels}x{CodeHeight}x{CodeWidth} ({CodeSize})" : $"dense {denseCode}");
         parts.AddRange(Decoder.Select(l => $"{Short(l)} -> {l.OutChannels}x{l.Output.Height}x{l.Output.Width}"));
         return string.Join("; ", parts);
     }

@@ -10,11 +10,17 @@ namespace Ml.Autoencoders.Networks;
 /// </summary>
 internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activation OutputActivation, DenseNetworkSpec? Core)
 {
-    public override string ToString()
+    /// <summary>
+    /// The spec of <paramref name="conv"/> with, when <see cref="ConvolutionalOptions.DenseCode"/> is set, a dense code
+    /// (hidden layers, code, head) that reads the encoder's code map and gives it back through the convolutional activation.
+    /// </summary>
+    public static ConvNetworkSpec Create(ConvolutionalOptions conv, Activation outputActivation, int[] hiddenSizes, Activation[] hiddenActivations,
+        int latentDimension, Activation codeActivation, LatentHead head, bool tiedWeights)
     {
-        var plan = ConvolutionPlan.Create(Convolution);
-        return plan.Describe(Core is not null).Replace("[dense code]", Core is null ? "" : $"dense {Core}") +
-            $" (activation {Convolution.Activation}{(Convolution.BatchNormalization ? ", batch norm" : "")}, output {OutputActivation}, {Convolution.PixelOrder.ToString().ToLowerInvariant()} pixels)";
+        var core = conv.DenseCode
+            ? new DenseNetworkSpec(ConvolutionPlan.Create(conv).CodeSize, hiddenSizes, hiddenActivations, latentDimension, codeActivation, conv.Activation, head, tiedWeights)
+            : null;
+        return new ConvNetworkSpec(conv, outputActivation, core);
     }
 }
 
@@ -90,7 +96,10 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
 
     public override Activation OutputActivation => Spec.OutputActivation;
 
-    public override string Description => Spec.ToString();
+    public override string Description =>
+        plan.Describe(core?.Spec.ToString()) +
+        $" (activation {Spec.Convolution.Activation}{(Spec.Convolution.BatchNormalization ? ", batch norm" : "")}, output {Spec.OutputActivation}, " +
+        $"{Spec.Convolution.PixelOrder.ToString().ToLowerInvariant()} pixels)";
 
     /// <summary>
     /// Flat rows in the declared pixel order to a batch of images (N, C, H, W) with channels-last strides: libtorch's

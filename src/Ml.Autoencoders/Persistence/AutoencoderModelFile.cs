@@ -298,14 +298,14 @@ public static class AutoencoderModelFile
         {
             throw new AutoencoderModelFormatException("the stored options are invalid: " + e.Message, e);
         }
-        if (h.Kind == ConvKind)
-            return CheckConvolution(h);
-        if (h.Options.LatentDimension != h.LatentDimension)
-            throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
         if (h.History.Length > 1_000_000 || (h.Pretraining is { } stages && (stages.Length > MaxLayers || stages.Any(st => st.Epochs is { Length: > 1_000_000 }))))
             throw new AutoencoderModelFormatException("the training history is implausibly long.");
         if (!Enum.IsDefined(h.LatentHead) || h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
             throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
+        if (h.Kind == ConvKind)
+            return CheckConvolution(h);
+        if (h.Options.LatentDimension != h.LatentDimension)
+            throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
         var spec = new DenseNetworkSpec(h.InputSize, h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.OutputActivation, h.LatentHead, h.TiedWeights);
         try
         {
@@ -323,16 +323,11 @@ public static class AutoencoderModelFile
         var conv = h.Convolution ?? throw new AutoencoderModelFormatException("a convolutional model's header lacks its convolution options.");
         if (h.Options!.Convolution is null)
             throw new AutoencoderModelFormatException("the header describes a convolutional network but the stored options have no convolution.");
-        if (h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
-            throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
         try
         {
-            var plan = ConvolutionPlan.Create(conv);
-            var core = conv.DenseCode
-                ? new DenseNetworkSpec(plan.CodeSize, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, conv.Activation, h.LatentHead, h.TiedWeights)
-                : null;
-            core?.Validate();
-            return new ConvNetworkSpec(conv, h.OutputActivation, core);
+            var spec = ConvNetworkSpec.Create(conv, h.OutputActivation, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, h.LatentHead, h.TiedWeights);
+            spec.Core?.Validate();
+            return spec;
         }
         catch (ArgumentException e)
         {

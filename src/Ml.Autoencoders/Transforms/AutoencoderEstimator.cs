@@ -120,15 +120,9 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         o.TiedWeights);
 
     /// <summary>The convolutional network the options describe; its dense code (if any) reads the encoder's code map.</summary>
-    internal static ConvNetworkSpec ConvSpec(AutoencoderOptions o, Activation outputActivation)
-    {
-        var conv = o.Convolution!.Clone();
-        var plan = ConvolutionPlan.Create(conv);
-        var core = conv.DenseCode
-            ? new DenseNetworkSpec(plan.CodeSize, (int[])o.HiddenLayerSizes.Clone(), HiddenActivations(o), o.LatentDimension, o.CodeActivation, conv.Activation, o.LatentHead, o.TiedWeights)
-            : null;
-        return new ConvNetworkSpec(conv, outputActivation, core);
-    }
+    internal static ConvNetworkSpec ConvSpec(AutoencoderOptions o, Activation outputActivation) =>
+        ConvNetworkSpec.Create(o.Convolution!.Clone(), outputActivation, (int[])o.HiddenLayerSizes.Clone(), HiddenActivations(o),
+            o.LatentDimension, o.CodeActivation, o.LatentHead, o.TiedWeights);
 
     private static Activation[] HiddenActivations(AutoencoderOptions o) =>
         o.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
