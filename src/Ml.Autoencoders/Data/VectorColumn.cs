@@ -80,7 +80,7 @@ internal static class VectorColumn
     /// Reads each row's vector densely into <paramref name="destination"/>; throws on NaN or infinity,
     /// naming the row and the feature.
     /// </summary>
-    public static void CopyDense(in VBuffer<float> source, Span<float> destination, string columnName, long row)
+    public static void CopyDense(in VBuffer<float> source, Span<float> destination, string columnName, long row, string consumer = "the autoencoder")
     {
         if (source.Length != destination.Length)
             throw new AutoencoderDataException(columnName, row, $"Row {row} of column '{columnName}' has {source.Length} values; expected {destination.Length}.");
@@ -98,7 +98,7 @@ internal static class VectorColumn
         int bad = IndexOfNonFinite(destination);
         if (bad >= 0)
             throw new AutoencoderDataException(columnName, row,
-                $"Row {row} of column '{columnName}' holds {destination[bad]} at index {bad}; the autoencoder needs finite values " +
+                $"Row {row} of column '{columnName}' holds {destination[bad]} at index {bad}; {consumer} needs finite values " +
                 "(replace missing values first, for example with ReplaceMissingValues).");
     }
 

@@ -3,16 +3,6 @@ using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Neighbors;
 
-/// <summary>Distance of the nearest-neighbour search.</summary>
-internal enum NeighborMetric
-{
-    /// <summary>‖q − t‖₂.</summary>
-    Euclidean,
-
-    /// <summary>1 − cos(q, t); a zero row has distance 1 to everything.</summary>
-    Cosine,
-}
-
 /// <summary>
 /// Exact k-nearest-neighbour search as batched matrix products on TorchSharp: the training rows live in one tensor
 /// with their squared norms; each chunk of query rows costs one product with all training rows and one top-k, so
@@ -24,7 +14,7 @@ internal sealed class NearestNeighborIndex : IDisposable
     private readonly Tensor train;
     private readonly Tensor squaredNorms;
 
-    public NearestNeighborIndex(ReadOnlySpan<float> rows, int count, int features, NeighborMetric metric, Device? device = null)
+    public NearestNeighborIndex(ReadOnlySpan<float> rows, int count, int features, NeighborMetric metric, Device? device = null, bool prepared = false)
     {
         if (count <= 0) throw new ArgumentOutOfRangeException(nameof(count), count, "The index needs at least one row.");
         if (features <= 0) throw new ArgumentOutOfRangeException(nameof(features), features, "Rows need at least one feature.");
@@ -35,12 +25,27 @@ internal sealed class NearestNeighborIndex : IDisposable
         using var scope = NewDisposeScope();
         var t = TensorSpans.FromSpan(rows, count, features);
         if (device is not null && device.type != TorchSharp.DeviceType.CPU) t = t.to(device);
-        if (metric == NeighborMetric.Cosine) t = Normalise(t);
+        if (metric == NeighborMetric.Cosine && !prepared) t = Normalise(t);
         train = t.contiguous().MoveToOuterDisposeScope();
         squaredNorms = train.square().sum(1).MoveToOuterDisposeScope();
     }
 
+    /// <summary>
+    /// The rows as the index holds them (unit rows for <see cref="NeighborMetric.Cosine"/>): what a model file stores, to
+    /// rebuild the same index with <c>prepared: true</c>.
+    /// </summary>
+    public float[] CopyRows()
+    {
+        using var scope = NewDisposeScope();
+        var values = new float[(long)Count * Features];
+        TensorSpans.CopyTo(train.cpu(), values);
+        return values;
+    }
+
     public NeighborMetric Metric { get; }
+
+    /// <summary>Where the rows live.</summary>
+    public Device Device => train.device;
 
     public int Count { get; }
 

@@ -7,7 +7,8 @@ using Ml.Autoencoders.Transforms;
 namespace Ml.Autoencoders.Persistence;
 
 /// <summary>
-/// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry an <see cref="AutoencoderTransformer"/>.
+/// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry the library's transformers (<see cref="AutoencoderTransformer"/>,
+/// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -17,11 +18,9 @@ namespace Ml.Autoencoders.Persistence;
 /// a <see cref="NotSupportedException"/> names it and points to <see cref="AutoencoderTransformer.Save(string)"/>.
 /// </para>
 /// <para>
-/// Save: the entry written for the transformer holds an ML.NET header (model signature
-/// <see cref="ModelSignature"/>, loader signature <see cref="LoaderSignature"/>, loader assembly = this
-/// assembly), a small main stream (payload format and length) and a binary stream
-/// <see cref="PayloadStreamName"/> with the bytes of <see cref="AutoencoderModelFile.Save(AutoencoderTransformer, Stream)"/>:
-/// one format for both routes.
+/// Save: the entry written for a transformer holds an ML.NET header (the model and loader signatures of its kind,
+/// loader assembly = this assembly), a small main stream (payload format and length) and a binary stream with the
+/// bytes of the transformer's own <c>Save(Stream)</c>: one format for both routes.
 /// </para>
 /// <para>
 /// Load: ML.NET looks the loader signature up in the <see cref="ComponentCatalog"/> of the loading
@@ -33,14 +32,21 @@ namespace Ml.Autoencoders.Persistence;
 /// </remarks>
 internal static class MlNetModelBridge
 {
-    /// <summary>ML.NET model signature of the entry (8 characters).</summary>
-    internal const string ModelSignature = "MLAEXFRM";
+    /// <summary>One kind of transformer the bridge carries: its ML.NET signatures, payload stream and own format.</summary>
+    internal sealed record Kind(Type Transformer, string ModelSignature, string LoaderSignature, string PayloadStreamName, string Description,
+        Action<object, Stream> Write, Func<Stream, object> Read);
 
-    /// <summary>ML.NET loader signature (at most 24 characters) under which the loader is registered.</summary>
-    internal const string LoaderSignature = "MlAutoencoderTransform";
+    /// <summary>Every kind; signatures are 8 characters (model) and at most 24 (loader).</summary>
+    internal static readonly Kind[] Kinds =
+    {
+        new(typeof(AutoencoderTransformer), "MLAEXFRM", "MlAutoencoderTransform", "AutoencoderModel.bin", "autoencoder",
+            (t, s) => AutoencoderModelFile.Save((AutoencoderTransformer)t, s), s => AutoencoderModelFile.Load(s, ComputeDevice.Auto)),
+        new(typeof(Neighbors.KNearestNeighborsPredictionTransformer), "MLAEKNNT", "MlAutoencodersKnn", "KNearestNeighbors.bin", "k-NN classifier",
+            (t, s) => ((Neighbors.KNearestNeighborsPredictionTransformer)t).Save(s), s => Neighbors.KNearestNeighborsPredictionTransformer.Load(s)),
+    };
 
-    /// <summary>Name of the binary stream, beside the entry's main stream, that holds the library's own model file.</summary>
-    internal const string PayloadStreamName = "AutoencoderModel.bin";
+    private static Kind KindOf(Type type) => Kinds.FirstOrDefault(k => k.Transformer == type)
+        ?? throw new InvalidOperationException($"{type.Name} is not carried by the ML.NET model bridge.");
 
     // 0x00010001: first version. Bump VerWrittenCur for a new layout; VerWeCanReadBack is the oldest layout still read.
     private const uint VerWrittenCur = 0x00010001;
@@ -52,32 +58,33 @@ internal static class MlNetModelBridge
     private static readonly Lazy<Internals> Api = new(Internals.Probe, LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>Implements <see cref="ICanSaveModel.Save(ModelSaveContext)"/> for <paramref name="transformer"/>.</summary>
-    public static void Save(AutoencoderTransformer transformer, ModelSaveContext ctx)
+    public static void Save(ICanSaveModel transformer, ModelSaveContext ctx)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentNullException.ThrowIfNull(ctx);
         var api = Api.Value;
+        var kind = KindOf(transformer.GetType());
 
         byte[] payload;
         using (var buffer = new MemoryStream())
         {
-            AutoencoderModelFile.Save(transformer, buffer);
+            kind.Write(transformer, buffer);
             payload = buffer.ToArray();
         }
 
         api.SaveCheckAtModel(ctx);
-        api.SetVersionInfo(ctx, api.CreateVersionInfo(typeof(MlNetModelBridge).Assembly.GetName().Name!));
+        api.SetVersionInfo(ctx, api.CreateVersionInfo(kind, typeof(MlNetModelBridge).Assembly.GetName().Name!));
         var writer = api.SaveWriter(ctx);
         writer.Write(PayloadFormat);
         writer.Write((long)payload.Length);
-        api.SaveBinaryStream(ctx, PayloadStreamName, w => w.Write(payload));
+        api.SaveBinaryStream(ctx, kind.PayloadStreamName, w => w.Write(payload));
 
         // The context that saves can load back with no registration call.
         if (api.SaveEnvironment(ctx) is IHostEnvironment env)
             RegisterLoader(env.ComponentCatalog);
     }
 
-    /// <summary>Adds the loader of <see cref="AutoencoderTransformer"/> to <paramref name="catalog"/> (idempotent, thread-safe).</summary>
+    /// <summary>Adds the loaders of every kind to <paramref name="catalog"/> (idempotent, thread-safe).</summary>
     /// <exception cref="NotSupportedException">This Microsoft.ML version lacks an internal member the bridge needs.</exception>
     public static void RegisterLoader(ComponentCatalog catalog)
     {
@@ -89,25 +96,26 @@ internal static class MlNetModelBridge
     /// The loader ML.NET calls (through the registered create method) with its <c>ModelLoadContext</c>; typed
     /// <see cref="object"/> because that type is internal. Must read exactly what <see cref="Save"/> wrote to the main stream.
     /// </summary>
-    private static AutoencoderTransformer CreateFromModelLoadContext(object ctx)
+    private static T CreateFromModelLoadContext<T>(object ctx)
     {
         var api = Api.Value;
-        api.LoadCheckAtModel(ctx, api.CreateVersionInfo(typeof(MlNetModelBridge).Assembly.GetName().Name!));
+        var kind = KindOf(typeof(T));
+        api.LoadCheckAtModel(ctx, api.CreateVersionInfo(kind, typeof(MlNetModelBridge).Assembly.GetName().Name!));
         var reader = api.LoadReader(ctx);
         int format = reader.ReadInt32();
         if (format != PayloadFormat)
-            throw new AutoencoderModelFormatException($"Unknown autoencoder payload format {format} in the ML.NET model (expected {PayloadFormat}).");
+            throw new AutoencoderModelFormatException($"Unknown {kind.Description} payload format {format} in the ML.NET model (expected {PayloadFormat}).");
         long length = reader.ReadInt64();
         if (length < 0 || length > int.MaxValue)
-            throw new AutoencoderModelFormatException($"Invalid autoencoder payload length {length} in the ML.NET model.");
+            throw new AutoencoderModelFormatException($"Invalid {kind.Description} payload length {length} in the ML.NET model.");
 
         var payload = new MemoryStream(); // grows with what is really there, never with what the header claims
-        if (!api.TryLoadBinaryStream(ctx, PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
-            throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{PayloadStreamName}' of the autoencoder.");
+        if (!api.TryLoadBinaryStream(ctx, kind.PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
+            throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{kind.PayloadStreamName}' of the {kind.Description}.");
         if (payload.Length != length)
-            throw new AutoencoderModelFormatException($"The autoencoder payload in the ML.NET model is truncated: {payload.Length} of {length} bytes.");
+            throw new AutoencoderModelFormatException($"The {kind.Description} payload in the ML.NET model is truncated: {payload.Length} of {length} bytes.");
         payload.Position = 0;
-        return AutoencoderModelFile.Load(payload, ComputeDevice.Auto);
+        return (T)kind.Read(payload);
     }
 
     /// <summary>Every ML.NET internal the bridge touches, looked up once.</summary>
@@ -173,7 +181,7 @@ internal static class MlNetModelBridge
             catalogGetLoadableClassInfo = RequireMethod(typeof(ComponentCatalog), "GetLoadableClassInfo", Instance, typeof(string), typeof(Type));
             catalogLock = RequireField(typeof(ComponentCatalog), "_lock", null);
 
-            createMethod = typeof(MlNetModelBridge).GetMethod(nameof(CreateFromModelLoadContext), Static, [typeof(object)])
+            createMethod = typeof(MlNetModelBridge).GetMethod(nameof(CreateFromModelLoadContext), Static)
                 ?? throw new InvalidOperationException("MlNetModelBridge.CreateFromModelLoadContext not found.");
 
             // SignatureLoadModel must still be (ModelLoadContext ctx): the loader receives exactly that argument.
@@ -184,8 +192,8 @@ internal static class MlNetModelBridge
 
         public static Internals Probe() => new();
 
-        public object CreateVersionInfo(string loaderAssemblyName) =>
-            Invoke(versionInfoCtor, [ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, loaderAssemblyName, LoaderSignature, null]);
+        public object CreateVersionInfo(Kind kind, string loaderAssemblyName) =>
+            Invoke(versionInfoCtor, [kind.ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, loaderAssemblyName, kind.LoaderSignature, null]);
 
         public void SaveCheckAtModel(ModelSaveContext ctx) => Invoke(saveCheckAtModel, ctx, []);
 
@@ -212,17 +220,20 @@ internal static class MlNetModelBridge
             object gate = catalogLock.GetValue(catalog) ?? catalog;
             lock (gate)
             {
-                // Keys are stored lower-case (ComponentCatalog.AddClass).
-                object? existing = Invoke(catalogGetLoadableClassInfo, catalog, [LoaderSignature.ToLowerInvariant(), signatureLoadModel]);
-                if (existing is not null)
-                    return;
-                object attribute = Invoke(loadableClassAttributeCtor,
-                [
-                    "Autoencoder transformer (Ml.Autoencoders)", typeof(AutoencoderTransformer), typeof(MlNetModelBridge),
-                    null, signatureLoadModel, "Autoencoder", new[] { LoaderSignature },
-                ]);
-                object info = Invoke(loadableClassInfoCtor, [attribute, null, null, createMethod, false]);
-                Invoke(catalogAddClass, catalog, [info, new[] { LoaderSignature }, true]);
+                foreach (var kind in Kinds)
+                {
+                    // Keys are stored lower-case (ComponentCatalog.AddClass).
+                    object? existing = Invoke(catalogGetLoadableClassInfo, catalog, [kind.LoaderSignature.ToLowerInvariant(), signatureLoadModel]);
+                    if (existing is not null)
+                        continue;
+                    object attribute = Invoke(loadableClassAttributeCtor,
+                    [
+                        $"{kind.Description} (Ml.Autoencoders)", kind.Transformer, typeof(MlNetModelBridge),
+                        null, signatureLoadModel, kind.Transformer.Name, new[] { kind.LoaderSignature },
+                    ]);
+                    object info = Invoke(loadableClassInfoCtor, [attribute, null, null, createMethod.MakeGenericMethod(kind.Transformer), false]);
+                    Invoke(catalogAddClass, catalog, [info, new[] { kind.LoaderSignature }, true]);
+                }
             }
         }
 
@@ -252,10 +263,10 @@ internal static class MlNetModelBridge
         }
 
         private static NotSupportedException Missing(string member) => new(
-            $"mlContext.Model.Save/Load of an AutoencoderTransformer relies on the internal ML.NET member '{member}', " +
+            $"mlContext.Model.Save/Load of the library's transformers relies on the internal ML.NET member '{member}', " +
             $"which this Microsoft.ML.Core ({CoreVersion()}) does not have " +
-            "(the bridge is built for Microsoft.ML 5.0.1). Use AutoencoderTransformer.Save(path) and " +
-            "AutoencoderTransformer.Load(path) instead.");
+            "(the bridge is built for Microsoft.ML 5.0.1). Use the transformer's own Save(path) and " +
+            "Load(path) instead.");
 
         private static string CoreVersion()
         {

@@ -20,6 +20,10 @@ internal static class SchemaShapeColumns
     public static SchemaShape.Column Scalar(string name) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, null);
 
+    /// <summary>A key column of <see cref="uint"/> (a predicted label) with the given annotations (the label's KeyValues).</summary>
+    public static SchemaShape.Column Key(string name, SchemaShape? annotations) =>
+        NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, annotations);
+
     /// <summary>The input columns with the new ones appended; a new column replaces an input column of the same name.</summary>
     public static SchemaShape Append(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {

@@ -1,0 +1,230 @@
+using System.Security.Cryptography;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+
+namespace Ml.Autoencoders.Neighbors;
+
+/// <summary>
+/// A fitted k-nearest-neighbours classifier: the training rows (on the CPU or a GPU), their classes and the voting rule.
+/// Usable directly on arrays (<see cref="Predict"/>, <see cref="FindNeighbors"/>) or through
+/// <see cref="KNearestNeighborsPredictionTransformer"/> in a pipeline.
+/// </summary>
+/// <remarks>
+/// <para>Tie-breaking: when classes receive equal votes, the class with the smallest key wins (the first in key order;
+/// with <c>MapValueToKey(..., keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)</c> that is the smallest
+/// label, as in scikit-learn). When several training rows lie at exactly the distance of the k-th nearest, which of them
+/// is used is not specified (as in scikit-learn); it is the same from run to run on the same data and device.</para>
+/// <para>Holds native memory: <see cref="Dispose"/> frees it at once (otherwise the garbage collector does).</para>
+/// </remarks>
+public sealed class KNearestNeighborsModel : IDisposable
+{
+    private static readonly byte[] Magic = "MLAEKNNM"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    private readonly NearestNeighborIndex index;
+    private readonly int[] labels;
+
+    internal KNearestNeighborsModel(NearestNeighborIndex index, int[] labels, int classCount, int k, NeighborWeighting weighting, KeyValueNames? classes, long skippedRows)
+    {
+        this.index = index;
+        this.labels = labels;
+        ClassCount = classCount;
+        NumberOfNeighbors = k;
+        Weighting = weighting;
+        Classes = classes;
+        SkippedRows = skippedRows;
+    }
+
+    /// <summary>Neighbours that vote for each prediction.</summary>
+    public int NumberOfNeighbors { get; }
+
+    /// <summary>The distance.</summary>
+    public NeighborMetric Metric => index.Metric;
+
+    /// <summary>The voting rule.</summary>
+    public NeighborWeighting Weighting { get; }
+
+    /// <summary>Number of classes (the label column's key count); the Score vector has this many slots.</summary>
+    public int ClassCount { get; }
+
+    /// <summary>Values per feature vector.</summary>
+    public int FeatureCount => index.Features;
+
+    /// <summary>Training rows held.</summary>
+    public int TrainingRowCount => index.Count;
+
+    /// <summary>Training rows left out because their label was missing (key 0).</summary>
+    public long SkippedRows { get; }
+
+    /// <summary>The label's key values as text, in key order, when the label column had them; otherwise null.</summary>
+    public IReadOnlyList<string>? ClassNames => Classes?.Names;
+
+    internal KeyValueNames? Classes { get; }
+
+    /// <summary>Where the training rows live.</summary>
+    public ComputeDevice Device => TorchRuntime.ToComputeDevice(index.Device);
+
+    /// <summary>
+    /// The <see cref="NumberOfNeighbors"/> nearest training rows of each of <paramref name="rows"/> rows (row-major in
+    /// <paramref name="features"/>), nearest first: distances and zero-based training-row positions, row-major.
+    /// </summary>
+    public (float[] Distances, int[] TrainingRows) FindNeighbors(ReadOnlySpan<float> features, int rows)
+    {
+        CheckRows(features, rows);
+        return index.Query(features, rows, NumberOfNeighbors);
+    }
+
+    /// <summary>
+    /// Class scores (vote shares summing to 1, <see cref="ClassCount"/> per row, row-major) and predicted classes as
+    /// zero-based class indices (key − 1) for <paramref name="rows"/> rows of <paramref name="features"/>.
+    /// </summary>
+    public (float[] Scores, int[] Classes) Predict(ReadOnlySpan<float> features, int rows)
+    {
+        var scores = new float[(long)rows * ClassCount];
+        var keys = new uint[rows];
+        Score(features, rows, scores, keys);
+        return (scores, keys.Select(k => (int)k - 1).ToArray());
+    }
+
+    internal void Score(ReadOnlySpan<float> features, int rows, Span<float> scores, Span<uint> predictedKeys)
+    {
+        var (distances, neighbors) = FindNeighbors(features, rows);
+        int k = NumberOfNeighbors;
+        float[]? scratch = scores.IsEmpty ? new float[ClassCount] : null;
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> votes = scratch ?? scores.Slice(r * ClassCount, ClassCount);
+            Vote(distances.AsSpan(r * k, k), neighbors.AsSpan(r * k, k), votes);
+            if (!predictedKeys.IsEmpty) predictedKeys[r] = (uint)ArgMax(votes) + 1;
+        }
+    }
+
+    /// <summary>Vote shares of one row's neighbours (see <see cref="NeighborWeighting"/>), normalised to sum to 1.</summary>
+    private void Vote(ReadOnlySpan<float> distances, ReadOnlySpan<int> neighbors, Span<float> votes)
+    {
+        votes.Clear();
+        bool exact = Weighting == NeighborWeighting.Distance && distances.IndexOf(0f) >= 0;
+        double total = 0;
+        for (int j = 0; j < neighbors.Length; j++)
+        {
+            double w = Weighting == NeighborWeighting.Uniform ? 1 : exact ? (distances[j] == 0 ? 1 : 0) : 1.0 / distances[j];
+            votes[labels[neighbors[j]]] += (float)w;
+            total += w;
+        }
+        for (int c = 0; c < votes.Length; c++) votes[c] = (float)(votes[c] / total);
+    }
+
+    /// <summary>Position of the largest value; the first one on ties.</summary>
+    private static int ArgMax(ReadOnlySpan<float> values)
+    {
+        int best = 0;
+        for (int c = 1; c < values.Length; c++)
+            if (values[c] > values[best]) best = c;
+        return best;
+    }
+
+    private void CheckRows(ReadOnlySpan<float> features, int rows)
+    {
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "Expected a non-negative row count.");
+        if (features.Length != (long)rows * FeatureCount)
+            throw new ArgumentException($"Expected {rows} rows x {FeatureCount} features = {(long)rows * FeatureCount} values, got {features.Length}.", nameof(features));
+    }
+
+    /// <summary>Writes the model (options, class names, labels, training rows) to a file, atomically.</summary>
+    public void Save(string path) => TransformerFile.Save(path, Save);
+
+    /// <summary>
+    /// Writes the model to a stream. Layout (little-endian): magic "MLAEKNNM", format version, k, metric, weighting,
+    /// classes, features, rows, skipped rows, class names, labels (int32), rows (float32), then a SHA-256 of all before it.
+    /// </summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Magic);
+            w.Write(FormatVersion);
+            w.Write(NumberOfNeighbors);
+            w.Write((int)Metric);
+            w.Write((int)Weighting);
+            w.Write(ClassCount);
+            w.Write(FeatureCount);
+            w.Write(TrainingRowCount);
+            w.Write(SkippedRows);
+            KeyValueNames.Write(w, Classes);
+            foreach (int label in labels) w.Write(label);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
+        }
+        body.Position = 0;
+        var hash = SHA256.HashData(body);
+        body.Position = 0;
+        body.CopyTo(stream);
+        stream.Write(hash);
+    }
+
+    /// <summary>Loads a model written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsModel Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, device);
+    }
+
+    /// <summary>Loads a model written by <see cref="Save(Stream)"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsModel Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var bytes = new MemoryStream();
+        stream.CopyTo(bytes); // grows with what is really there, never with what a header claims
+        byte[] data = bytes.GetBuffer();
+        int length = (int)bytes.Length;
+        if (length < Magic.Length + 32 || !data.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new AutoencoderModelFormatException("Not a k-NN model file (the magic bytes MLAEKNNM are missing).");
+        if (!SHA256.HashData(data.AsSpan(0, length - 32)).AsSpan().SequenceEqual(data.AsSpan(length - 32, 32)))
+            throw new AutoencoderModelFormatException("The k-NN model file is damaged or truncated (checksum mismatch).");
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(data, Magic.Length, length - 32 - Magic.Length, writable: false));
+            int version = r.ReadInt32();
+            if (version != FormatVersion) throw new AutoencoderModelFormatException($"k-NN model format version {version} is not supported (this library reads {FormatVersion}).");
+            int k = r.ReadInt32();
+            var metric = (NeighborMetric)r.ReadInt32();
+            var weighting = (NeighborWeighting)r.ReadInt32();
+            int classes = r.ReadInt32(), features = r.ReadInt32(), rows = r.ReadInt32();
+            long skipped = r.ReadInt64();
+            if (!Enum.IsDefined(metric) || !Enum.IsDefined(weighting) || classes < 1 || features < 1 || rows < 1 || k < 1 || k > rows || skipped < 0)
+                throw new AutoencoderModelFormatException($"Invalid k-NN model header (k {k}, metric {metric}, weighting {weighting}, {classes} classes, {features} features, {rows} rows).");
+            long remaining = r.BaseStream.Length - r.BaseStream.Position;
+            if ((long)classes > remaining || (long)rows * (4 + 4L * features) > remaining)
+                throw new AutoencoderModelFormatException($"The k-NN model header claims {rows} rows of {features} features and {classes} classes; the file is too short for them.");
+            var names = KeyValueNames.Read(r, classes);
+            var labels = new int[rows];
+            for (int i = 0; i < rows; i++)
+            {
+                labels[i] = r.ReadInt32();
+                if ((uint)labels[i] >= (uint)classes) throw new AutoencoderModelFormatException($"Training row {i} of the k-NN model has class {labels[i]}, outside 0..{classes - 1}.");
+            }
+            var values = new float[(long)rows * features];
+            var byteView = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
+            if (r.Read(byteView) != byteView.Length) throw new AutoencoderModelFormatException("The k-NN model file is truncated in its training rows.");
+            if (r.BaseStream.Position != r.BaseStream.Length) throw new AutoencoderModelFormatException("The k-NN model file has unexpected bytes after its training rows.");
+            int bad = Data.VectorColumn.IndexOfNonFinite(values);
+            if (bad >= 0) throw new AutoencoderModelFormatException($"Training row {bad / features} of the k-NN model holds a non-finite value.");
+            var index = new NearestNeighborIndex(values, rows, features, metric, TorchRuntime.Resolve(device), prepared: true);
+            return new KNearestNeighborsModel(index, labels, classes, k, weighting, names, skipped);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new AutoencoderModelFormatException("The k-NN model file is truncated.", e);
+        }
+        catch (System.Text.DecoderFallbackException e)
+        {
+            throw new AutoencoderModelFormatException("A class name in the k-NN model file is not valid UTF-8.", e);
+        }
+    }
+
+    /// <summary>Frees the training rows held in native memory.</summary>
+    public void Dispose() => index.Dispose();
+}

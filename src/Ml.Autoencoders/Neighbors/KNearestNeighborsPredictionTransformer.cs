@@ -1,0 +1,157 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Neighbors;
+
+/// <summary>
+/// A fitted k-nearest-neighbours classifier stage. <see cref="Transform"/> appends, lazily and a batch of rows at a
+/// time, <c>Score</c> (a vector of <see cref="KNearestNeighborsModel.ClassCount"/> vote shares, slot names from the
+/// label's key values) and <c>PredictedLabel</c> (a key of the label's type, carrying its key values), as ML.NET's
+/// multiclass trainers do, so <c>mlContext.MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work on it.
+/// </summary>
+/// <remarks>Not <see cref="IDisposable"/> (see <see cref="Transforms.AutoencoderTransformer"/>): free the model with <c>Model.Dispose()</c>.</remarks>
+public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
+{
+    private readonly Mapper mapper;
+
+    internal KNearestNeighborsPredictionTransformer(KNearestNeighborsModel model, string featureColumnName, string scoreColumnName, string predictedLabelColumnName, int batchSize)
+    {
+        Model = model;
+        FeatureColumnName = featureColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        mapper = new Mapper(this, batchSize);
+    }
+
+    /// <summary>The fitted classifier.</summary>
+    public KNearestNeighborsModel Model { get; }
+
+    /// <summary>The feature column read.</summary>
+    public string FeatureColumnName { get; }
+
+    /// <summary>A known-size vector of <see cref="float"/> with <see cref="KNearestNeighborsModel.FeatureCount"/> values.</summary>
+    public DataViewType FeatureColumnType => new VectorDataViewType(NumberDataViewType.Single, Model.FeatureCount);
+
+    /// <summary>The appended score column (default "Score").</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>The appended predicted-label column (default "PredictedLabel").</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema with Score and PredictedLabel appended.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
+
+    /// <summary>Appends Score and PredictedLabel to <paramref name="input"/>; nothing is computed until a cursor asks for them.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new MappedDataView(mapper, input);
+    }
+
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
+
+    /// <summary>Writes the model (see <see cref="KNearestNeighborsModel.Save(Stream)"/>) with the column names.</summary>
+    public void Save(string path) => TransformerFile.Save(path, Save);
+
+    /// <summary>Writes the model and the column names to a stream.</summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(FeatureColumnName);
+            w.Write(ScoreColumnName);
+            w.Write(PredictedLabelColumnName);
+            w.Write(mapper.BatchSize);
+        }
+        Model.Save(stream);
+    }
+
+    /// <summary>Loads a transformer written by <see cref="Save(string)"/>, onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, device);
+    }
+
+    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/>, onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsPredictionTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        string feature, score, predicted;
+        int batch;
+        try
+        {
+            using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+            feature = TransformerFile.ReadName(r);
+            score = TransformerFile.ReadName(r);
+            predicted = TransformerFile.ReadName(r);
+            batch = r.ReadInt32();
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new AutoencoderModelFormatException("The k-NN transformer file is truncated.", e);
+        }
+        if (batch < 1) throw new AutoencoderModelFormatException($"Invalid batch size {batch} in the k-NN transformer file.");
+        return new KNearestNeighborsPredictionTransformer(KNearestNeighborsModel.Load(stream, device), feature, score, predicted, batch);
+    }
+
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+
+    /// <summary>Maps feature batches to scores and predicted keys.</summary>
+    private sealed class Mapper : IBatchMapper
+    {
+        private readonly KNearestNeighborsPredictionTransformer parent;
+
+        public Mapper(KNearestNeighborsPredictionTransformer parent, int batchSize)
+        {
+            this.parent = parent;
+            BatchSize = batchSize;
+            var model = parent.Model;
+            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
+            if (model.Classes is { } classes)
+            {
+                var names = new VBuffer<ReadOnlyMemory<char>>(model.ClassCount, classes.Names.Select(n => n.AsMemory()).ToArray());
+                scoreAnnotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, model.ClassCount),
+                    (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
+            }
+            scoreAnnotations.Add("ScoreColumnKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
+            scoreAnnotations.Add("ScoreValueKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
+            Columns =
+            [
+                new MappedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, model.ClassCount), scoreAnnotations.ToAnnotations()),
+                new MappedColumn(parent.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), model.ClassCount), model.Classes?.KeyValuesAnnotation()),
+            ];
+        }
+
+        public string InputColumnName => parent.FeatureColumnName;
+
+        public int InputSize => parent.Model.FeatureCount;
+
+        public int BatchSize { get; }
+
+        public string Consumer => "the k-NN classifier";
+
+        public IReadOnlyList<MappedColumn> Columns { get; }
+
+        public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
+        {
+            var scores = batch.Floats(0);
+            var keys = batch.Keys(1);
+            parent.Model.Score(inputs, rows, scores.IsEmpty ? scores : scores[..(rows * parent.Model.ClassCount)], keys.IsEmpty ? keys : keys[..rows]);
+        }
+    }
+}
