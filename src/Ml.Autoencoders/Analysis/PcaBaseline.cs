@@ -57,6 +57,16 @@ public sealed class PcaBaseline
         return (reconstruction - centered).square().mean().item<double>();
     }
 
+    /// <summary>Coordinates of rows on the components (rows x <see cref="Components"/>, row-major, double precision).</summary>
+    internal double[] Project(ReadOnlySpan<float> rows)
+    {
+        int d = InputSize;
+        using var scope = NewDisposeScope();
+        var x = FromSpan(rows, d).to(ScalarType.Float64);
+        var w = tensor(components).reshape(Components, d);
+        return TensorSpans.ToArray<double>((x - tensor(mean)).matmul(w.T).contiguous());
+    }
+
     private static Tensor FromSpan(ReadOnlySpan<float> rows, int d)
     {
         return TensorSpans.FromSpan(rows, rows.Length / d, d);

@@ -8,11 +8,14 @@ internal sealed class DataViewRows
 {
     private readonly IDataView data;
 
-    public DataViewRows(IDataView data, string columnName, int size)
+    private readonly string consumer;
+
+    public DataViewRows(IDataView data, string columnName, int size, string consumer = "the autoencoder")
     {
         this.data = data;
         ColumnName = columnName;
         Size = size;
+        this.consumer = consumer;
     }
 
     public string ColumnName { get; }
@@ -32,7 +35,7 @@ internal sealed class DataViewRows
         {
             if ((row & 1023) == 0) cancellation.ThrowIfCancellationRequested();
             getter(ref value);
-            VectorColumn.CopyDense(value, buffer, ColumnName, row);
+            VectorColumn.CopyDense(value, buffer, ColumnName, row, consumer);
             yield return (row, buffer);
             row++;
         }
@@ -126,6 +129,19 @@ internal sealed class RowBlocks : IRowCache
     {
         blocks.Clear();
         Count = 0;
+    }
+
+    /// <summary>The cached rows as one managed array (Count x size, row-major); the cache is empty afterwards.</summary>
+    public float[] ToArray()
+    {
+        var all = new float[Count * size];
+        for (int b = 0; b < blocks.Count; b++)
+        {
+            int rows = (int)Math.Min(BlockRows, Count - (long)b * BlockRows);
+            blocks[b].AsSpan(0, rows * size).CopyTo(all.AsSpan((int)((long)b * BlockRows * size)));
+        }
+        Clear();
+        return all;
     }
 
     public TorchSharp.torch.Tensor ToTensor()

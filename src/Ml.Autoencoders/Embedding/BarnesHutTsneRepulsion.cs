@@ -209,55 +209,84 @@ internal sealed class BarnesHutTsneRepulsion : ITsneRepulsion
     private void ComputeBlock(int block)
     {
         int begin = block * BlockSize, end = Math.Min(_count, begin + BlockSize);
+        double zBlock = 0;
+        for (int p = begin; p < end; p++)
+        {
+            zBlock += Accumulate(p, _x[p], _y[p], _z[p], out _fx[p], out _fy[p], out _fz[p]);
+        }
+        _blockZ[block] = zBlock;
+    }
+
+    /// <summary>
+    /// Builds the tree of a fixed embedding once, for <see cref="ForceOn"/> queries from points outside it (placing new
+    /// rows against a trained embedding). Not thread-safe with <see cref="Compute"/>; <see cref="ForceOn"/> calls may run concurrently.
+    /// </summary>
+    public void Prepare(ReadOnlySpan<double> embedding, int count, int dimensions)
+    {
+        TsneRepulsionChecks.Check(embedding, count, dimensions, new double[(long)count * dimensions]);
+        Load(embedding, count, dimensions);
+        BuildTree();
+    }
+
+    /// <summary>
+    /// For a point that is not part of the prepared embedding: writes Σ_j w_j² (y − y_j) into <paramref name="force"/>
+    /// and returns Σ_j w_j over all prepared points j (Barnes-Hut approximated).
+    /// </summary>
+    public double ForceOn(ReadOnlySpan<double> point, Span<double> force)
+    {
+        double z = Accumulate(-1, point[0], _dimensions > 1 ? point[1] : 0, _dimensions > 2 ? point[2] : 0, out double fx, out double fy, out double fz);
+        force[0] = fx;
+        if (_dimensions > 1) force[1] = fy;
+        if (_dimensions > 2) force[2] = fz;
+        return z;
+    }
+
+    /// <summary>Traverses the tree for tree-ordered point <paramref name="p"/> (−1 for an outside point); returns its part of Z.</summary>
+    private double Accumulate(int p, double px, double py, double pz, out double fxOut, out double fyOut, out double fzOut)
+    {
         Span<int> stack = stackalloc int[8 * (MaxDepth + 2)];
         var nodes = _nodes;
         double[] xs = _x, ys = _y, zs = _z;
         double theta2 = _theta2;
-        double zBlock = 0;
-        for (int p = begin; p < end; p++)
+        double fx = 0, fy = 0, fz = 0, zp = 0;
+        int top = 0;
+        stack[top++] = 0;
+        while (top > 0)
         {
-            double px = xs[p], py = ys[p], pz = zs[p];
-            double fx = 0, fy = 0, fz = 0, zp = 0;
-            int top = 0;
-            stack[top++] = 0;
-            while (top > 0)
+            ref readonly var node = ref nodes[stack[--top]];
+            bool containsP = p >= 0 && (uint)(p - node.Start) < (uint)node.Count;
+            if (!containsP)
             {
-                ref readonly var node = ref nodes[stack[--top]];
-                bool containsP = (uint)(p - node.Start) < (uint)node.Count;
-                if (!containsP)
+                double dx = px - node.X, dy = py - node.Y, dz = pz - node.Z;
+                double d2 = dx * dx + dy * dy + dz * dz;
+                if (node.Width2 < theta2 * d2)
                 {
-                    double dx = px - node.X, dy = py - node.Y, dz = pz - node.Z;
-                    double d2 = dx * dx + dy * dy + dz * dz;
-                    if (node.Width2 < theta2 * d2)
-                    {
-                        double w = 1 / (1 + d2);
-                        double nw = node.Count * w;
-                        zp += nw;
-                        double m = nw * w;
-                        fx += m * dx; fy += m * dy; fz += m * dz;
-                        continue;
-                    }
-                }
-                if (node.ChildCount == 0)
-                {
-                    for (int q = node.Start, qEnd = node.Start + node.Count; q < qEnd; q++)
-                    {
-                        if (q == p) continue;
-                        double dx = px - xs[q], dy = py - ys[q], dz = pz - zs[q];
-                        double w = 1 / (1 + dx * dx + dy * dy + dz * dz);
-                        zp += w;
-                        double m = w * w;
-                        fx += m * dx; fy += m * dy; fz += m * dz;
-                    }
-                }
-                else
-                {
-                    for (int c = node.FirstChild + node.ChildCount - 1; c >= node.FirstChild; c--) stack[top++] = c;
+                    double w = 1 / (1 + d2);
+                    double nw = node.Count * w;
+                    zp += nw;
+                    double m = nw * w;
+                    fx += m * dx; fy += m * dy; fz += m * dz;
+                    continue;
                 }
             }
-            _fx[p] = fx; _fy[p] = fy; _fz[p] = fz;
-            zBlock += zp;
+            if (node.ChildCount == 0)
+            {
+                for (int q = node.Start, qEnd = node.Start + node.Count; q < qEnd; q++)
+                {
+                    if (q == p) continue;
+                    double dx = px - xs[q], dy = py - ys[q], dz = pz - zs[q];
+                    double w = 1 / (1 + dx * dx + dy * dy + dz * dz);
+                    zp += w;
+                    double m = w * w;
+                    fx += m * dx; fy += m * dy; fz += m * dz;
+                }
+            }
+            else
+            {
+                for (int c = node.FirstChild + node.ChildCount - 1; c >= node.FirstChild; c--) stack[top++] = c;
+            }
         }
-        _blockZ[block] = zBlock;
+        fxOut = fx; fyOut = fy; fzOut = fz;
+        return zp;
     }
 }

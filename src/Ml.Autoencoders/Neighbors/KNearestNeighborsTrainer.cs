@@ -94,11 +94,9 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
         int classes = (int)((KeyDataViewType)labelColumn.Type).Count;
 
         var featureColumn = input.Schema[featureIndex];
-        var rows = new List<float[]>();
+        var rows = new RowBlocks(features);
         var labels = new List<int>();
-        const int Block = 4096;
-        float[]? block = null;
-        int inBlock = 0;
+        var buffer = new float[features];
         long skipped = 0, position = 0;
         using (var cursor = input.GetRowCursor(new[] { featureColumn, labelColumn }))
         {
@@ -114,15 +112,9 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
                     skipped++;
                     continue;
                 }
-                if (block is null || inBlock == Block)
-                {
-                    block = new float[Block * features];
-                    rows.Add(block);
-                    inBlock = 0;
-                }
                 getFeatures(ref value);
-                VectorColumn.CopyDense(value, block.AsSpan(inBlock * features, features), options.FeatureColumnName, position, "the k-NN classifier");
-                inBlock++;
+                VectorColumn.CopyDense(value, buffer, options.FeatureColumnName, position, "the k-NN classifier");
+                rows.Add(buffer);
                 labels.Add((int)key - 1);
             }
         }
@@ -131,12 +123,7 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
             throw new AutoencoderDataException(options.LabelColumnName, null,
                 $"The k-NN classifier needs at least NumberOfNeighbors = {options.NumberOfNeighbors} labelled rows; column '{options.LabelColumnName}' has {count}" +
                 (skipped > 0 ? $" ({skipped} rows with a missing label were left out)." : "."));
-        var all = new float[(long)count * features];
-        for (int b = 0; b < rows.Count; b++)
-        {
-            int n = Math.Min(Block, count - b * Block);
-            rows[b].AsSpan(0, n * features).CopyTo(all.AsSpan(b * Block * features));
-        }
+        var all = rows.ToArray();
         var index = new NearestNeighborIndex(all, count, features, options.Metric, TorchRuntime.Resolve(options.Device));
         var model = new KNearestNeighborsModel(index, labels.ToArray(), classes, options.NumberOfNeighbors, options.Weighting,
             KeyValueNames.From(labelColumn, classes), skipped);

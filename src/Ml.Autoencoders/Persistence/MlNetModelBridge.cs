@@ -8,7 +8,7 @@ namespace Ml.Autoencoders.Persistence;
 
 /// <summary>
 /// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry the library's transformers (<see cref="AutoencoderTransformer"/>,
-/// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>).
+/// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>, <see cref="Embedding.TsneTransformer"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -43,6 +43,8 @@ internal static class MlNetModelBridge
             (t, s) => AutoencoderModelFile.Save((AutoencoderTransformer)t, s), s => AutoencoderModelFile.Load(s, ComputeDevice.Auto)),
         new(typeof(Neighbors.KNearestNeighborsPredictionTransformer), "MLAEKNNT", "MlAutoencodersKnn", "KNearestNeighbors.bin", "k-NN classifier",
             (t, s) => ((Neighbors.KNearestNeighborsPredictionTransformer)t).Save(s), s => Neighbors.KNearestNeighborsPredictionTransformer.Load(s)),
+        new(typeof(Embedding.TsneTransformer), "MLAETSNE", "MlAutoencodersTsne", "Tsne.bin", "t-SNE transform",
+            (t, s) => ((Embedding.TsneTransformer)t).Save(s), s => Embedding.TsneTransformer.Load(s)),
     };
 
     private static Kind KindOf(Type type) => Kinds.FirstOrDefault(k => k.Transformer == type)

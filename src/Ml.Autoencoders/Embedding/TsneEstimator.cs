@@ -1,0 +1,60 @@
+using Microsoft.ML;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Embedding;
+
+/// <summary>
+/// t-SNE (van der Maaten and Hinton 2008) as an ML.NET estimator: <see cref="Fit"/> embeds the rows of a vector
+/// column (raw pixels, PCA, latent codes) into 1, 2 or 3 dimensions; the fitted <see cref="TsneTransformer"/> appends
+/// the coordinates. Create it with <c>mlContext.Transforms.ProjectToTsne(...)</c>.
+/// </summary>
+/// <remarks>
+/// <para>Exact gradients up to <see cref="TsneOptions.ExactMaximumRows"/> rows; above, FFT-accelerated interpolation
+/// (2 dimensions) or Barnes-Hut (1 or 3), with input affinities over the 3 x perplexity nearest neighbours found by
+/// exact batched search (<see cref="TsneOptions.Method"/>).</para>
+/// <para>Transform of the training rows returns their fitted coordinates; new rows are placed against the fixed
+/// training embedding (openTSNE's scheme, see <see cref="TsneTransformer"/>).</para>
+/// <para>Fit keeps the rows in memory (rows x features floats) and, for the exact method, n x n doubles.</para>
+/// </remarks>
+public sealed class TsneEstimator : IEstimator<TsneTransformer>
+{
+    private readonly TsneOptions options;
+
+    internal TsneEstimator(TsneOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate(-1);
+        this.options = options.Clone();
+    }
+
+    /// <summary>Reads the input column once and embeds its rows.</summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing or not a known-size float vector.</exception>
+    /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row), or there are too few rows for the perplexity.</exception>
+    public TsneTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var (_, features) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
+        var cache = new RowBlocks(features);
+        foreach (var (_, values) in new DataViewRows(input, options.InputColumnName, features, "t-SNE").Read(options.CancellationToken))
+            cache.Add(values.Span);
+        if (cache.Count > int.MaxValue / Math.Max(1, features))
+            throw new AutoencoderDataException(options.InputColumnName, null, $"t-SNE holds every row in memory; {cache.Count} rows of {features} values are too many.");
+        int n = (int)cache.Count;
+        if (n < 2 || options.Perplexity >= n)
+            throw new AutoencoderDataException(options.InputColumnName, null,
+                $"t-SNE with perplexity {options.Perplexity} needs more than {Math.Max(1, (int)options.Perplexity)} rows; column '{options.InputColumnName}' has {n}. Lower Perplexity or give more rows.");
+        var rows = cache.ToArray();
+        var (embedding, index, kl) = TsneEmbedder.Fit(rows, n, features, options);
+        return new TsneTransformer(options, index, embedding, kl, options.Resolve(n));
+    }
+
+    /// <summary>Checks the input column before any work and adds the output column (a float vector).</summary>
+    /// <exception cref="AutoencoderSchemaException">The input column is missing or not a float vector.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        VectorColumn.Check(inputSchema, options.InputColumnName);
+        return SchemaShapeColumns.Append(inputSchema, [SchemaShapeColumns.Vector(options.OutputColumnName)]);
+    }
+}

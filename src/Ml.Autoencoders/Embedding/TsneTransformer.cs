@@ -1,0 +1,244 @@
+using System.Security.Cryptography;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Embedding;
+
+/// <summary>
+/// A fitted t-SNE stage. <see cref="Transform"/> appends the coordinates (a vector of
+/// <see cref="TsneOptions.Dimensions"/> floats), lazily, a batch of rows at a time.
+/// </summary>
+/// <remarks>
+/// <para>A row identical to a training row gets that row's fitted coordinates, so <c>Fit(data).Transform(data)</c> is
+/// the t-SNE of <c>data</c>. Any other row is placed against the fixed training embedding, as openTSNE does: its
+/// affinities to its 3 x <see cref="TsneOptions.TransformPerplexity"/> nearest training rows, a start at their
+/// affinity-weighted mean, then <see cref="TsneOptions.TransformIterations"/> gradient steps under attraction to them
+/// and (Barnes-Hut) repulsion from every training point; new rows never move the training points or each other, so a
+/// row's coordinates do not depend on the other rows transformed with it.</para>
+/// <para>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <see cref="Release"/> frees the training rows' native memory.</para>
+/// </remarks>
+public sealed class TsneTransformer : ITransformer
+{
+    private static readonly byte[] Magic = "MLAETSNE"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    private readonly TsneOptions options;
+    private readonly NearestNeighborIndex index;
+    private readonly double[] embedding;
+    private readonly Lazy<BarnesHutTsneRepulsion> tree;
+    private readonly Mapper mapper;
+
+    internal TsneTransformer(TsneOptions options, NearestNeighborIndex index, double[] embedding, double klDivergence, TsneGradientMethod method)
+    {
+        this.options = options.Clone();
+        this.options.Progress = null;
+        this.options.CancellationToken = default;
+        this.index = index;
+        this.embedding = embedding;
+        KlDivergence = klDivergence;
+        Method = method;
+        tree = new Lazy<BarnesHutTsneRepulsion>(() =>
+        {
+            var t = new BarnesHutTsneRepulsion(this.options.Theta);
+            t.Prepare(embedding, index.Count, this.options.Dimensions);
+            return t;
+        }, LazyThreadSafetyMode.ExecutionAndPublication);
+        mapper = new Mapper(this);
+    }
+
+    /// <summary>A copy of the options the embedding was made with (without progress and cancellation).</summary>
+    public TsneOptions Options => options.Clone();
+
+    /// <summary>The gradient method Fit used.</summary>
+    public TsneGradientMethod Method { get; }
+
+    /// <summary>KL(P‖Q) of the final training embedding.</summary>
+    public double KlDivergence { get; }
+
+    /// <summary>Training rows embedded.</summary>
+    public int TrainingRowCount => index.Count;
+
+    /// <summary>Values per input row.</summary>
+    public int InputSize => index.Features;
+
+    /// <summary>The training rows' coordinates, row-major (rows x <see cref="TsneOptions.Dimensions"/>), in input order.</summary>
+    public float[] GetTrainingEmbedding() => embedding.Select(v => (float)v).ToArray();
+
+    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>Places rows (row-major, <see cref="InputSize"/> values each) as <see cref="Transform"/> does; returns rows x dimensions coordinates.</summary>
+    public float[] Place(ReadOnlySpan<float> rows, int count)
+    {
+        if (rows.Length != (long)count * InputSize)
+            throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
+        return TsneEmbedder.Place(index, embedding, rows, count, options, tree.Value);
+    }
+
+    /// <summary>The input schema with the coordinates column appended.</summary>
+    /// <exception cref="Data.AutoencoderSchemaException">The input column is missing or not a float vector of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
+
+    /// <summary>Appends the coordinates column; nothing is computed until a cursor asks for it.</summary>
+    /// <exception cref="Data.AutoencoderSchemaException">The input column is missing or not a float vector of the trained size.</exception>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new MappedDataView(mapper, input);
+    }
+
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
+
+    /// <summary>Frees the native memory of the training rows; the transformer is unusable afterwards.</summary>
+    public void Release() => index.Dispose();
+
+    /// <summary>Writes the transformer (options, training rows, embedding) to a file, atomically.</summary>
+    public void Save(string path) => TransformerFile.Save(path, Save);
+
+    /// <summary>
+    /// Writes the transformer to a stream. Layout (little-endian): magic "MLAETSNE", format version, column names, options,
+    /// KL, method, rows, features, embedding (float64), training rows (float32), then a SHA-256 of all before it.
+    /// </summary>
+    public void Save(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        using var body = new MemoryStream();
+        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        {
+            w.Write(Magic);
+            w.Write(FormatVersion);
+            w.Write(options.InputColumnName);
+            w.Write(options.OutputColumnName);
+            w.Write(options.Dimensions);
+            w.Write(options.Perplexity);
+            w.Write(options.EarlyExaggeration);
+            w.Write(options.EarlyExaggerationIterations);
+            w.Write(options.Iterations);
+            w.Write(options.LearningRate ?? double.NaN);
+            w.Write((int)options.Initialization);
+            w.Write(options.Seed);
+            w.Write((int)options.Method);
+            w.Write(options.ExactMaximumRows);
+            w.Write(options.Theta);
+            w.Write(options.TransformPerplexity);
+            w.Write(options.TransformIterations);
+            w.Write(options.TransformBatchSize);
+            w.Write(KlDivergence);
+            w.Write((int)Method);
+            w.Write(index.Count);
+            w.Write(index.Features);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
+        }
+        body.Position = 0;
+        var hash = SHA256.HashData(body);
+        body.Position = 0;
+        body.CopyTo(stream);
+        stream.Write(hash);
+    }
+
+    /// <summary>Loads a transformer written by <see cref="Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a t-SNE model.</exception>
+    public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, device);
+    }
+
+    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a t-SNE model.</exception>
+    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        var bytes = new MemoryStream();
+        stream.CopyTo(bytes);
+        byte[] data = bytes.GetBuffer();
+        int length = (int)bytes.Length;
+        if (length < Magic.Length + 32 || !data.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new AutoencoderModelFormatException("Not a t-SNE model (the magic bytes MLAETSNE are missing).");
+        if (!SHA256.HashData(data.AsSpan(0, length - 32)).AsSpan().SequenceEqual(data.AsSpan(length - 32, 32)))
+            throw new AutoencoderModelFormatException("The t-SNE model is damaged or truncated (checksum mismatch).");
+        try
+        {
+            using var r = new BinaryReader(new MemoryStream(data, Magic.Length, length - 32 - Magic.Length, writable: false));
+            int version = r.ReadInt32();
+            if (version != FormatVersion) throw new AutoencoderModelFormatException($"t-SNE model format version {version} is not supported (this library reads {FormatVersion}).");
+            var options = new TsneOptions
+            {
+                InputColumnName = TransformerFile.ReadName(r),
+                OutputColumnName = TransformerFile.ReadName(r),
+                Dimensions = r.ReadInt32(),
+                Perplexity = r.ReadDouble(),
+                EarlyExaggeration = r.ReadDouble(),
+                EarlyExaggerationIterations = r.ReadInt32(),
+                Iterations = r.ReadInt32(),
+                LearningRate = r.ReadDouble() is var lr && double.IsNaN(lr) ? null : lr,
+                Initialization = (TsneInitialization)r.ReadInt32(),
+                Seed = r.ReadInt32(),
+                Method = (TsneGradientMethod)r.ReadInt32(),
+                ExactMaximumRows = r.ReadInt32(),
+                Theta = r.ReadDouble(),
+                TransformPerplexity = r.ReadDouble(),
+                TransformIterations = r.ReadInt32(),
+                TransformBatchSize = r.ReadInt32(),
+            };
+            double kl = r.ReadDouble();
+            var method = (TsneGradientMethod)r.ReadInt32();
+            int n = r.ReadInt32(), features = r.ReadInt32();
+            try
+            {
+                options.Validate(n);
+            }
+            catch (ArgumentException e)
+            {
+                throw new AutoencoderModelFormatException($"Invalid options in the t-SNE model: {e.Message}", e);
+            }
+            if (!Enum.IsDefined(method) || features < 1)
+                throw new AutoencoderModelFormatException($"Invalid t-SNE model header (method {method}, {features} features).");
+            long remaining = r.BaseStream.Length - r.BaseStream.Position;
+            if ((long)n * (8L * options.Dimensions + 4L * features) != remaining)
+                throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
+            var embedding = new double[(long)n * options.Dimensions];
+            r.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
+            var rows = new float[(long)n * features];
+            r.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()));
+            if (embedding.Any(v => !double.IsFinite(v)) || Data.VectorColumn.IndexOfNonFinite(rows) >= 0)
+                throw new AutoencoderModelFormatException("The t-SNE model holds a non-finite value.");
+            var index = new NearestNeighborIndex(rows, n, features, NeighborMetric.Euclidean, TorchRuntime.Resolve(device), prepared: true);
+            return new TsneTransformer(options, index, embedding, kl, method);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new AutoencoderModelFormatException("The t-SNE model is truncated.", e);
+        }
+    }
+
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+
+    /// <summary>Maps batches of rows to coordinates.</summary>
+    private sealed class Mapper(TsneTransformer parent) : IBatchMapper
+    {
+        public string InputColumnName => parent.options.InputColumnName;
+
+        public int InputSize => parent.index.Features;
+
+        public int BatchSize => parent.options.TransformBatchSize;
+
+        public string Consumer => "t-SNE";
+
+        public IReadOnlyList<MappedColumn> Columns { get; } =
+            [new MappedColumn(parent.options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, parent.options.Dimensions))];
+
+        public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
+        {
+            var placed = parent.Place(inputs, rows);
+            placed.CopyTo(batch.Floats(0));
+        }
+    }
+}
