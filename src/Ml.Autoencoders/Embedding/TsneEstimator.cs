@@ -10,8 +10,8 @@ namespace Ml.Autoencoders.Embedding;
 /// the coordinates. Create it with <c>mlContext.Transforms.ProjectToTsne(...)</c>.
 /// </summary>
 /// <remarks>
-/// <para>Exact gradients up to <see cref="TsneOptions.ExactMaximumRows"/> rows; above, FFT-accelerated interpolation
-/// (2 dimensions) or Barnes-Hut (1 or 3), with input affinities over the 3 x perplexity nearest neighbours found by
+/// <para>Exact gradients up to <see cref="TsneOptions.ExactMaximumRows"/> rows; above, Barnes-Hut (or, on request,
+/// FFT-accelerated interpolation in 2 dimensions), with input affinities over the 3 x perplexity nearest neighbours found by
 /// exact batched search (<see cref="TsneOptions.Method"/>).</para>
 /// <para>Transform of the training rows returns their fitted coordinates; new rows are placed against the fixed
 /// training embedding (openTSNE's scheme, see <see cref="TsneTransformer"/>).</para>

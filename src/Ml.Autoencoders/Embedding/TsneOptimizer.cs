@@ -16,6 +16,7 @@ internal sealed class TsneOptimizer
     private readonly double[]? dense;
     private readonly ITsneRepulsion? repulsion;
     private readonly double[] forces;
+    private readonly double[] positions, gradientBuffer, klParts;
 
     /// <summary>Sparse P with an accelerated (or exact) repulsion.</summary>
     public TsneOptimizer(SparseAffinities p, int dimensions, ITsneRepulsion repulsion)
@@ -25,6 +26,9 @@ internal sealed class TsneOptimizer
         sparse = p;
         this.repulsion = repulsion;
         forces = new double[(long)n * dims];
+        positions = new double[forces.Length];
+        gradientBuffer = new double[forces.Length];
+        klParts = new double[n];
     }
 
     /// <summary>Dense P (n x n) with exact all-pairs gradients.</summary>
@@ -34,6 +38,9 @@ internal sealed class TsneOptimizer
         dims = dimensions;
         dense = p;
         forces = new double[(long)n * dims];
+        positions = new double[forces.Length];
+        gradientBuffer = new double[forces.Length];
+        klParts = new double[n];
     }
 
     /// <summary>
@@ -44,32 +51,67 @@ internal sealed class TsneOptimizer
     {
         if (dense is not null) return DenseGradient(y, exaggeration, gradient, withKl);
         double z = repulsion!.Compute(y, n, dims, forces);
-        var p = sparse!;
-        var yArray = y.ToArray();
-        var g = new double[gradient.Length];
-        double[] klParts = new double[n];
-        Parallel.For(0, n, i =>
+        y.CopyTo(positions);
+        var kl = withKl ? klParts : null;
+        // Rows in contiguous ranges (a few per core): each row's sum is computed by one thread in a fixed order, so
+        // the gradient does not depend on scheduling.
+        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, n, Math.Max(256, n / (8 * Environment.ProcessorCount))), range =>
         {
-            double kl = 0;
+            if (dims == 2) Attract2(range.Item1, range.Item2, exaggeration, z, kl);
+            else AttractAny(range.Item1, range.Item2, exaggeration, z, kl);
+        });
+        gradientBuffer.CopyTo(gradient);
+        return withKl ? klParts.Sum() + Math.Log(z) : double.NaN;
+    }
+
+    /// <summary>Attractive minus normalised repulsive forces for rows [start, end) of a 2-d embedding.</summary>
+    private void Attract2(int start, int end, double exaggeration, double z, double[]? kl)
+    {
+        var p = sparse!;
+        int[] rowStart = p.RowStart, columns = p.Columns;
+        double[] values = p.Values, y = positions, g = gradientBuffer, f = forces;
+        double inverseZ = 1 / z;
+        for (int i = start; i < end; i++)
+        {
+            double xi = y[2 * i], yi = y[2 * i + 1], gx = 0, gy = 0, klRow = 0;
+            for (int e = rowStart[i], stop = rowStart[i + 1]; e < stop; e++)
+            {
+                int j = columns[e];
+                double dx = xi - y[2 * j], dy = yi - y[2 * j + 1];
+                double w = 1 / (1 + dx * dx + dy * dy), pij = values[e];
+                double coefficient = exaggeration * pij * w;
+                gx += coefficient * dx;
+                gy += coefficient * dy;
+                if (kl is not null && pij > 0) klRow += pij * Math.Log(pij / w);
+            }
+            g[2 * i] = gx - f[2 * i] * inverseZ;
+            g[2 * i + 1] = gy - f[2 * i + 1] * inverseZ;
+            if (kl is not null) kl[i] = klRow;
+        }
+    }
+
+    /// <summary>As <see cref="Attract2"/> for any dimension count.</summary>
+    private void AttractAny(int start, int end, double exaggeration, double z, double[]? kl)
+    {
+        var p = sparse!;
+        double[] y = positions, g = gradientBuffer;
+        Span<double> sum = stackalloc double[3];
+        for (int i = start; i < end; i++)
+        {
+            sum.Clear();
+            double klRow = 0;
             for (int e = p.RowStart[i]; e < p.RowStart[i + 1]; e++)
             {
                 int j = p.Columns[e];
                 double d2 = 0;
-                for (int c = 0; c < dims; c++)
-                {
-                    double diff = yArray[i * dims + c] - yArray[j * dims + c];
-                    d2 += diff * diff;
-                }
+                for (int c = 0; c < dims; c++) d2 += (y[i * dims + c] - y[j * dims + c]) * (y[i * dims + c] - y[j * dims + c]);
                 double w = 1 / (1 + d2), pij = p.Values[e];
-                double coefficient = exaggeration * pij * w;
-                for (int c = 0; c < dims; c++) g[i * dims + c] += coefficient * (yArray[i * dims + c] - yArray[j * dims + c]);
-                if (withKl && pij > 0) kl += pij * Math.Log(pij / w);
+                for (int c = 0; c < dims; c++) sum[c] += exaggeration * pij * w * (y[i * dims + c] - y[j * dims + c]);
+                if (kl is not null && pij > 0) klRow += pij * Math.Log(pij / w);
             }
-            for (int c = 0; c < dims; c++) g[i * dims + c] -= forces[i * dims + c] / z;
-            klParts[i] = kl;
-        });
-        g.CopyTo(gradient);
-        return withKl ? klParts.Sum() + Math.Log(z) : double.NaN;
+            for (int c = 0; c < dims; c++) g[i * dims + c] = sum[c] - forces[i * dims + c] / z;
+            if (kl is not null) kl[i] = klRow;
+        }
     }
 
     private double DenseGradient(ReadOnlySpan<double> y, double exaggeration, Span<double> gradient, bool withKl)

@@ -6,8 +6,9 @@ namespace Ml.Autoencoders.Embedding;
 public enum TsneGradientMethod
 {
     /// <summary>
-    /// <see cref="Exact"/> below <see cref="TsneOptions.ExactMaximumRows"/> rows; above it
-    /// <see cref="FftInterpolation"/> for 2 output dimensions and <see cref="BarnesHut"/> for 1 or 3.
+    /// <see cref="Exact"/> up to <see cref="TsneOptions.ExactMaximumRows"/> rows, <see cref="BarnesHut"/> above. (On
+    /// 10,000 Fashion-MNIST PCA-30 rows Barnes-Hut reached a lower KL divergence than FFT interpolation at FIt-SNE's
+    /// default grid, 1.45 against 1.55, at about the same speed on 2 cores; see the README.)
     /// </summary>
     Auto,
 
@@ -165,5 +166,5 @@ public sealed class TsneOptions
     /// <summary>The method used for <paramref name="rows"/> rows.</summary>
     internal TsneGradientMethod Resolve(int rows) => Method != TsneGradientMethod.Auto ? Method
         : rows <= ExactMaximumRows ? TsneGradientMethod.Exact
-        : Dimensions == 2 ? TsneGradientMethod.FftInterpolation : TsneGradientMethod.BarnesHut;
+        : TsneGradientMethod.BarnesHut;
 }
