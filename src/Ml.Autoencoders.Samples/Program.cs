@@ -10,6 +10,8 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["conv-denoising"] = ("convolutional denoising autoencoder from PNG files (LoadImages -> ExtractPixels -> autoencoder): PSNR/SSIM, grid, ConvertToImage", ConvDenoisingSample.Run),
     ["conv-features"] = ("convolutional autoencoder codes -> ML.NET classifier in one pipeline, against the same classifier on raw pixels", ConvFeaturesSample.Run),
     ["regularised"] = ("sparse (KL, L1) and contractive 784-64 autoencoders next to a plain one: code sparsity, Jacobian norm, test MSE; PCA-64", RegularisedSample.Run),
+    ["knn"] = ("784-64-32-16 autoencoder codes -> 5-NN classifier, next to 5-NN on raw pixels and on PCA-16: accuracy table", KnnSample.Run),
+    ["tsne"] = ("stacked 784-100-30 autoencoder codes of 5,000 test images -> t-SNE -> PNG scatter by class (and PCA-30 for comparison)", TsneSample.Run),
     ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
     ["readme-variants"] = ("the README's variants example (beta-VAE, denoising sparse, stacked with pretraining), as printed there", ReadmeVariantsSample.Run),
 };
