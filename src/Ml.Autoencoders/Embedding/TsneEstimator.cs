@@ -41,6 +41,8 @@ public sealed class TsneEstimator : IEstimator<TsneTransformer>
         if (cache.Count > int.MaxValue / Math.Max(1, features))
             throw new AutoencoderDataException(options.InputColumnName, null, $"t-SNE holds every row in memory; {cache.Count} rows of {features} values are too many.");
         int n = (int)cache.Count;
+        if (n == 0)
+            throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}' has no rows: t-SNE needs rows to embed.");
         if (n < 2 || options.Perplexity >= n)
             throw new AutoencoderDataException(options.InputColumnName, null,
                 $"t-SNE with perplexity {options.Perplexity} needs more than {Math.Max(1, (int)options.Perplexity)} rows; column '{options.InputColumnName}' has {n}. Lower Perplexity or give more rows.");

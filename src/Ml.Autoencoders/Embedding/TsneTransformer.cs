@@ -50,6 +50,13 @@ public sealed class TsneTransformer : ITransformer
         mapper = new Mapper(this);
     }
 
+    /// <summary>Rows placed per batch in cursors created from now on (initially <see cref="TsneOptions.TransformBatchSize"/>). Results do not depend on it.</summary>
+    public int TransformBatchSize
+    {
+        get => options.TransformBatchSize;
+        set => options.TransformBatchSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Expected at least one row per batch.");
+    }
+
     /// <summary>A copy of the options the embedding was made with (without progress and cancellation).</summary>
     public TsneOptions Options => options.Clone();
 

@@ -24,7 +24,20 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
         FeatureColumnName = featureColumnName;
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
-        mapper = new Mapper(this, batchSize);
+        TransformBatchSize = batchSize;
+        mapper = new Mapper(this);
+    }
+
+    private int transformBatchSize;
+
+    /// <summary>
+    /// Query rows per matrix product in cursors created from now on (memory: this many x training rows distances).
+    /// Results do not depend on it.
+    /// </summary>
+    public int TransformBatchSize
+    {
+        get => transformBatchSize;
+        set => transformBatchSize = value > 0 ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "Expected at least one row per batch.");
     }
 
     /// <summary>The fitted classifier.</summary>
@@ -72,7 +85,7 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
             w.Write(FeatureColumnName);
             w.Write(ScoreColumnName);
             w.Write(PredictedLabelColumnName);
-            w.Write(mapper.BatchSize);
+            w.Write(TransformBatchSize);
         }
         Model.Save(stream);
     }
@@ -116,10 +129,9 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
     {
         private readonly KNearestNeighborsPredictionTransformer parent;
 
-        public Mapper(KNearestNeighborsPredictionTransformer parent, int batchSize)
+        public Mapper(KNearestNeighborsPredictionTransformer parent)
         {
             this.parent = parent;
-            BatchSize = batchSize;
             var model = parent.Model;
             var scoreAnnotations = new DataViewSchema.Annotations.Builder();
             if (model.Classes is { } classes)
@@ -141,7 +153,7 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
 
         public int InputSize => parent.Model.FeatureCount;
 
-        public int BatchSize { get; }
+        public int BatchSize => parent.TransformBatchSize;
 
         public string Consumer => "the k-NN classifier";
 

@@ -119,6 +119,8 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
             }
         }
         int count = labels.Count;
+        if (position == 0)
+            throw new AutoencoderDataException(options.FeatureColumnName, null, "The training data has no rows: the k-NN classifier needs labelled rows to store.");
         if (count < options.NumberOfNeighbors)
             throw new AutoencoderDataException(options.LabelColumnName, null,
                 $"The k-NN classifier needs at least NumberOfNeighbors = {options.NumberOfNeighbors} labelled rows; column '{options.LabelColumnName}' has {count}" +
