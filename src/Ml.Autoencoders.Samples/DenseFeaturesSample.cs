@@ -25,21 +25,7 @@ internal static class DenseFeaturesSample
         var trainView = ml.ToDataView(train);
         var testView = ml.ToDataView(test);
 
-        var classic = new AutoencoderOptions
-        {
-            LatentDimension = 16,
-            HiddenLayerSizes = new[] { 64, 32 },
-            HiddenActivation = Activation.ReLU,
-            CodeActivation = Activation.ReLU,
-            OutputActivation = Activation.Sigmoid,
-            Loss = ReconstructionLoss.MeanSquaredError,
-            Optimizer = OptimizerKind.Adam,
-            LearningRate = 1e-3,
-            LearningRateSchedule = LearningRateSchedule.Constant,
-            BatchSize = 256,
-            Epochs = epochs ?? 10,
-            Progress = new ConsoleProgress("classic"),
-        };
+        var classic = ClassicOptions(epochs ?? 10, "classic");
         var defaults = new AutoencoderOptions { LatentDimension = 16, Progress = new ConsoleProgress("defaults") };
         defaults.Epochs = epochs;
 
@@ -67,6 +53,23 @@ internal static class DenseFeaturesSample
         Console.WriteLine($"\nWrote {Path.GetFullPath(png)} (originals above reconstructions, one image per class).");
         foreach (var (_, r) in results) r.Autoencoder.Model.Dispose();
     }
+
+    /// <summary>The classic 784-64-32-16 ReLU autoencoder (sigmoid output, MSE, Adam 1e-3 constant, batch 256).</summary>
+    internal static AutoencoderOptions ClassicOptions(int epochs, string progressLabel) => new()
+    {
+        LatentDimension = 16,
+        HiddenLayerSizes = new[] { 64, 32 },
+        HiddenActivation = Activation.ReLU,
+        CodeActivation = Activation.ReLU,
+        OutputActivation = Activation.Sigmoid,
+        Loss = ReconstructionLoss.MeanSquaredError,
+        Optimizer = OptimizerKind.Adam,
+        LearningRate = 1e-3,
+        LearningRateSchedule = LearningRateSchedule.Constant,
+        BatchSize = 256,
+        Epochs = epochs,
+        Progress = new ConsoleProgress(progressLabel),
+    };
 
     private sealed record Result(double TestMse, double Accuracy, int DeadUnits, double FitSeconds, AutoencoderTransformer Autoencoder);
 

@@ -25,22 +25,8 @@ internal static class KnnSample
         var trainView = ml.ToDataView(train);
         var testView = ml.ToDataView(test);
 
-        var classic = new AutoencoderOptions
-        {
-            LatentDimension = 16,
-            HiddenLayerSizes = new[] { 64, 32 },
-            HiddenActivation = Activation.ReLU,
-            CodeActivation = Activation.ReLU,
-            OutputActivation = Activation.Sigmoid,
-            Loss = ReconstructionLoss.MeanSquaredError,
-            Optimizer = OptimizerKind.Adam,
-            LearningRate = 1e-3,
-            LearningRateSchedule = LearningRateSchedule.Constant,
-            BatchSize = 256,
-            Epochs = epochs,
-            Outputs = AutoencoderOutputs.LatentCode,
-            Progress = new ConsoleProgress("784-64-32-16"),
-        };
+        var classic = DenseFeaturesSample.ClassicOptions(epochs, "784-64-32-16");
+        classic.Outputs = AutoencoderOutputs.LatentCode;
         var defaults = new AutoencoderOptions
         {
             LatentDimension = 16,

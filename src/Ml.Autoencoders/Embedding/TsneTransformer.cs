@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Neighbors;
@@ -111,43 +110,32 @@ public sealed class TsneTransformer : ITransformer
     /// Writes the transformer to a stream. Layout (little-endian): magic "MLAETSNE", format version, column names, options,
     /// KL, method, rows, features, embedding (float64), training rows (float32), then a SHA-256 of all before it.
     /// </summary>
-    public void Save(Stream stream)
+    public void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        using var body = new MemoryStream();
-        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(Magic);
-            w.Write(FormatVersion);
-            w.Write(options.InputColumnName);
-            w.Write(options.OutputColumnName);
-            w.Write(options.Dimensions);
-            w.Write(options.Perplexity);
-            w.Write(options.EarlyExaggeration);
-            w.Write(options.EarlyExaggerationIterations);
-            w.Write(options.Iterations);
-            w.Write(options.LearningRate ?? double.NaN);
-            w.Write((int)options.Initialization);
-            w.Write(options.Seed);
-            w.Write((int)options.Method);
-            w.Write(options.ExactMaximumRows);
-            w.Write(options.Theta);
-            w.Write(options.TransformPerplexity);
-            w.Write(options.TransformIterations);
-            w.Write(options.TransformBatchSize);
-            w.Write(KlDivergence);
-            w.Write((int)Method);
-            w.Write(index.Count);
-            w.Write(index.Features);
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
-        }
-        body.Position = 0;
-        var hash = SHA256.HashData(body);
-        body.Position = 0;
-        body.CopyTo(stream);
-        stream.Write(hash);
-    }
+        w.Write(FormatVersion);
+        w.Write(options.InputColumnName);
+        w.Write(options.OutputColumnName);
+        w.Write(options.Dimensions);
+        w.Write(options.Perplexity);
+        w.Write(options.EarlyExaggeration);
+        w.Write(options.EarlyExaggerationIterations);
+        w.Write(options.Iterations);
+        w.Write(options.LearningRate ?? double.NaN);
+        w.Write((int)options.Initialization);
+        w.Write(options.Seed);
+        w.Write((int)options.Method);
+        w.Write(options.ExactMaximumRows);
+        w.Write(options.Theta);
+        w.Write(options.TransformPerplexity);
+        w.Write(options.TransformIterations);
+        w.Write(options.TransformBatchSize);
+        w.Write(KlDivergence);
+        w.Write((int)Method);
+        w.Write(index.Count);
+        w.Write(index.Features);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
+    });
 
     /// <summary>Loads a transformer written by <see cref="Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a t-SNE model.</exception>
@@ -159,20 +147,9 @@ public sealed class TsneTransformer : ITransformer
 
     /// <summary>Loads a transformer written by <see cref="Save(Stream)"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a t-SNE model.</exception>
-    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        var bytes = new MemoryStream();
-        stream.CopyTo(bytes);
-        byte[] data = bytes.GetBuffer();
-        int length = (int)bytes.Length;
-        if (length < Magic.Length + 32 || !data.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new AutoencoderModelFormatException("Not a t-SNE model (the magic bytes MLAETSNE are missing).");
-        if (!SHA256.HashData(data.AsSpan(0, length - 32)).AsSpan().SequenceEqual(data.AsSpan(length - 32, 32)))
-            throw new AutoencoderModelFormatException("The t-SNE model is damaged or truncated (checksum mismatch).");
-        try
+    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.ReadChecked(stream, Magic, "t-SNE model", r =>
         {
-            using var r = new BinaryReader(new MemoryStream(data, Magic.Length, length - 32 - Magic.Length, writable: false));
             int version = r.ReadInt32();
             if (version != FormatVersion) throw new AutoencoderModelFormatException($"t-SNE model format version {version} is not supported (this library reads {FormatVersion}).");
             var options = new TsneOptions
@@ -210,20 +187,13 @@ public sealed class TsneTransformer : ITransformer
             long remaining = r.BaseStream.Length - r.BaseStream.Position;
             if ((long)n * (8L * options.Dimensions + 4L * features) != remaining)
                 throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
-            var embedding = new double[(long)n * options.Dimensions];
-            r.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
-            var rows = new float[(long)n * features];
-            r.Read(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan()));
+            var embedding = TransformerFile.ReadArray<double>(r, (long)n * options.Dimensions, "t-SNE model");
+            var rows = TransformerFile.ReadArray<float>(r, (long)n * features, "t-SNE model");
             if (embedding.Any(v => !double.IsFinite(v)) || Data.VectorColumn.IndexOfNonFinite(rows) >= 0)
                 throw new AutoencoderModelFormatException("The t-SNE model holds a non-finite value.");
             var index = new NearestNeighborIndex(rows, n, features, NeighborMetric.Euclidean, TorchRuntime.Resolve(device), prepared: true);
             return new TsneTransformer(options, index, embedding, kl, method);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new AutoencoderModelFormatException("The t-SNE model is truncated.", e);
-        }
-    }
+        });
 
     /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);

@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 
@@ -137,31 +136,20 @@ public sealed class KNearestNeighborsModel : IDisposable
     /// Writes the model to a stream. Layout (little-endian): magic "MLAEKNNM", format version, k, metric, weighting,
     /// classes, features, rows, skipped rows, class names, labels (int32), rows (float32), then a SHA-256 of all before it.
     /// </summary>
-    public void Save(Stream stream)
+    public void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        using var body = new MemoryStream();
-        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
-        {
-            w.Write(Magic);
-            w.Write(FormatVersion);
-            w.Write(NumberOfNeighbors);
-            w.Write((int)Metric);
-            w.Write((int)Weighting);
-            w.Write(ClassCount);
-            w.Write(FeatureCount);
-            w.Write(TrainingRowCount);
-            w.Write(SkippedRows);
-            KeyValueNames.Write(w, Classes);
-            foreach (int label in labels) w.Write(label);
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
-        }
-        body.Position = 0;
-        var hash = SHA256.HashData(body);
-        body.Position = 0;
-        body.CopyTo(stream);
-        stream.Write(hash);
-    }
+        w.Write(FormatVersion);
+        w.Write(NumberOfNeighbors);
+        w.Write((int)Metric);
+        w.Write((int)Weighting);
+        w.Write(ClassCount);
+        w.Write(FeatureCount);
+        w.Write(TrainingRowCount);
+        w.Write(SkippedRows);
+        KeyValueNames.Write(w, Classes);
+        foreach (int label in labels) w.Write(label);
+        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
+    });
 
     /// <summary>Loads a model written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
@@ -173,20 +161,9 @@ public sealed class KNearestNeighborsModel : IDisposable
 
     /// <summary>Loads a model written by <see cref="Save(Stream)"/> onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
-    public static KNearestNeighborsModel Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
-    {
-        ArgumentNullException.ThrowIfNull(stream);
-        var bytes = new MemoryStream();
-        stream.CopyTo(bytes); // grows with what is really there, never with what a header claims
-        byte[] data = bytes.GetBuffer();
-        int length = (int)bytes.Length;
-        if (length < Magic.Length + 32 || !data.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new AutoencoderModelFormatException("Not a k-NN model file (the magic bytes MLAEKNNM are missing).");
-        if (!SHA256.HashData(data.AsSpan(0, length - 32)).AsSpan().SequenceEqual(data.AsSpan(length - 32, 32)))
-            throw new AutoencoderModelFormatException("The k-NN model file is damaged or truncated (checksum mismatch).");
-        try
+    public static KNearestNeighborsModel Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.ReadChecked(stream, Magic, "k-NN model", r =>
         {
-            using var r = new BinaryReader(new MemoryStream(data, Magic.Length, length - 32 - Magic.Length, writable: false));
             int version = r.ReadInt32();
             if (version != FormatVersion) throw new AutoencoderModelFormatException($"k-NN model format version {version} is not supported (this library reads {FormatVersion}).");
             int k = r.ReadInt32();
@@ -200,30 +177,15 @@ public sealed class KNearestNeighborsModel : IDisposable
             if ((long)classes > remaining || (long)rows * (4 + 4L * features) > remaining)
                 throw new AutoencoderModelFormatException($"The k-NN model header claims {rows} rows of {features} features and {classes} classes; the file is too short for them.");
             var names = KeyValueNames.Read(r, classes);
-            var labels = new int[rows];
+            var labels = TransformerFile.ReadArray<int>(r, rows, "k-NN model");
             for (int i = 0; i < rows; i++)
-            {
-                labels[i] = r.ReadInt32();
                 if ((uint)labels[i] >= (uint)classes) throw new AutoencoderModelFormatException($"Training row {i} of the k-NN model has class {labels[i]}, outside 0..{classes - 1}.");
-            }
-            var values = new float[(long)rows * features];
-            var byteView = System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan());
-            if (r.Read(byteView) != byteView.Length) throw new AutoencoderModelFormatException("The k-NN model file is truncated in its training rows.");
-            if (r.BaseStream.Position != r.BaseStream.Length) throw new AutoencoderModelFormatException("The k-NN model file has unexpected bytes after its training rows.");
+            var values = TransformerFile.ReadArray<float>(r, (long)rows * features, "k-NN model");
             int bad = Data.VectorColumn.IndexOfNonFinite(values);
             if (bad >= 0) throw new AutoencoderModelFormatException($"Training row {bad / features} of the k-NN model holds a non-finite value.");
             var index = new NearestNeighborIndex(values, rows, features, metric, TorchRuntime.Resolve(device), prepared: true);
             return new KNearestNeighborsModel(index, labels, classes, k, weighting, names, skipped);
-        }
-        catch (EndOfStreamException e)
-        {
-            throw new AutoencoderModelFormatException("The k-NN model file is truncated.", e);
-        }
-        catch (System.Text.DecoderFallbackException e)
-        {
-            throw new AutoencoderModelFormatException("A class name in the k-NN model file is not valid UTF-8.", e);
-        }
-    }
+        });
 
     /// <summary>Frees the training rows held in native memory.</summary>
     public void Dispose() => index.Dispose();
