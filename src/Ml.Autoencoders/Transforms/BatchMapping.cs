@@ -136,104 +136,38 @@ internal sealed class MappedDataView : IDataView
 }
 
 /// <summary>Reads a batch of source rows, maps it in one call, then serves the rows one by one.</summary>
-internal sealed class MappedCursor : DataViewRowCursor
+internal sealed class MappedCursor : LookAheadCursor
 {
     private readonly IBatchMapper mapper;
-    private readonly DataViewRowCursor source;
     private readonly ValueGetter<VBuffer<float>> inputGetter;
-    private readonly ValueGetter<DataViewRowId> idGetter;
-    private readonly Dictionary<int, ColumnCache> passThrough = new();
     private readonly int sourceCount;
     private readonly MappedBatch batch;
     private readonly float[] inputs;
-    private readonly DataViewRowId[] ids;
     private VBuffer<float> inputValue;
-    private int filled, slot = -1;
-    private long position = -1;
-    private bool exhausted;
 
     public MappedCursor(IBatchMapper mapper, DataViewRowCursor source, DataViewSchema schema, DataViewSchema.Column inputColumn,
         IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active)
+        : base(source, schema, sourceColumns, mapper.BatchSize)
     {
         this.mapper = mapper;
-        this.source = source;
-        Schema = schema;
         sourceCount = source.Schema.Count;
-        int capacity = mapper.BatchSize;
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
-        idGetter = source.GetIdGetter();
-        foreach (var column in sourceColumns) passThrough[column.Index] = ColumnCache.Create(source, column, capacity);
-        batch = new MappedBatch(mapper.Columns, capacity, active);
-        inputs = new float[capacity * mapper.InputSize];
-        ids = new DataViewRowId[capacity];
+        batch = new MappedBatch(mapper.Columns, mapper.BatchSize, active);
+        inputs = new float[mapper.BatchSize * mapper.InputSize];
     }
 
-    public override DataViewSchema Schema { get; }
-
-    public override long Position => position;
-
-    public override long Batch => 0;
-
-    public override bool MoveNext()
+    protected override void Capture(int slot, long row)
     {
-        if (slot + 1 < filled)
-        {
-            slot++;
-            position++;
-            return true;
-        }
-        if (exhausted || !Fill()) return false;
-        slot = 0;
-        position++;
-        return true;
+        int d = mapper.InputSize;
+        inputGetter(ref inputValue);
+        VectorColumn.CopyDense(inputValue, inputs.AsSpan(slot * d, d), mapper.InputColumnName, row, mapper.Consumer);
     }
 
-    private bool Fill()
-    {
-        filled = 0;
-        slot = -1;
-        long firstRow = position + 1;
-        int d = mapper.InputSize, capacity = ids.Length;
-        while (filled < capacity && source.MoveNext())
-        {
-            inputGetter(ref inputValue);
-            VectorColumn.CopyDense(inputValue, inputs.AsSpan(filled * d, d), mapper.InputColumnName, firstRow + filled, mapper.Consumer);
-            foreach (var cache in passThrough.Values) cache.Capture(filled);
-            idGetter(ref ids[filled]);
-            filled++;
-        }
-        if (filled < capacity) exhausted = true;
-        if (filled == 0) return false;
-        mapper.Map(inputs.AsSpan(0, filled * d), filled, firstRow, batch);
-        return true;
-    }
+    protected override void Compute(int rows, long firstRow) => mapper.Map(inputs.AsSpan(0, rows * mapper.InputSize), rows, firstRow, batch);
 
-    public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId value) => value = ids[CurrentSlot()];
+    protected override bool IsOutputActive(DataViewSchema.Column column) => column.Index >= sourceCount && batch.IsActive(column.Index - sourceCount);
 
-    public override bool IsColumnActive(DataViewSchema.Column column) =>
-        passThrough.ContainsKey(column.Index) || (column.Index >= sourceCount && batch.IsActive(column.Index - sourceCount));
-
-    public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
-    {
-        Delegate getter;
-        if (passThrough.TryGetValue(column.Index, out var cache)) getter = cache.CreateGetter(CurrentSlot);
-        else if (IsColumnActive(column)) getter = batch.CreateGetter(column.Index - sourceCount, CurrentSlot);
-        else throw new InvalidOperationException($"Column '{column.Name}' was not requested when this cursor was created.");
-        return getter as ValueGetter<TValue>
-            ?? throw new InvalidOperationException($"Column '{column.Name}' holds {column.Type}; a getter of {typeof(TValue).Name} was asked for.");
-    }
-
-    private int CurrentSlot()
-    {
-        if (slot < 0) throw new InvalidOperationException("The cursor is not on a row: call MoveNext first.");
-        return slot;
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing) source.Dispose();
-        base.Dispose(disposing);
-    }
+    protected override Delegate CreateOutputGetter(DataViewSchema.Column column, Func<int> slot) => batch.CreateGetter(column.Index - sourceCount, slot);
 }
 
 /// <summary>Row-at-a-time mapping for <see cref="PredictionEngine{TSrc, TDst}"/>: a row's outputs are computed on the first getter call.</summary>
