@@ -42,6 +42,15 @@ internal sealed class Config
     public string? ReferenceScript;
     public int VariantEpochs = 10;  // epochs per fit in (e), as in the reference figures
     public int ConvEpochs = 10;     // epochs per fit in (f) (the first is warm-up)
+    public bool RefRepsGiven;       // --ref-reps named: (g) uses it too, otherwise 1 rep
+    public int? KnnTrainRows;       // (g) k-NN training rows; null = all 60,000
+    public int? KnnTestRows;        // (g) k-NN test rows; null = all 10,000; 0 skips the k-NN
+    public int GemmReps = 2;        // (g) timed float32 GEMM runs on each side (after one warm-up)
+    public int[] TsneSizes = { 2000, 5000, 10000 }; // (g) t-SNE sizes vs sklearn
+    public bool TsneAll = true;     // (g) library t-SNE of all 70,000 images
+    public bool TsneAllRef;         // (g) ... and sklearn on them too
+    public int? SklearnThreads;     // (g) threads of the sklearn runs; null = --threads
+    public int GRefReps => RefRepsGiven ? RefReps : 1;
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -60,6 +69,11 @@ internal sealed class Config
             c.DefaultMaxTrain = 10_000;
             c.VariantEpochs = 5;
             c.ConvEpochs = 3;
+            c.KnnTrainRows = 10_000;
+            c.KnnTestRows = 2_000;
+            c.GemmReps = 1;
+            c.TsneSizes = new[] { 2000 };
+            c.TsneAll = false;
         }
         for (int i = 0; i < args.Length; i++)
         {
@@ -72,7 +86,7 @@ internal sealed class Config
                 case "--epochs": c.Epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--warmup-epochs": c.Warmup = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--reps": c.Reps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
-                case "--ref-reps": c.RefReps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ref-reps": c.RefReps = int.Parse(Next(), CultureInfo.InvariantCulture); c.RefRepsGiven = true; break;
                 case "--transform-rows": c.TransformRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--pe-rows": c.PredictionEngineRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--default-max-train": c.DefaultMaxTrain = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -80,11 +94,24 @@ internal sealed class Config
                 case "--reference": c.ReferenceScript = Next(); break;
                 case "--variant-epochs": c.VariantEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--conv-epochs": c.ConvEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--knn-train-rows": c.KnnTrainRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--knn-test-rows": c.KnnTestRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--gemm-reps": c.GemmReps = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--tsne-sizes":
+                    string sizes = Next();
+                    c.TsneSizes = sizes is "" or "none" ? Array.Empty<int>() : sizes.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+                    break;
+                case "--tsne-all": c.TsneAll = true; break;
+                case "--no-tsne-all": c.TsneAll = false; break;
+                case "--tsne-all-ref": c.TsneAll = true; c.TsneAllRef = true; break;
+                case "--sklearn-threads": c.SklearnThreads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
                     Console.WriteLine("bash bench/run.sh [--quick] [--threads T] [--epochs E] [--warmup-epochs W] [--reps R] [--ref-reps R] " +
-                                      "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] [--data DIR] [--only abcdef] (f runs only when named in --only)");
+                                      "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
+                                      "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
+                                      "[--data DIR] [--only abcdefg] (f and g run only when named in --only; g uses --ref-reps only when given, else 1)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"Unknown option {a} (try --help)");
@@ -93,6 +120,8 @@ internal sealed class Config
         if (c.ConvEpochs < 2) throw new ArgumentException($"--conv-epochs ({c.ConvEpochs}) must be >= 2 (the first is warm-up)");
         if (c.VariantEpochs <= c.Warmup) throw new ArgumentException($"--variant-epochs ({c.VariantEpochs}) must exceed --warmup-epochs ({c.Warmup})");
         if (c.Epochs <= c.Warmup) throw new ArgumentException($"--epochs ({c.Epochs}) must exceed --warmup-epochs ({c.Warmup})");
+        if (c.KnnTrainRows is < 6 || c.KnnTestRows is < 0 || c.GemmReps < 1 || c.TsneSizes.Any(n => n < 100) || c.SklearnThreads is < 1)
+            throw new ArgumentException("--knn-train-rows must be > 5, --knn-test-rows >= 0, --gemm-reps >= 1, --tsne-sizes >= 100 each, --sklearn-threads >= 1");
         if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
         c.Command = Environment.GetEnvironmentVariable("BENCH_COMMAND") is { Length: > 0 } cmd
             ? cmd
@@ -148,6 +177,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('d')) PartD(cfg, ml, train, test);
             if (cfg.Parts.Contains('e')) PartE(cfg, ml, trainView, train, test);
             if (cfg.Parts.Contains('f')) PartF(cfg, ml, trainView, train, test);
+            if (cfg.Parts.Contains('g')) PartG(cfg, ml, train, test);
         }
         finally
         {

@@ -18,6 +18,10 @@
   The first --rows Fashion-MNIST test images, either raw pixels in [0, 1]
   (--input pixels) or PCA(n_components=30, random_state=--seed) of those rows
   (--input pca30; PCA time is not included in the t-SNE seconds).
+  --input-file PATH --input-dims D instead embeds the rows of a raw
+  little-endian float32 file (rows x D, row-major; all of its rows, or the
+  first --rows when --rows is given), e.g. the PCA-30 rows the C# benchmark
+  computed, so that both sides embed exactly the same input.
   TSNE(n_components=2, perplexity=30, init='pca', learning_rate='auto' (or
   max(N/12, 50) where the installed sklearn lacks 'auto'),
   random_state=--seed, method='barnes_hut', other parameters sklearn defaults).
@@ -144,11 +148,30 @@ def run_knn(args, res):
     res["headline"] = "predict_seconds"
 
 
+def load_input_file(path, dims, rows):
+    x = np.fromfile(path, dtype="<f4")
+    if dims < 1 or x.size % dims != 0:
+        raise SystemExit(f"--input-file {path}: {x.size} float32 values are not a multiple of --input-dims {dims}")
+    x = x.reshape(-1, dims).astype(np.float32)
+    if rows is not None:
+        if rows > x.shape[0]:
+            raise SystemExit(f"--rows {rows} exceeds the {x.shape[0]} rows of {path}")
+        x = x[:rows]
+    if not np.all(np.isfinite(x)):
+        raise SystemExit(f"--input-file {path} holds non-finite values")
+    return x
+
+
 def run_tsne(args, res):
-    x = load_images(args.data, "t10k")[:args.rows]
-    n = x.shape[0]
     pca_s = None
-    if args.input == "pca30":
+    if args.input_file:
+        x = load_input_file(args.input_file, args.input_dims, args.rows)
+        input_name = f"file {os.path.basename(args.input_file)}"
+    else:
+        x = load_images(args.data, "t10k")[:args.rows if args.rows is not None else 2000]
+        input_name = args.input
+    n = x.shape[0]
+    if not args.input_file and args.input == "pca30":
         t0 = time.perf_counter()
         x = PCA(n_components=30, random_state=args.seed).fit_transform(x).astype(np.float32)
         pca_s = time.perf_counter() - t0
@@ -164,7 +187,7 @@ def run_tsne(args, res):
               random_state=args.seed, method="barnes_hut")
     iters_name = "max_iter" if "max_iter" in params else "n_iter"
     tsne = TSNE(**kw)
-    print(f"tsne: input {args.input} {x.shape}, " + ", ".join(f"{k}={v!r}" for k, v in kw.items())
+    print(f"tsne: input {input_name} {x.shape}, " + ", ".join(f"{k}={v!r}" for k, v in kw.items())
           + f", {iters_name}={getattr(tsne, iters_name)}", flush=True)
     t0 = time.perf_counter()
     emb = tsne.fit_transform(x)
@@ -177,7 +200,7 @@ def run_tsne(args, res):
         save_array(args.save_embedding, emb.astype(np.float32), "%.7g")
     print(f"tsne: {tsne_s:.3f}s, kl_divergence {kl:.6f}, trustworthiness(k=10) {tw:.6f} "
           f"(took {tw_s:.2f}s), iterations run {getattr(tsne, 'n_iter_', None)}", flush=True)
-    res.update({"rows": int(n), "input": args.input, "input_dims": int(x.shape[1]),
+    res.update({"rows": int(n), "input": input_name, "input_file": args.input_file, "input_dims": int(x.shape[1]),
                 "pca_seconds": pca_s, "tsne_seconds": tsne_s, "kl_divergence": kl,
                 "trustworthiness_k10": tw, "trustworthiness_seconds": tw_s,
                 "perplexity": 30.0, "init": "pca", "learning_rate": lr, "learning_rate_note": lr_note,
@@ -202,10 +225,18 @@ def main():
     g.add_argument("--save-predictions", metavar="PATH", help=".npy, else one label per line")
     g.add_argument("--gemm-reps", type=int, default=3, help="timed A @ B.T runs (0 skips)")
     g = ap.add_argument_group("tsne")
-    g.add_argument("--rows", type=int, default=2000, help="first N test images")
+    g.add_argument("--rows", type=int, default=None,
+                   help="first N test images (default 2000), or first N rows of --input-file (default all)")
     g.add_argument("--input", choices=("pixels", "pca30"), default="pixels")
+    g.add_argument("--input-file", metavar="PATH",
+                   help="raw little-endian float32 rows (rows x --input-dims) to embed instead of test images")
+    g.add_argument("--input-dims", type=int, metavar="D", help="values per row of --input-file")
     g.add_argument("--save-embedding", metavar="PATH", help=".npy, else text")
     args = ap.parse_args()
+    if args.input_file and args.input_dims is None:
+        ap.error("--input-file needs --input-dims")
+    if args.input_dims is not None and not args.input_file:
+        ap.error("--input-dims goes with --input-file")
 
     t_start = time.perf_counter()
     for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
