@@ -100,39 +100,19 @@ internal static class BatchMapperSchema
 }
 
 /// <summary>The lazy output of a batch mapper: input columns plus the appended ones, computed a batch at a time when asked for.</summary>
-internal sealed class MappedDataView : IDataView
+internal sealed class MappedDataView : AppendingDataView
 {
     private readonly IBatchMapper mapper;
-    private readonly IDataView source;
 
     public MappedDataView(IBatchMapper mapper, IDataView source)
+        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchema(mapper, source.Schema))
     {
         this.mapper = mapper;
-        this.source = source;
-        Schema = BatchMapperSchema.OutputSchema(mapper, source.Schema);
     }
 
-    public bool CanShuffle => false;
-
-    public DataViewSchema Schema { get; }
-
-    public long? GetRowCount() => source.GetRowCount();
-
-    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
-    {
-        var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
-        int sourceCount = source.Schema.Count;
-        var active = needed.Where(i => i >= sourceCount).Select(i => i - sourceCount).ToHashSet();
-        var sourceColumns = needed.Where(i => i < sourceCount).Select(i => source.Schema[i]).ToList();
-        if (active.Count == 0)
-            return new PassThroughCursor(source.GetRowCursor(sourceColumns), Schema);
-        var inputColumn = source.Schema[mapper.InputColumnName];
-        var all = sourceColumns.Append(inputColumn).DistinctBy(c => c.Index).ToList();
-        return new MappedCursor(mapper, source.GetRowCursor(all), Schema, inputColumn, sourceColumns, active);
-    }
-
-    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
-        new[] { GetRowCursor(columnsNeeded, rand) };
+    protected override DataViewRowCursor CreateCursor(DataViewRowCursor sourceCursor, DataViewSchema.Column inputColumn,
+        IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active) =>
+        new MappedCursor(mapper, sourceCursor, Schema, inputColumn, sourceColumns, active);
 }
 
 /// <summary>Reads a batch of source rows, maps it in one call, then serves the rows one by one.</summary>
