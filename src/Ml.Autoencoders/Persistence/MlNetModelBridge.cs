@@ -8,7 +8,8 @@ namespace Ml.Autoencoders.Persistence;
 
 /// <summary>
 /// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry the library's transformers (<see cref="AutoencoderTransformer"/>,
-/// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>, <see cref="Embedding.TsneTransformer"/>).
+/// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>, <see cref="Embedding.TsneTransformer"/>,
+/// <see cref="Anomaly.AutoencoderAnomalyTransformer"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -45,6 +46,8 @@ internal static class MlNetModelBridge
             (t, s) => ((Neighbors.KNearestNeighborsPredictionTransformer)t).Save(s), s => Neighbors.KNearestNeighborsPredictionTransformer.Load(s)),
         new(typeof(Embedding.TsneTransformer), "MLAETSNE", "MlAutoencodersTsne", "Tsne.bin", "t-SNE transform",
             (t, s) => ((Embedding.TsneTransformer)t).Save(s), s => Embedding.TsneTransformer.Load(s)),
+        new(typeof(Anomaly.AutoencoderAnomalyTransformer), "MLAEANOM", "MlAutoencodersAnomaly", "AnomalyDetector.bin", "anomaly detector",
+            (t, s) => ((Anomaly.AutoencoderAnomalyTransformer)t).Save(s), s => Anomaly.AutoencoderAnomalyTransformer.Load(s)),
     };
 
     private static Kind KindOf(Type type) => Kinds.FirstOrDefault(k => k.Transformer == type)

@@ -4,7 +4,7 @@ using Ml.Autoencoders.Data;
 
 namespace Ml.Autoencoders.Transforms;
 
-/// <summary>A column a batch mapper appends: a float vector, a float scalar or a key (<see cref="uint"/>) scalar.</summary>
+/// <summary>A column a batch mapper appends: a float vector, a float scalar, a key (<see cref="uint"/>) or a Boolean scalar.</summary>
 internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations = null)
 {
     /// <summary>Values per row.</summary>
@@ -12,6 +12,9 @@ internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSche
 
     /// <summary>True for a key column (values are <see cref="uint"/>, 0 = missing).</summary>
     public bool IsKey => Type is KeyDataViewType;
+
+    /// <summary>True for a Boolean column.</summary>
+    public bool IsBoolean => Type is BooleanDataViewType;
 }
 
 /// <summary>
@@ -51,7 +54,9 @@ internal sealed class MappedBatch
         Values = new Array?[columns.Count];
         for (int c = 0; c < columns.Count; c++)
             if (active.Contains(c))
-                Values[c] = columns[c].IsKey ? new uint[capacity * columns[c].Width] : new float[capacity * columns[c].Width];
+                Values[c] = columns[c].IsKey ? new uint[capacity * columns[c].Width]
+                    : columns[c].IsBoolean ? new bool[capacity * columns[c].Width]
+                    : new float[capacity * columns[c].Width];
     }
 
     public IReadOnlyList<MappedColumn> Columns { get; }
@@ -66,6 +71,9 @@ internal sealed class MappedBatch
     /// <summary>The key values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
     public Span<uint> Keys(int column) => Values[column] is uint[] k ? k : Span<uint>.Empty;
 
+    /// <summary>The Boolean values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
+    public Span<bool> Bools(int column) => Values[column] is bool[] b ? b : Span<bool>.Empty;
+
     public Delegate CreateGetter(int column, Func<int> slot)
     {
         var spec = Columns[column];
@@ -73,6 +81,7 @@ internal sealed class MappedBatch
         return Values[column] switch
         {
             uint[] keys => (ValueGetter<uint>)((ref uint value) => value = keys[slot()]),
+            bool[] flags => (ValueGetter<bool>)((ref bool value) => value = flags[slot()]),
             float[] floats when spec.Type is VectorDataViewType => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
             {
                 var editor = VBufferEditor.Create(ref value, width);

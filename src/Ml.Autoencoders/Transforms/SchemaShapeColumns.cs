@@ -20,6 +20,10 @@ internal static class SchemaShapeColumns
     public static SchemaShape.Column Scalar(string name) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, null);
 
+    /// <summary>A Boolean scalar column (an anomaly detector's predicted label).</summary>
+    public static SchemaShape.Column Boolean(string name) =>
+        NewColumn(name, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false, null);
+
     /// <summary>A key column of <see cref="uint"/> (a predicted label) with the given annotations (the label's KeyValues).</summary>
     public static SchemaShape.Column Key(string name, SchemaShape? annotations) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, annotations);

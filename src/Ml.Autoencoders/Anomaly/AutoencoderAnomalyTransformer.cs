@@ -1,0 +1,264 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Anomaly;
+
+/// <summary>
+/// A fitted autoencoder anomaly detector. <see cref="Transform"/> appends, lazily and a batch at a time, <c>Score</c>
+/// (<see cref="float"/>, higher = more anomalous: the reconstruction error, or a VAE's negative ELBO) and
+/// <c>PredictedLabel</c> (<see cref="bool"/>, Score &gt; <see cref="Threshold"/>), the column types
+/// <c>mlContext.AnomalyDetection.Evaluate</c> wants, and optionally each feature's squared error.
+/// </summary>
+/// <remarks>
+/// The threshold can change at any time (<see cref="Threshold"/>, <see cref="SetThresholdByContamination"/>) without
+/// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>);
+/// <c>Autoencoder.Model.Dispose()</c> frees the network.
+/// </remarks>
+public sealed class AutoencoderAnomalyTransformer : ITransformer
+{
+    private static readonly byte[] Magic = "MLAEANOM"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    private readonly AutoencoderAnomalyOptions options;
+    private readonly float[] trainingScores;
+    private readonly Mapper mapper;
+    private float threshold;
+
+    internal AutoencoderAnomalyTransformer(AutoencoderTransformer autoencoder, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold)
+    {
+        Autoencoder = autoencoder;
+        this.options = options.Clone();
+        this.options.Autoencoder = autoencoder.Options;
+        this.options.Autoencoder.Progress = null;
+        this.trainingScores = trainingScores;
+        this.threshold = threshold;
+        mapper = new Mapper(this);
+    }
+
+    /// <summary>The trained autoencoder (encode, reconstruct, history).</summary>
+    public AutoencoderTransformer Autoencoder { get; }
+
+    /// <summary>What the score is.</summary>
+    public AnomalyScoreKind ScoreKind => options.ScoreKind;
+
+    /// <summary>Rows scoring above this are anomalies (PredictedLabel true). Settable; Score does not change with it.</summary>
+    public float Threshold
+    {
+        get => threshold;
+        set => threshold = float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The threshold must be finite.");
+    }
+
+    /// <summary>The scores of the training rows (in training order), from which contamination thresholds are taken.</summary>
+    public float[] TrainingScores => (float[])trainingScores.Clone();
+
+    /// <summary>The feature column read.</summary>
+    public string FeatureColumnName => options.FeatureColumnName;
+
+    /// <summary>Values per input row.</summary>
+    public int InputSize => Autoencoder.InputSize;
+
+    /// <summary>
+    /// Sets <see cref="Threshold"/> so that round(<paramref name="fraction"/> x training rows) training rows score above it
+    /// (fewer when scores tie at the threshold).
+    /// </summary>
+    public void SetThresholdByContamination(double fraction) => threshold = ContaminationThreshold(trainingScores, fraction);
+
+    /// <summary>Anomaly scores of rows (row-major, <see cref="InputSize"/> values each).</summary>
+    public float[] Score(ReadOnlySpan<float> rows, int count)
+    {
+        if (rows.Length != (long)count * InputSize)
+            throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
+        var scores = new float[count];
+        const int Batch = 1024;
+        for (int start = 0; start < count; start += Batch)
+        {
+            int n = Math.Min(Batch, count - start);
+            ScoreBatch(rows.Slice(start * InputSize, n * InputSize), n, scores.AsSpan(start, n), default);
+        }
+        return scores;
+    }
+
+    /// <summary>Scores (and per-feature squared errors, when asked for) of one batch.</summary>
+    internal void ScoreBatch(ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors)
+    {
+        var model = Autoencoder.Model;
+        int d = InputSize, k = model.LatentDimension;
+        var reconstruction = new float[rows * d];
+        bool elbo = options.ScoreKind == AnomalyScoreKind.NegativeElbo;
+        var mean = elbo ? new float[rows * k] : [];
+        var logVariance = elbo ? new float[rows * k] : [];
+        model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
+        bool bce = options.Autoencoder.Loss == ReconstructionLoss.BinaryCrossEntropy;
+        for (int r = 0; r < rows; r++)
+        {
+            double sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
+                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = (float)e;
+                if (elbo && bce)
+                {
+                    double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
+                    sum -= xi * Math.Log(p) + (1 - xi) * Math.Log(1 - p);
+                }
+                else sum += e;
+            }
+            if (elbo)
+            {
+                double kl = 0;
+                for (int c = 0; c < k; c++)
+                {
+                    double mu = mean[r * k + c], lv = logVariance[r * k + c];
+                    kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
+                }
+                scores[r] = (float)(sum + options.Autoencoder.KlWeight * kl);
+            }
+            else scores[r] = (float)(sum / d);
+        }
+    }
+
+    /// <summary>The threshold above which round(fraction x n) of <paramref name="scores"/> lie.</summary>
+    internal static float ContaminationThreshold(float[] scores, double fraction)
+    {
+        if (!(fraction >= 0 && fraction < 1)) throw new ArgumentOutOfRangeException(nameof(fraction), fraction, "The contamination fraction must be in [0, 1).");
+        if (scores.Length == 0) throw new InvalidOperationException("There are no training scores to take a threshold from.");
+        var sorted = (float[])scores.Clone();
+        Array.Sort(sorted);
+        int flagged = (int)Math.Round(fraction * sorted.Length);
+        // The (flagged + 1)-th largest score: exactly `flagged` rows lie above it unless scores tie there.
+        return sorted[sorted.Length - 1 - flagged];
+    }
+
+    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema with Score, PredictedLabel (and the per-feature errors, if configured) appended.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
+
+    /// <summary>Appends the columns; nothing is computed until a cursor asks for them.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        if (Autoencoder.Options.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(input.Schema, FeatureColumnName, shape, conv.PixelOrder);
+        return new MappedDataView(mapper, input);
+    }
+
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
+
+    /// <summary>Writes the detector (options, threshold, training scores and the autoencoder's model file) to a file, atomically.</summary>
+    public void Save(string path) => TransformerFile.Save(path, Save);
+
+    /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the autoencoder's own model file, a SHA-256.</summary>
+    public void Save(Stream stream)
+    {
+        using var model = new MemoryStream();
+        Autoencoder.Save(model);
+        TransformerFile.WriteChecked(stream, Magic, w =>
+        {
+            w.Write(FormatVersion);
+            w.Write(options.FeatureColumnName);
+            w.Write(options.ScoreColumnName);
+            w.Write(options.PredictedLabelColumnName);
+            w.Write(options.FeatureErrorsColumnName ?? "");
+            w.Write((int)options.ScoreKind);
+            w.Write(options.Contamination);
+            w.Write(threshold);
+            w.Write(trainingScores.Length);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainingScores.AsSpan()));
+            w.Write(model.Length);
+            w.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
+        });
+    }
+
+    /// <summary>Loads a detector written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not an anomaly detector.</exception>
+    public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, device);
+    }
+
+    /// <summary>Loads a detector written by <see cref="Save(Stream)"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not an anomaly detector.</exception>
+    public static AutoencoderAnomalyTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.ReadChecked(stream, Magic, "anomaly detector", r =>
+        {
+            int version = r.ReadInt32();
+            if (version != FormatVersion) throw new AutoencoderModelFormatException($"Anomaly detector format version {version} is not supported (this library reads {FormatVersion}).");
+            var options = new AutoencoderAnomalyOptions
+            {
+                FeatureColumnName = TransformerFile.ReadName(r),
+                ScoreColumnName = TransformerFile.ReadName(r),
+                PredictedLabelColumnName = TransformerFile.ReadName(r),
+                FeatureErrorsColumnName = TransformerFile.ReadName(r) is { Length: > 0 } name ? name : null,
+                ScoreKind = (AnomalyScoreKind)r.ReadInt32(),
+                Contamination = r.ReadDouble(),
+            };
+            float threshold = r.ReadSingle();
+            int count = r.ReadInt32();
+            if (count < 0 || 4L * count > r.BaseStream.Length - r.BaseStream.Position || !Enum.IsDefined(options.ScoreKind) || !float.IsFinite(threshold))
+                throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
+            var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
+            long length = r.ReadInt64();
+            if (length < 0 || length != r.BaseStream.Length - r.BaseStream.Position)
+                throw new AutoencoderModelFormatException($"The anomaly detector claims a {length}-byte autoencoder; {r.BaseStream.Length - r.BaseStream.Position} bytes are left.");
+            var autoencoder = AutoencoderModelFile.Load(new MemoryStream(r.ReadBytes((int)length)), device);
+            return new AutoencoderAnomalyTransformer(autoencoder, options, scores, threshold);
+        });
+
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+
+    /// <summary>Maps feature batches to scores, labels and per-feature errors.</summary>
+    private sealed class Mapper : IBatchMapper
+    {
+        private readonly AutoencoderAnomalyTransformer parent;
+
+        public Mapper(AutoencoderAnomalyTransformer parent)
+        {
+            this.parent = parent;
+            var columns = new List<MappedColumn>
+            {
+                new(parent.options.ScoreColumnName, NumberDataViewType.Single),
+                new(parent.options.PredictedLabelColumnName, BooleanDataViewType.Instance),
+            };
+            if (parent.options.FeatureErrorsColumnName is { } errors)
+                columns.Add(new MappedColumn(errors, new VectorDataViewType(NumberDataViewType.Single, parent.InputSize)));
+            Columns = columns;
+        }
+
+        public string InputColumnName => parent.options.FeatureColumnName;
+
+        public int InputSize => parent.InputSize;
+
+        public int BatchSize => parent.Autoencoder.TransformBatchSize;
+
+        public string Consumer => "the anomaly detector";
+
+        public IReadOnlyList<MappedColumn> Columns { get; }
+
+        public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
+        {
+            var scores = batch.IsActive(0) || batch.IsActive(1) ? batch.Floats(0) : default;
+            var scratch = scores.IsEmpty ? new float[rows] : scores[..rows];
+            var errors = Columns.Count > 2 && batch.IsActive(2) ? batch.Floats(2)[..(rows * InputSize)] : default;
+            parent.ScoreBatch(inputs, rows, scratch, errors);
+            if (batch.IsActive(1))
+            {
+                var labels = batch.Bools(1);
+                float t = parent.threshold;
+                for (int r = 0; r < rows; r++) labels[r] = scratch[r] > t;
+            }
+        }
+    }
+}

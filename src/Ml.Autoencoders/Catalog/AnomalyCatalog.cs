@@ -1,0 +1,45 @@
+using Microsoft.ML;
+using Ml.Autoencoders.Anomaly;
+
+namespace Ml.Autoencoders;
+
+/// <summary>Entry points on <c>mlContext.AnomalyDetection.Trainers</c>.</summary>
+public static class AnomalyCatalog
+{
+    /// <summary>
+    /// An autoencoder anomaly detector with the default body (<see cref="AutoencoderAnomalyOptions.Default"/>): Score =
+    /// reconstruction error, PredictedLabel = Score above the threshold that flags <paramref name="contamination"/> of the
+    /// training rows. Its output goes to <c>mlContext.AnomalyDetection.Evaluate</c>.
+    /// </summary>
+    /// <param name="catalog">The anomaly-detection trainers catalog.</param>
+    /// <param name="featureColumnName">A known-size vector of <see cref="float"/>.</param>
+    /// <param name="contamination">Fraction of training rows flagged, in [0, 1).</param>
+    /// <param name="epochs">Training epochs; null lets the library choose.</param>
+    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    /// <example><code>
+    /// var detector = mlContext.AnomalyDetection.Trainers.Autoencoder(contamination: 0.05).Fit(normalRows);
+    /// var metrics = mlContext.AnomalyDetection.Evaluate(detector.Transform(test));
+    /// </code></example>
+    public static AutoencoderAnomalyDetector Autoencoder(
+        this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
+        string featureColumnName = "Features",
+        double contamination = 0.1,
+        int? epochs = null,
+        int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        var options = AutoencoderAnomalyOptions.Default(epochs, seed);
+        options.FeatureColumnName = featureColumnName;
+        options.Contamination = contamination;
+        return new AutoencoderAnomalyDetector(options);
+    }
+
+    /// <summary>An autoencoder anomaly detector configured by <paramref name="options"/> (any body, score kind, threshold).</summary>
+    /// <param name="catalog">The anomaly-detection trainers catalog.</param>
+    /// <param name="options">Columns, autoencoder body, contamination or threshold, score kind, per-feature errors.</param>
+    public static AutoencoderAnomalyDetector Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog, AutoencoderAnomalyOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new AutoencoderAnomalyDetector(options);
+    }
+}
