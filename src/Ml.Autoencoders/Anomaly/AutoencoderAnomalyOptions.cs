@@ -52,10 +52,21 @@ public sealed class AutoencoderAnomalyOptions
     /// <summary>What the score is. Default <see cref="AnomalyScoreKind.ReconstructionError"/>.</summary>
     public AnomalyScoreKind ScoreKind { get; set; } = AnomalyScoreKind.ReconstructionError;
 
-    /// <summary>The default body: the library's dense autoencoder defaults.</summary>
+    /// <summary>Default training epochs of the detector's body: 10.</summary>
+    public const int DefaultEpochs = 10;
+
+    /// <summary>
+    /// The default body: a dense 784-128-32-style autoencoder (one hidden layer of 128, a 32-unit linear code, the
+    /// library's LeakyReLU, Adam 2e-3 cosine, batch 128) trained for <see cref="DefaultEpochs"/> epochs. Chosen on the
+    /// one-class Fashion-MNIST protocol: mean AUROC 0.9115 over the ten classes (PCA-32: 0.9051; a 784-128-16 code
+    /// 0.9117; the library's general 784-256-128-16 default only 0.857 on the hard classes, and slower); 20 epochs gave
+    /// no gain over 10 (README, anomaly detection).
+    /// </summary>
     public static AutoencoderOptions DefaultAutoencoder(int? epochs = null, int seed = 0) => new()
     {
-        Epochs = epochs,
+        HiddenLayerSizes = [128],
+        LatentDimension = 32,
+        Epochs = epochs ?? DefaultEpochs,
         Seed = seed,
     };
 
