@@ -4,8 +4,9 @@
 #   bash bench/run.sh --quick    # smoke run (< 2 minutes)
 #   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
+#   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)
-# and, for parts (c), (e), (f), (g), the PyTorch / scikit-learn reference (bench/reference/setup.sh
+# and, for parts (c), (e), (f), (g), (h), the PyTorch / scikit-learn reference (bench/reference/setup.sh
 # installs it if missing).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -51,6 +51,11 @@ internal sealed class Config
     public bool TsneAllRef;         // (g) ... and sklearn on them too
     public int? SklearnThreads;     // (g) threads of the sklearn runs; null = --threads
     public int GRefReps => RefRepsGiven ? RefReps : 1;
+    public int? AnomalyEpochs;      // (h) epochs of the library's detector; null = the library's default
+    public int AnomalyRefEpochs = 20; // (h) epochs of the PyTorch reference AE (and of the 'same'/'conv' presets)
+    public int[] AnomalyClasses = Enumerable.Range(0, 10).ToArray(); // (h) normal classes, one detector each
+    public string[] AnomalyPresets = { "same" }; // (h) extra library detectors with another body
+    public int HRefReps => RefRepsGiven ? RefReps : 1;
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -74,6 +79,9 @@ internal sealed class Config
             c.GemmReps = 1;
             c.TsneSizes = new[] { 2000 };
             c.TsneAll = false;
+            c.AnomalyEpochs = 5;
+            c.AnomalyRefEpochs = 5;
+            c.AnomalyClasses = new[] { 0, 1, 2 };
         }
         for (int i = 0; i < args.Length; i++)
         {
@@ -105,13 +113,21 @@ internal sealed class Config
                 case "--no-tsne-all": c.TsneAll = false; break;
                 case "--tsne-all-ref": c.TsneAll = true; c.TsneAllRef = true; break;
                 case "--sklearn-threads": c.SklearnThreads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--anomaly-epochs": c.AnomalyEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--anomaly-ref-epochs": c.AnomalyRefEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--classes": c.AnomalyClasses = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--anomaly-preset":
+                    string presets = Next();
+                    c.AnomalyPresets = presets is "" or "none" ? Array.Empty<string>() : presets.Split(',', StringSplitOptions.RemoveEmptyEntries);
+                    break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
                     Console.WriteLine("bash bench/run.sh [--quick] [--threads T] [--epochs E] [--warmup-epochs W] [--reps R] [--ref-reps R] " +
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
-                                      "[--data DIR] [--only abcdefg] (f and g run only when named in --only; g uses --ref-reps only when given, else 1)");
+                                      "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
+                                      "[--data DIR] [--only abcdefgh] (f, g and h run only when named in --only; g and h use --ref-reps only when given, else 1)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"Unknown option {a} (try --help)");
@@ -122,6 +138,10 @@ internal sealed class Config
         if (c.Epochs <= c.Warmup) throw new ArgumentException($"--epochs ({c.Epochs}) must exceed --warmup-epochs ({c.Warmup})");
         if (c.KnnTrainRows is < 6 || c.KnnTestRows is < 0 || c.GemmReps < 1 || c.TsneSizes.Any(n => n < 100) || c.SklearnThreads is < 1)
             throw new ArgumentException("--knn-train-rows must be > 5, --knn-test-rows >= 0, --gemm-reps >= 1, --tsne-sizes >= 100 each, --sklearn-threads >= 1");
+        if (c.AnomalyEpochs is < 1 || c.AnomalyRefEpochs < 1 || c.AnomalyClasses.Length == 0 || c.AnomalyClasses.Any(k => k is < 0 or > 9) || c.AnomalyClasses.Distinct().Count() != c.AnomalyClasses.Length)
+            throw new ArgumentException("--anomaly-epochs and --anomaly-ref-epochs must be >= 1, --classes distinct classes in 0..9");
+        if (c.AnomalyPresets.Any(p => p is not ("same" or "conv" or "denoising")))
+            throw new ArgumentException("--anomaly-preset takes same, conv, denoising (comma-separated) or none");
         if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
         c.Command = Environment.GetEnvironmentVariable("BENCH_COMMAND") is { Length: > 0 } cmd
             ? cmd
@@ -178,6 +198,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('e')) PartE(cfg, ml, trainView, train, test);
             if (cfg.Parts.Contains('f')) PartF(cfg, ml, trainView, train, test);
             if (cfg.Parts.Contains('g')) PartG(cfg, ml, train, test);
+            if (cfg.Parts.Contains('h')) PartH(cfg, ml, train, test);
         }
         finally
         {
