@@ -132,21 +132,7 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
         public Mapper(KNearestNeighborsPredictionTransformer parent)
         {
             this.parent = parent;
-            var model = parent.Model;
-            var scoreAnnotations = new DataViewSchema.Annotations.Builder();
-            if (model.Classes is { } classes)
-            {
-                var names = new VBuffer<ReadOnlyMemory<char>>(model.ClassCount, classes.Names.Select(n => n.AsMemory()).ToArray());
-                scoreAnnotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, model.ClassCount),
-                    (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
-            }
-            scoreAnnotations.Add("ScoreColumnKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
-            scoreAnnotations.Add("ScoreValueKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
-            Columns =
-            [
-                new MappedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, model.ClassCount), scoreAnnotations.ToAnnotations()),
-                new MappedColumn(parent.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), model.ClassCount), model.Classes?.KeyValuesAnnotation()),
-            ];
+            Columns = MulticlassColumns.Create(parent.ScoreColumnName, parent.PredictedLabelColumnName, parent.Model.ClassCount, parent.Model.Classes);
         }
 
         public string InputColumnName => parent.FeatureColumnName;

@@ -89,61 +89,19 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
     public KNearestNeighborsPredictionTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (featureIndex, features) = VectorColumn.Check(input.Schema, options.FeatureColumnName, null);
-        var labelColumn = LabelColumn(input.Schema);
-        int classes = (int)((KeyDataViewType)labelColumn.Type).Count;
-
-        var featureColumn = input.Schema[featureIndex];
-        var rows = new RowBlocks(features);
-        var labels = new List<int>();
-        var buffer = new float[features];
-        long skipped = 0, position = 0;
-        using (var cursor = input.GetRowCursor(new[] { featureColumn, labelColumn }))
-        {
-            var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
-            var getLabel = cursor.GetGetter<uint>(labelColumn);
-            VBuffer<float> value = default;
-            uint key = 0;
-            for (; cursor.MoveNext(); position++)
-            {
-                getLabel(ref key);
-                if (key == 0)
-                {
-                    skipped++;
-                    continue;
-                }
-                getFeatures(ref value);
-                VectorColumn.CopyDense(value, buffer, options.FeatureColumnName, position, "the k-NN classifier");
-                rows.Add(buffer);
-                labels.Add((int)key - 1);
-            }
-        }
-        int count = labels.Count;
-        if (position == 0)
-            throw new AutoencoderDataException(options.FeatureColumnName, null, "The training data has no rows: the k-NN classifier needs labelled rows to store.");
+        var data = LabelledRows.Read(input, options.FeatureColumnName, options.LabelColumnName, "the k-NN classifier");
+        int count = data.Count, features = data.Features, classes = data.ClassCount;
+        long skipped = data.SkippedRows;
         if (count < options.NumberOfNeighbors)
             throw new AutoencoderDataException(options.LabelColumnName, null,
                 $"The k-NN classifier needs at least NumberOfNeighbors = {options.NumberOfNeighbors} labelled rows; column '{options.LabelColumnName}' has {count}" +
                 (skipped > 0 ? $" ({skipped} rows with a missing label were left out)." : "."));
-        var all = rows.ToArray();
+        var all = data.Rows;
+        var labelColumn = data.LabelColumn;
         var index = new NearestNeighborIndex(all, count, features, options.Metric, TorchRuntime.Resolve(options.Device));
-        var model = new KNearestNeighborsModel(index, labels.ToArray(), classes, options.NumberOfNeighbors, options.Weighting,
+        var model = new KNearestNeighborsModel(index, data.Labels, classes, options.NumberOfNeighbors, options.Weighting,
             KeyValueNames.From(labelColumn, classes), skipped);
         return new KNearestNeighborsPredictionTransformer(model, options.FeatureColumnName, options.ScoreColumnName, options.PredictedLabelColumnName, options.BatchSize);
-    }
-
-    /// <summary>The KeyValues annotation of the label, if it has one: what PredictedLabel carries.</summary>
-    private static SchemaShape? KeyValuesOnly(SchemaShape? annotations) =>
-        annotations?.FirstOrDefault(a => a.Name == KeyValueNames.KeyValuesKind) is { Name: not null } keyValues ? new SchemaShape([keyValues]) : null;
-
-    private DataViewSchema.Column LabelColumn(DataViewSchema schema)
-    {
-        var column = schema.GetColumnOrNull(options.LabelColumnName)
-            ?? throw new AutoencoderSchemaException(options.LabelColumnName, $"Label column '{options.LabelColumnName}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "labelColumnName");
-        if (column.Type is not KeyDataViewType key || key.RawType != typeof(uint) || key.Count is 0 or > int.MaxValue)
-            throw new AutoencoderSchemaException(options.LabelColumnName,
-                $"Label column '{options.LabelColumnName}' must be a key type of known count (UInt32 keys); it is {column.Type}. Use mlContext.Transforms.Conversion.MapValueToKey(\"{options.LabelColumnName}\") first.", "labelColumnName");
-        return column;
     }
 
     /// <summary>Checks the columns before any work and describes the output: Score (float vector) and PredictedLabel (key).</summary>
@@ -152,13 +110,8 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         VectorColumn.Check(inputSchema, options.FeatureColumnName);
-        var label = inputSchema.FirstOrDefault(c => c.Name == options.LabelColumnName);
-        if (label.Name is null)
-            throw new AutoencoderSchemaException(options.LabelColumnName, $"Label column '{options.LabelColumnName}' was not found.", "labelColumnName");
-        if (!label.IsKey || label.Kind != SchemaShape.Column.VectorKind.Scalar)
-            throw new AutoencoderSchemaException(options.LabelColumnName,
-                $"Label column '{options.LabelColumnName}' must be a key type; it is {label.ItemType}. Use mlContext.Transforms.Conversion.MapValueToKey(\"{options.LabelColumnName}\") first.", "labelColumnName");
+        var keyValues = LabelledRows.CheckLabel(inputSchema, options.LabelColumnName);
         return Transforms.SchemaShapeColumns.Append(inputSchema,
-            [Transforms.SchemaShapeColumns.Vector(options.ScoreColumnName), Transforms.SchemaShapeColumns.Key(options.PredictedLabelColumnName, KeyValuesOnly(label.Annotations))]);
+            [Transforms.SchemaShapeColumns.Vector(options.ScoreColumnName), Transforms.SchemaShapeColumns.Key(options.PredictedLabelColumnName, keyValues)]);
     }
 }

@@ -54,6 +54,9 @@ public sealed class AutoencoderModel : IDisposable
     /// <summary>The image shape of a convolutional autoencoder; null for a dense body.</summary>
     public ImageShape? ImageShape => (Network as ConvolutionalAutoencoderNetwork)?.Spec.Convolution.ImageShape;
 
+    /// <summary>The TorchSharp device of the network.</summary>
+    internal Device TorchDevice => device;
+
     internal AutoencoderNetwork Network
     {
         get
