@@ -9,7 +9,7 @@ namespace Ml.Autoencoders.Persistence;
 /// <summary>
 /// Lets <c>mlContext.Model.Save</c>/<c>Load</c> carry the library's transformers (<see cref="AutoencoderTransformer"/>,
 /// <see cref="Neighbors.KNearestNeighborsPredictionTransformer"/>, <see cref="Embedding.TsneTransformer"/>,
-/// <see cref="Anomaly.AutoencoderAnomalyTransformer"/>).
+/// <see cref="Anomaly.AutoencoderAnomalyTransformer"/>, <see cref="Classification.AutoencoderClassifierTransformer"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -48,6 +48,8 @@ internal static class MlNetModelBridge
             (t, s) => ((Embedding.TsneTransformer)t).Save(s), s => Embedding.TsneTransformer.Load(s)),
         new(typeof(Anomaly.AutoencoderAnomalyTransformer), "MLAEANOM", "MlAutoencodersAnomaly", "AnomalyDetector.bin", "anomaly detector",
             (t, s) => ((Anomaly.AutoencoderAnomalyTransformer)t).Save(s), s => Anomaly.AutoencoderAnomalyTransformer.Load(s)),
+        new(typeof(Classification.AutoencoderClassifierTransformer), "MLAEFTCL", "MlAutoencodersClassifier", "FineTunedClassifier.bin", "fine-tuned classifier",
+            (t, s) => ((Classification.AutoencoderClassifierTransformer)t).Save(s), s => Classification.AutoencoderClassifierTransformer.Load(s)),
     };
 
     private static Kind KindOf(Type type) => Kinds.FirstOrDefault(k => k.Transformer == type)

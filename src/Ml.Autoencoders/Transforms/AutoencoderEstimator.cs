@@ -16,7 +16,7 @@ namespace Ml.Autoencoders.Transforms;
 /// </summary>
 public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
 {
-    private static readonly object SeedLock = new();
+    internal static readonly object SeedLock = new();
     private readonly AutoencoderOptions options;
 
     /// <summary>Creates the estimator; the options are copied and checked now.</summary>

@@ -1,0 +1,54 @@
+using Microsoft.ML;
+using Ml.Autoencoders.Classification;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders;
+
+/// <summary>The fine-tuning classifier on <c>mlContext.MulticlassClassification.Trainers</c>.</summary>
+public static class ClassifierCatalog
+{
+    /// <summary>
+    /// Fine-tunes a copy of <paramref name="autoencoder"/>'s encoder with a softmax head on the labelled rows
+    /// (<see cref="AutoencoderClassifierTrainer"/>); outputs Score and PredictedLabel for <c>MulticlassClassification.Evaluate</c>.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="autoencoder">A fitted (pretrained) autoencoder, for example loaded with <c>AutoencoderTransformer.Load</c>.</param>
+    /// <param name="labelColumnName">A key-typed label (after <c>MapValueToKey</c>).</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
+    /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
+    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling.</param>
+    /// <example><code>
+    /// var classifier = mlContext.Transforms.Conversion.MapValueToKey("Label")
+    ///     .Append(mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(pretrained, epochs: 30));
+    /// </code></example>
+    public static AutoencoderClassifierTrainer AutoencoderClassifier(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        AutoencoderTransformer autoencoder,
+        string labelColumnName = "Label",
+        int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
+        int freezeEncoderEpochs = 0,
+        double? encoderLearningRate = null,
+        int seed = 0)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new AutoencoderClassifierTrainer(new AutoencoderClassifierOptions
+        {
+            Autoencoder = autoencoder,
+            LabelColumnName = labelColumnName,
+            Epochs = epochs,
+            FreezeEncoderEpochs = freezeEncoderEpochs,
+            EncoderLearningRate = encoderLearningRate,
+            Seed = seed,
+        });
+    }
+
+    /// <summary>The fine-tuning classifier configured by <paramref name="options"/>.</summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="options">The autoencoder, columns, epochs, learning rates, freezing, dropout, validation and early stopping.</param>
+    public static AutoencoderClassifierTrainer AutoencoderClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, AutoencoderClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        return new AutoencoderClassifierTrainer(options);
+    }
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Training;
+using Ml.Autoencoders.Transforms;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Classification;
+
+/// <summary>
+/// Supervised fine-tuning of a pretrained autoencoder's encoder as an ML.NET multiclass classifier: a copy of the
+/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows (Adam; the encoder
+/// can have its own learning rate, be frozen for the first epochs or for good; optional validation split with early
+/// stopping that restores the best weights). Create it with
+/// <c>mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(...)</c>; the output (Score, PredictedLabel)
+/// goes to <c>mlContext.MulticlassClassification.Evaluate</c>.
+/// </summary>
+public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassifierTransformer>
+{
+    private readonly AutoencoderClassifierOptions options;
+
+    internal AutoencoderClassifierTrainer(AutoencoderClassifierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        this.options = options.Clone();
+    }
+
+    private string FeatureColumn => options.FeatureColumnName ?? options.Autoencoder!.InputColumnName;
+
+    /// <summary>Reads the labelled rows, copies the encoder, and trains the classifier.</summary>
+    /// <exception cref="AutoencoderSchemaException">A column is missing, of the wrong type, or not the autoencoder's input size.</exception>
+    /// <exception cref="AutoencoderDataException">A feature is NaN or infinite (names the row), or there are no labelled rows.</exception>
+    public AutoencoderClassifierTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var pretrained = options.Autoencoder!;
+        VectorColumn.Check(input.Schema, FeatureColumn, pretrained.InputSize);
+        var data = LabelledRows.Read(input, FeatureColumn, options.LabelColumnName, "the fine-tuning classifier", options.CancellationToken);
+        if (data.Count == 0)
+            throw new AutoencoderDataException(options.LabelColumnName, null, $"Column '{options.LabelColumnName}' has no labelled rows ({data.SkippedRows} rows with a missing label).");
+        var autoencoder = Copy(pretrained, options.ReinitializeEncoder, options.Seed);
+        try
+        {
+            var device = autoencoder.Model.TorchDevice;
+            EncoderClassifierNetwork network;
+            lock (AutoencoderEstimator.SeedLock)
+            {
+                random.manual_seed(options.Seed);
+                network = new EncoderClassifierNetwork(autoencoder.Model.Network, data.ClassCount, options.HeadDropout);
+                network.to(device);
+            }
+            var history = Train(network, data, device);
+            network.eval();
+            return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
+                Neighbors.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+        }
+        catch
+        {
+            autoencoder.Model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An independent copy of the autoencoder (through its own model file), or a freshly initialised one of the same architecture.</summary>
+    private static AutoencoderTransformer Copy(AutoencoderTransformer source, bool reinitialize, int seed)
+    {
+        using var buffer = new MemoryStream();
+        source.Save(buffer);
+        buffer.Position = 0;
+        var copy = AutoencoderModelFile.Load(buffer, source.Model.Device);
+        if (!reinitialize) return copy;
+        var device = copy.Model.TorchDevice;
+        AutoencoderNetwork fresh = copy.Model.Network switch
+        {
+            DenseAutoencoderNetwork dense => AutoencoderEstimator.CreateNetwork(dense.Spec, seed, device),
+            ConvolutionalAutoencoderNetwork conv => AutoencoderEstimator.CreateNetwork(conv.Spec, seed, device),
+            var other => throw new NotSupportedException($"Cannot reinitialise a {other.GetType().Name}."),
+        };
+        var result = new AutoencoderTransformer(new AutoencoderModel(fresh, device, copy.History) { Seed = seed }, copy.OptionsView.Clone(), copy.InputSize);
+        copy.Model.Dispose();
+        return result;
+    }
+
+    private TrainingHistory Train(EncoderClassifierNetwork network, LabelledRows data, Device device)
+    {
+        int d = data.Features, n = data.Count;
+        var random = new Random(options.Seed);
+        var order = Enumerable.Range(0, n).OrderBy(_ => random.Next()).ToArray();
+        int validationRows = (int)Math.Round(options.ValidationFraction * n);
+        var validation = order.Take(validationRows).ToArray();
+        var training = order.Skip(validationRows).ToArray();
+        if (training.Length == 0) throw new AutoencoderDataException(options.LabelColumnName, null, "No labelled rows are left for training after the validation split.");
+
+        var encoderParameters = EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device);
+        var headParameters = network.Head.parameters().ToList();
+        double encoderRate = options.EncoderLearningRate ?? options.LearningRate;
+        using var optimizer = optim.Adam(new[]
+        {
+            new TorchSharp.Modules.Adam.ParamGroup(encoderParameters, lr: encoderRate),
+            new TorchSharp.Modules.Adam.ParamGroup(headParameters, lr: options.LearningRate),
+        });
+
+        var records = new List<EpochRecord>();
+        double best = double.PositiveInfinity;
+        int bestEpoch = 0, sinceBest = 0;
+        Dictionary<string, Tensor>? bestState = null;
+        bool stoppedEarly = false;
+        var batch = new float[options.BatchSize * d];
+        var labels = new long[options.BatchSize];
+        try
+        {
+            for (int epoch = 1; epoch <= options.Epochs; epoch++)
+            {
+                var clock = Stopwatch.StartNew();
+                bool frozen = options.FreezeEncoder || epoch <= options.FreezeEncoderEpochs;
+                foreach (var p in encoderParameters) p.requires_grad = !frozen;
+                network.train();
+                if (frozen) network.Autoencoder.eval();
+                var shuffled = training.OrderBy(_ => random.Next()).ToArray();
+                double lossSum = 0;
+                for (int start = 0; start < shuffled.Length; start += options.BatchSize)
+                {
+                    options.CancellationToken.ThrowIfCancellationRequested();
+                    int rows = Math.Min(options.BatchSize, shuffled.Length - start);
+                    using var scope = NewDisposeScope();
+                    var (x, y) = Batch(data, shuffled.AsSpan(start, rows), batch, labels, device);
+                    var loss = nn.functional.cross_entropy(network.forward(x), y);
+                    optimizer.zero_grad();
+                    loss.backward();
+                    optimizer.step();
+                    lossSum += loss.item<float>() * rows;
+                }
+                double? validationLoss = validation.Length > 0 ? Evaluate(network, data, validation, batch, labels, device) : null;
+                var record = new EpochRecord(epoch, lossSum / shuffled.Length, validationLoss, options.LearningRate, clock.Elapsed, shuffled.Length);
+                records.Add(record);
+                options.Progress?.Report(record);
+                if (validationLoss is { } v)
+                {
+                    if (v < best)
+                    {
+                        best = v;
+                        bestEpoch = epoch;
+                        sinceBest = 0;
+                        DisposeState(bestState);
+                        bestState = Snapshot(network);
+                    }
+                    else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience)
+                    {
+                        stoppedEarly = true;
+                        break;
+                    }
+                }
+            }
+            bool restore = bestState is not null && bestEpoch != records.Count;
+            if (restore) Restore(network, bestState!);
+            foreach (var p in encoderParameters) p.requires_grad = true;
+            return new TrainingHistory(records, bestEpoch == 0 ? records.Count : bestEpoch, stoppedEarly, restore);
+        }
+        finally
+        {
+            DisposeState(bestState);
+        }
+    }
+
+    private static (Tensor X, Tensor Y) Batch(LabelledRows data, ReadOnlySpan<int> rows, float[] batch, long[] labels, Device device)
+    {
+        int d = data.Features;
+        for (int r = 0; r < rows.Length; r++)
+        {
+            data.Rows.AsSpan(rows[r] * d, d).CopyTo(batch.AsSpan(r * d, d));
+            labels[r] = data.Labels[rows[r]];
+        }
+        var x = Runtime.TensorSpans.FromSpan(batch.AsSpan(0, rows.Length * d), rows.Length, d);
+        var y = tensor(labels.AsSpan(0, rows.Length).ToArray(), ScalarType.Int64);
+        return device.type == TorchSharp.DeviceType.CPU ? (x, y) : (x.to(device), y.to(device));
+    }
+
+    /// <summary>Mean cross-entropy of rows in evaluation mode.</summary>
+    private double Evaluate(EncoderClassifierNetwork network, LabelledRows data, int[] rows, float[] batch, long[] labels, Device device)
+    {
+        network.eval();
+        using var noGrad = no_grad();
+        double sum = 0;
+        for (int start = 0; start < rows.Length; start += options.BatchSize)
+        {
+            int count = Math.Min(options.BatchSize, rows.Length - start);
+            using var scope = NewDisposeScope();
+            var (x, y) = Batch(data, rows.AsSpan(start, count), batch, labels, device);
+            sum += nn.functional.cross_entropy(network.forward(x), y).item<float>() * count;
+        }
+        return sum / rows.Length;
+    }
+
+    private static Dictionary<string, Tensor> Snapshot(EncoderClassifierNetwork network)
+    {
+        using var noGrad = no_grad();
+        return network.state_dict().ToDictionary(p => p.Key, p => p.Value.clone().DetachFromDisposeScope());
+    }
+
+    private static void Restore(EncoderClassifierNetwork network, Dictionary<string, Tensor> state)
+    {
+        using var noGrad = no_grad();
+        foreach (var (name, value) in network.state_dict()) value.copy_(state[name]);
+    }
+
+    private static void DisposeState(Dictionary<string, Tensor>? state)
+    {
+        if (state is null) return;
+        foreach (var t in state.Values) t.Dispose();
+    }
+
+    /// <summary>Checks the columns before any work and adds Score (float vector) and PredictedLabel (key).</summary>
+    /// <exception cref="AutoencoderSchemaException">A column is missing or of the wrong type.</exception>
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        VectorColumn.Check(inputSchema, FeatureColumn);
+        var keyValues = LabelledRows.CheckLabel(inputSchema, options.LabelColumnName);
+        return SchemaShapeColumns.Append(inputSchema,
+            [SchemaShapeColumns.Vector(options.ScoreColumnName), SchemaShapeColumns.Key(options.PredictedLabelColumnName, keyValues)]);
+    }
+}

@@ -1,0 +1,211 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Training;
+using Ml.Autoencoders.Transforms;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Ml.Autoencoders.Classification;
+
+/// <summary>
+/// A fine-tuned encoder with its classification head. <see cref="Transform"/> appends, lazily and a batch at a time,
+/// <c>Score</c> (class probabilities, slot names from the label's key values) and <c>PredictedLabel</c> (a key carrying
+/// the label's key values), like ML.NET's multiclass trainers, so <c>MulticlassClassification.Evaluate</c> works.
+/// </summary>
+/// <remarks>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <c>Autoencoder.Model.Dispose()</c> frees the network.</remarks>
+public sealed class AutoencoderClassifierTransformer : ITransformer
+{
+    private static readonly byte[] Magic = "MLAEFTCL"u8.ToArray();
+    private const int FormatVersion = 1;
+
+    private readonly EncoderClassifierNetwork network;
+    private readonly Mapper mapper;
+    private readonly object forwardLock = new();
+
+    internal AutoencoderClassifierTransformer(AutoencoderTransformer autoencoder, EncoderClassifierNetwork network, string featureColumnName,
+        string scoreColumnName, string predictedLabelColumnName, KeyValueNames? classes, TrainingHistory history)
+    {
+        Autoencoder = autoencoder;
+        this.network = network;
+        FeatureColumnName = featureColumnName;
+        ScoreColumnName = scoreColumnName;
+        PredictedLabelColumnName = predictedLabelColumnName;
+        Classes = classes;
+        History = history;
+        mapper = new Mapper(this);
+    }
+
+    /// <summary>The autoencoder holding the fine-tuned encoder (a copy; the pretrained one is unchanged).</summary>
+    public AutoencoderTransformer Autoencoder { get; }
+
+    /// <summary>The per-epoch record of the fine-tuning (training cross-entropy, validation cross-entropy).</summary>
+    public TrainingHistory History { get; }
+
+    /// <summary>Number of classes (the label's key count).</summary>
+    public int ClassCount => (int)network.Head.weight!.shape[0];
+
+    /// <summary>The label's key values as text, in key order, when the label had them.</summary>
+    public IReadOnlyList<string>? ClassNames => Classes?.Names;
+
+    internal KeyValueNames? Classes { get; }
+
+    /// <summary>The feature column read.</summary>
+    public string FeatureColumnName { get; }
+
+    /// <summary>The appended score column.</summary>
+    public string ScoreColumnName { get; }
+
+    /// <summary>The appended predicted-label column.</summary>
+    public string PredictedLabelColumnName { get; }
+
+    /// <summary>Values per input row.</summary>
+    public int InputSize => Autoencoder.InputSize;
+
+    /// <summary>Class probabilities (rows x <see cref="ClassCount"/>) and predicted class indices (key − 1; ties to the smaller).</summary>
+    public (float[] Scores, int[] Classes) Predict(ReadOnlySpan<float> features, int rows)
+    {
+        if (features.Length != (long)rows * InputSize)
+            throw new ArgumentException($"Expected {rows} rows x {InputSize} values = {(long)rows * InputSize}, got {features.Length}.", nameof(features));
+        var scores = new float[(long)rows * ClassCount];
+        var keys = new uint[rows];
+        ScoreBatch(features, rows, scores, keys);
+        return (scores, keys.Select(k => (int)k - 1).ToArray());
+    }
+
+    internal void ScoreBatch(ReadOnlySpan<float> features, int rows, Span<float> scores, Span<uint> keys)
+    {
+        int k = ClassCount;
+        float[] probabilities;
+        using (var scope = NewDisposeScope())
+        using (var noGrad = no_grad())
+        {
+            var device = Autoencoder.Model.TorchDevice;
+            var x = TensorSpans.FromSpan(features, rows, InputSize);
+            if (device.type != TorchSharp.DeviceType.CPU) x = x.to(device);
+            Tensor logits;
+            lock (forwardLock) logits = network.forward(x);
+            probabilities = TensorSpans.ToArray<float>(nn.functional.softmax(logits, 1).cpu().contiguous());
+        }
+        for (int r = 0; r < rows; r++)
+        {
+            var row = probabilities.AsSpan(r * k, k);
+            if (!scores.IsEmpty) row.CopyTo(scores.Slice(r * k, k));
+            if (keys.IsEmpty) continue;
+            int best = 0;
+            for (int c = 1; c < k; c++) if (row[c] > row[best]) best = c;
+            keys[r] = (uint)best + 1;
+        }
+    }
+
+    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
+    public bool IsRowToRowMapper => true;
+
+    /// <summary>The input schema with Score and PredictedLabel appended.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
+
+    /// <summary>Appends Score and PredictedLabel; nothing is computed until a cursor asks for them.</summary>
+    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return new MappedDataView(mapper, input);
+    }
+
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
+
+    /// <summary>Writes the classifier (column names, class names, head weights, the fine-tuned autoencoder's model file) to a file, atomically.</summary>
+    public void Save(string path) => TransformerFile.Save(path, Save);
+
+    /// <summary>Writes the classifier to a stream (magic "MLAEFTCL", its fields, the autoencoder's model file, a SHA-256).</summary>
+    public void Save(Stream stream)
+    {
+        using var model = new MemoryStream();
+        Autoencoder.Save(model);
+        var weight = TensorSpans.ToArray<float>(network.Head.weight!.detach().cpu().contiguous());
+        var bias = TensorSpans.ToArray<float>(network.Head.bias!.detach().cpu().contiguous());
+        TransformerFile.WriteChecked(stream, Magic, w =>
+        {
+            w.Write(FormatVersion);
+            w.Write(FeatureColumnName);
+            w.Write(ScoreColumnName);
+            w.Write(PredictedLabelColumnName);
+            w.Write(ClassCount);
+            w.Write(Autoencoder.Model.LatentDimension);
+            KeyValueNames.Write(w, Classes);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight.AsSpan()));
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bias.AsSpan()));
+            w.Write(model.Length);
+            w.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
+        });
+    }
+
+    /// <summary>Loads a classifier written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a fine-tuned classifier.</exception>
+    public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    {
+        using var stream = File.OpenRead(path);
+        return Load(stream, device);
+    }
+
+    /// <summary>Loads a classifier written by <see cref="Save(Stream)"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a fine-tuned classifier.</exception>
+    public static AutoencoderClassifierTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.ReadChecked(stream, Magic, "fine-tuned classifier", r =>
+        {
+            int version = r.ReadInt32();
+            if (version != FormatVersion) throw new AutoencoderModelFormatException($"Fine-tuned classifier format version {version} is not supported (this library reads {FormatVersion}).");
+            string feature = TransformerFile.ReadName(r), score = TransformerFile.ReadName(r), predicted = TransformerFile.ReadName(r);
+            int classes = r.ReadInt32(), latent = r.ReadInt32();
+            if (classes < 1 || latent < 1 || (long)classes * (latent + 1) * 4 > r.BaseStream.Length - r.BaseStream.Position)
+                throw new AutoencoderModelFormatException($"Invalid fine-tuned classifier header ({classes} classes, latent {latent}).");
+            var names = KeyValueNames.Read(r, classes);
+            var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");
+            var bias = TransformerFile.ReadArray<float>(r, classes, "fine-tuned classifier");
+            long length = r.ReadInt64();
+            if (length < 0 || length != r.BaseStream.Length - r.BaseStream.Position)
+                throw new AutoencoderModelFormatException($"The fine-tuned classifier claims a {length}-byte autoencoder; {r.BaseStream.Length - r.BaseStream.Position} bytes are left.");
+            var autoencoder = AutoencoderModelFile.Load(new MemoryStream(r.ReadBytes((int)length)), device);
+            if (autoencoder.Model.LatentDimension != latent)
+                throw new AutoencoderModelFormatException($"The head reads {latent} code values; the autoencoder in the file has {autoencoder.Model.LatentDimension}.");
+            var network = new EncoderClassifierNetwork(autoencoder.Model.Network, classes, 0);
+            using (no_grad())
+            {
+                network.Head.weight!.copy_(tensor(weight).reshape(classes, latent));
+                network.Head.bias!.copy_(tensor(bias));
+            }
+            network.to(autoencoder.Model.TorchDevice);
+            network.eval();
+            return new AutoencoderClassifierTransformer(autoencoder, network, feature, score, predicted, names, new TrainingHistory([], 0, false, false));
+        });
+
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+
+    /// <summary>Maps feature batches to class probabilities and predicted keys.</summary>
+    private sealed class Mapper(AutoencoderClassifierTransformer parent) : IBatchMapper
+    {
+        public string InputColumnName => parent.FeatureColumnName;
+
+        public int InputSize => parent.InputSize;
+
+        public int BatchSize => parent.Autoencoder.TransformBatchSize;
+
+        public string Consumer => "the fine-tuned classifier";
+
+        public IReadOnlyList<MappedColumn> Columns { get; } =
+            MulticlassColumns.Create(parent.ScoreColumnName, parent.PredictedLabelColumnName, parent.ClassCount, parent.Classes);
+
+        public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
+        {
+            var scores = batch.Floats(0);
+            var keys = batch.Keys(1);
+            parent.ScoreBatch(inputs, rows, scores.IsEmpty ? scores : scores[..(rows * parent.ClassCount)], keys.IsEmpty ? keys : keys[..rows]);
+        }
+    }
+}

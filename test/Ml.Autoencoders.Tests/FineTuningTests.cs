@@ -1,0 +1,176 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms;
+using Ml.Autoencoders.Classification;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Tests;
+
+/// <summary>
+/// The fine-tuning classifier: the head has one output per class, a frozen encoder does not change (nor ever the
+/// pretrained model), pretraining beats training from scratch with few labels, Evaluate accepts the output, early
+/// stopping restores the best epoch, save/load by both routes.
+/// </summary>
+[TestClass]
+public sealed class FineTuningTests
+{
+    /// <summary>A row of the synthetic problem.</summary>
+    public sealed class Row
+    {
+        /// <summary>40 noisy features of a 2-d latent point.</summary>
+        [VectorType(40)]
+        public float[] Features { get; set; } = [];
+
+        /// <summary>The quadrant of the latent point (0..3).</summary>
+        public uint Label { get; set; }
+    }
+
+    /// <summary>
+    /// Rows are a fixed nonlinear map of a 2-d Gaussian point into 40 features plus noise; the class is the point's
+    /// quadrant: learnable without labels (the autoencoder recovers the 2-d structure), hard from few labels alone.
+    /// </summary>
+    private static Row[] Problem(int count, int seed)
+    {
+        var random = new Random(seed);
+        var map = new Random(77);
+        var a = Enumerable.Range(0, 40).Select(_ => (Synthetic.Gaussian(map), Synthetic.Gaussian(map), map.NextDouble() * 2 * Math.PI)).ToArray();
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            double z1 = Synthetic.Gaussian(random), z2 = Synthetic.Gaussian(random);
+            var f = a.Select(t => (float)(Math.Tanh(t.Item1 * z1 + t.Item2 * z2 + 0.3 * Math.Sin(t.Item3 + z1)) + 0.6 * Synthetic.Gaussian(random))).ToArray();
+            return new Row { Features = f, Label = (uint)((z1 > 0 ? 1 : 0) + (z2 > 0 ? 2 : 0)) };
+        }).ToArray();
+    }
+
+    private static AutoencoderTransformer Pretrain(MLContext ml, int seed = 1) => ml.Transforms.Autoencoder(new AutoencoderOptions
+    {
+        HiddenLayerSizes = [32], LatentDimension = 2, Epochs = 40, BatchSize = 64, Seed = seed,
+    }).Fit(ml.Data.LoadFromEnumerable(Problem(3000, seed: 10)));
+
+    private static IEstimator<ITransformer> Classifier(MLContext ml, AutoencoderClassifierOptions options) =>
+        ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Append(ml.MulticlassClassification.Trainers.AutoencoderClassifier(options));
+
+    private static double Accuracy(MLContext ml, ITransformer model, IDataView test) =>
+        ml.MulticlassClassification.Evaluate(model.Transform(test)).MicroAccuracy;
+
+    /// <summary>
+    /// With 16 labelled rows, fine-tuning the pretrained encoder beats the same network trained from scratch (by at
+    /// least 10 points of accuracy; measured 66.0% against 45.3%); the head has one output per class; Evaluate's accuracy matches PredictedLabel.
+    /// </summary>
+    [TestMethod]
+    public void PretrainingBeatsScratchWithFewLabels()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(Pretrain(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(16, seed: 20));
+        var test = ml.Data.LoadFromEnumerable(Problem(1000, seed: 30));
+        AutoencoderClassifierOptions Options(bool scratch) => new() { Autoencoder = pretrained.Value, ReinitializeEncoder = scratch, Epochs = 60, BatchSize = 16, LearningRate = 3e-3, Seed = 2 };
+        var fine = Classifier(ml, Options(false)).Fit(labelled);
+        var scratch = Classifier(ml, Options(true)).Fit(labelled);
+        double fineAccuracy = Accuracy(ml, fine, test), scratchAccuracy = Accuracy(ml, scratch, test);
+        Assert.IsTrue(fineAccuracy > scratchAccuracy + 0.10, $"fine-tuned {fineAccuracy:P1} vs scratch {scratchAccuracy:P1}");
+        var classifier = ((IEnumerable<ITransformer>)fine).OfType<AutoencoderClassifierTransformer>().Single();
+        Assert.AreEqual(4, classifier.ClassCount);
+        Assert.AreEqual(4, ((VectorDataViewType)fine.Transform(test).Schema["Score"].Type).Size, "the head has one output per class");
+        var (scores, classes) = classifier.Predict(Synthetic.Flatten(Problem(5, seed: 40).Select(r => r.Features).ToArray()), 5);
+        Assert.AreEqual(20, scores.Length);
+        for (int r = 0; r < 5; r++) Assert.AreEqual(1.0, scores.Skip(r * 4).Take(4).Sum(), 1e-5, "probabilities sum to 1");
+        Assert.IsTrue(classes.All(c => c is >= 0 and < 4));
+    }
+
+    /// <summary>
+    /// With the encoder frozen for good its weights stay bit for bit those of the pretrained model (only the head
+    /// learns); with it frozen for some epochs and then trained, they change; the pretrained model never changes.
+    /// </summary>
+    [TestMethod]
+    public void FrozenEncoderWeightsDoNotChange()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(Pretrain(ml));
+        var probe = Synthetic.Flatten(Problem(50, seed: 50).Select(r => r.Features).ToArray());
+        var codesBefore = pretrained.Value.Model.Encode(probe, 50);
+        var labelled = ml.Data.LoadFromEnumerable(Problem(200, seed: 21));
+
+        var frozen = Last(Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, FreezeEncoder = true, Epochs = 5 }).Fit(labelled));
+        CollectionAssert.AreEqual(codesBefore, frozen.Autoencoder.Model.Encode(probe, 50), "a frozen encoder gives the pretrained codes");
+        Assert.AreNotSame(pretrained.Value.Model, frozen.Autoencoder.Model, "the classifier trains a copy");
+
+        var thawed = Last(Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, FreezeEncoderEpochs = 2, Epochs = 5 }).Fit(labelled));
+        CollectionAssert.AreNotEqual(codesBefore, thawed.Autoencoder.Model.Encode(probe, 50), "after the frozen epochs the encoder trains");
+        CollectionAssert.AreEqual(codesBefore, pretrained.Value.Model.Encode(probe, 50), "the pretrained model is untouched");
+        frozen.Autoencoder.Model.Dispose();
+        thawed.Autoencoder.Model.Dispose();
+    }
+
+    /// <summary>With validation and patience, training stops early and the best epoch's weights are kept.</summary>
+    [TestMethod]
+    public void EarlyStoppingRestoresTheBestEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(Pretrain(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(60, seed: 22));
+        var classifier = Last(Classifier(ml, new AutoencoderClassifierOptions
+        {
+            Autoencoder = pretrained.Value, Epochs = 300, LearningRate = 0.05, ValidationFraction = 0.3, EarlyStoppingPatience = 5, Seed = 3,
+        }).Fit(labelled));
+        var history = classifier.History;
+        Assert.IsTrue(history.StoppedEarly, $"stopped after {history.Epochs.Count} of 300 epochs");
+        double best = history.Epochs.Min(e => e.ValidationLoss!.Value);
+        Assert.AreEqual(best, history.Epochs[history.BestEpoch - 1].ValidationLoss!.Value);
+        Assert.AreEqual(history.BestEpoch + 5, history.Epochs.Count);
+        classifier.Autoencoder.Model.Dispose();
+    }
+
+    /// <summary>Own file and mlContext.Model.Save load back to identical scores; damage and bad input are refused clearly.</summary>
+    [TestMethod]
+    public void SaveLoadAndBadInput()
+    {
+        using var temp = new TempDirectory("finetune-tests");
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(Pretrain(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(100, seed: 23));
+        var test = ml.Data.LoadFromEnumerable(Problem(50, seed: 31));
+        var chain = Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, Epochs = 5 }).Fit(labelled);
+        var expected = chain.Transform(test).GetColumn<float[]>("Score").ToArray();
+
+        var classifier = Last(chain);
+        classifier.Save(temp.File("classifier.bin"));
+        var loaded = AutoencoderClassifierTransformer.Load(temp.File("classifier.bin"));
+        var keyed = ((IEnumerable<ITransformer>)chain).First().Transform(test);
+        Same(expected, loaded.Transform(keyed).GetColumn<float[]>("Score").ToArray());
+
+        ml.Model.Save(chain, labelled.Schema, temp.File("model.zip"));
+        var other = new MLContext(seed: 2);
+        AutoencoderModelRegistration.Register(other);
+        Same(expected, other.Model.Load(temp.File("model.zip"), out _).Transform(test).GetColumn<float[]>("Score").ToArray());
+
+        var bytes = File.ReadAllBytes(temp.File("classifier.bin"));
+        bytes[bytes.Length / 2] ^= 2;
+        Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderClassifierTransformer.Load(new MemoryStream(bytes)));
+
+        var notKey = Assert.ThrowsExactly<AutoencoderSchemaException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(pretrained.Value).Fit(labelled));
+        StringAssert.Contains(notKey.Message, "MapValueToKey");
+        Assert.ThrowsExactly<ArgumentException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(new AutoencoderClassifierOptions()));
+        Assert.ThrowsExactly<ArgumentException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, EarlyStoppingPatience = 3 }));
+        classifier.Autoencoder.Model.Dispose();
+        loaded.Autoencoder.Model.Dispose();
+    }
+
+    private static AutoencoderClassifierTransformer Last(ITransformer model) => ((IEnumerable<ITransformer>)model).OfType<AutoencoderClassifierTransformer>().Single();
+
+    private static void Same(float[][] expected, float[][] actual)
+    {
+        Assert.AreEqual(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++) CollectionAssert.AreEqual(expected[i], actual[i], $"row {i}");
+    }
+
+    private sealed class Disposer(AutoencoderTransformer value) : IDisposable
+    {
+        public AutoencoderTransformer Value { get; } = value;
+
+        public void Dispose() => Value.Model.Dispose();
+    }
+}
