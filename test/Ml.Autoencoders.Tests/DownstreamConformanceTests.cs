@@ -73,6 +73,49 @@ public sealed class DownstreamConformanceTests
         });
     }
 
+    /// <summary>The fine-tuning classifier (on a key label, a small pretrained autoencoder): the same kit.</summary>
+    [TestMethod]
+    public void FineTunedClassifierPassesTheConformanceKit()
+    {
+        var ml = new MLContext(seed: 1);
+        var rows = Synthetic.LowRank(300, 12, 3, seed: 5);
+        var raw = ml.ToDataView(rows);
+        var keyer = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(raw);
+        var keyed = keyer.Transform(raw);
+        var pretrained = ml.Transforms.Autoencoder(new Transforms.AutoencoderOptions { HiddenLayerSizes = [8], LatentDimension = 3, Epochs = 3, Seed = 7 }).Fit(raw);
+        try
+        {
+            EstimatorConformance.RunAll(ml, new ConformanceCase
+            {
+                Name = "fine-tuned classifier",
+                CreateEstimator = () => ml.MulticlassClassification.Trainers.AutoencoderClassifier(new Classification.AutoencoderClassifierOptions
+                {
+                    Autoencoder = pretrained, Epochs = 3, Seed = 4,
+                }),
+                TrainData = keyed,
+                EmptyTrainData = keyer.Transform(ml.Data.LoadFromEnumerable(Array.Empty<VectorRow>(), EstimatorConformance.SchemaFor(12))),
+                ScoreRows = rows.Take(77).Select(r => new VectorRow { Features = r }).ToArray(),
+                FeatureSize = 12,
+                OutputColumns = ["Score"],
+                InputColumnName = "Features",
+                PredictionType = typeof(ScoreRow),
+                FitsOnOneRow = false, // the kit's one-row data has no key label
+                SetBatchSize = (t, n) => ((Classification.AutoencoderClassifierTransformer)t).Autoencoder.TransformBatchSize = n,
+                OwnSaveLoad = t =>
+                {
+                    using var stream = new MemoryStream();
+                    ((Classification.AutoencoderClassifierTransformer)t).Save(stream);
+                    stream.Position = 0;
+                    return Classification.AutoencoderClassifierTransformer.Load(stream);
+                },
+            });
+        }
+        finally
+        {
+            pretrained.Model.Dispose();
+        }
+    }
+
     private static T Last<T>(ITransformer model) where T : class, ITransformer =>
         model as T ?? ((IEnumerable<ITransformer>)model).OfType<T>().Last();
 

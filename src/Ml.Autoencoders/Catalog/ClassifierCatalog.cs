@@ -43,6 +43,28 @@ public static class ClassifierCatalog
         });
     }
 
+    /// <summary>
+    /// Fine-tunes the encoder of the autoencoder saved at <paramref name="autoencoderPath"/> (by
+    /// <c>AutoencoderTransformer.Save</c>); as the overload taking a fitted autoencoder.
+    /// </summary>
+    /// <param name="catalog">The multiclass trainers catalog.</param>
+    /// <param name="autoencoderPath">A model file written by <c>AutoencoderTransformer.Save(path)</c>.</param>
+    /// <param name="labelColumnName">A key-typed label (after <c>MapValueToKey</c>).</param>
+    /// <param name="epochs">Training epochs.</param>
+    /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
+    /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
+    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling.</param>
+    /// <exception cref="Persistence.AutoencoderModelFormatException">The file is damaged or not a model file.</exception>
+    public static AutoencoderClassifierTrainer AutoencoderClassifier(
+        this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
+        string autoencoderPath,
+        string labelColumnName = "Label",
+        int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
+        int freezeEncoderEpochs = 0,
+        double? encoderLearningRate = null,
+        int seed = 0) =>
+        catalog.AutoencoderClassifier(AutoencoderTransformer.Load(autoencoderPath), labelColumnName, epochs, freezeEncoderEpochs, encoderLearningRate, seed);
+
     /// <summary>The fine-tuning classifier configured by <paramref name="options"/>.</summary>
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="options">The autoencoder, columns, epochs, learning rates, freezing, dropout, validation and early stopping.</param>
