@@ -3,13 +3,15 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
 using Ml.Autoencoders;
 using Ml.Autoencoders.Analysis;
+using Ml.Autoencoders.Classification;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Embedding;
 using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;
 
-/// <summary>The k-NN and t-SNE code shown in README.md, kept here so that it compiles and runs.</summary>
+/// <summary>The k-NN, t-SNE and fine-tuning code shown in README.md, kept here so that it compiles and runs.</summary>
 internal static class ReadmeDownstreamSample
 {
     public static void Run(string[] args)
@@ -35,8 +37,17 @@ internal static class ReadmeDownstreamSample
         float[] input = codes.GetColumn<float[]>("LatentCode").SelectMany(v => v).ToArray();
         double trust = EmbeddingQuality.Trustworthiness(input, 16, xy.SelectMany(p => p).ToArray(), 2);
         Console.WriteLine($"t-SNE ({tsne.Method}) of {xy.Length} codes: KL {tsne.KlDivergence:F3}, trustworthiness {trust:F4}");
+
+        // Fine-tuning: the pipeline's autoencoder (trained without labels), its encoder trained on with a softmax head.
+        var pretrained = ((IEnumerable<ITransformer>)model).OfType<AutoencoderTransformer>().Single();
+        var fine = new AutoencoderClassifierOptions { Autoencoder = pretrained, Epochs = 10, FreezeEncoderEpochs = 3, EncoderLearningRate = 2e-4 };
+        var classifier = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.MulticlassClassification.Trainers.AutoencoderClassifier(fine)).Fit(trainData);
+        var fineMetrics = ml.MulticlassClassification.Evaluate(classifier.Transform(testData), "Label");
+        Console.WriteLine($"fine-tuned encoder + softmax: accuracy {fineMetrics.MicroAccuracy:P1}");
         // --- README example ends ---
-        foreach (var t in ((IEnumerable<ITransformer>)model).OfType<Transforms.AutoencoderTransformer>()) t.Model.Dispose();
+        foreach (var t in ((IEnumerable<ITransformer>)classifier).OfType<AutoencoderClassifierTransformer>()) t.Autoencoder.Model.Dispose();
+        pretrained.Model.Dispose();
         tsne.Release();
     }
 }
