@@ -10,7 +10,7 @@ using Ml.Autoencoders.Transforms;
 namespace Ml.Autoencoders.Anomaly;
 
 /// <summary>
-/// A fitted autoencoder anomaly detector. <see cref="Transform"/> appends, lazily and a batch at a time, <c>Score</c>
+/// A fitted autoencoder anomaly detector. <see cref="BatchTransformer.Transform"/> appends, lazily and a batch at a time, <c>Score</c>
 /// (<see cref="float"/>, higher = more anomalous: the reconstruction error, or a VAE's negative ELBO) and
 /// <c>PredictedLabel</c> (<see cref="bool"/>, Score &gt; <see cref="Threshold"/>), the column types
 /// <c>mlContext.AnomalyDetection.Evaluate</c> wants, and optionally each feature's squared error.
@@ -20,7 +20,7 @@ namespace Ml.Autoencoders.Anomaly;
 /// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>);
 /// <c>Autoencoder.Model.Dispose()</c> frees the network.
 /// </remarks>
-public sealed class AutoencoderAnomalyTransformer : ITransformer
+public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 {
     private static readonly byte[] Magic = "MLAEANOM"u8.ToArray();
     private const int FormatVersion = 1;
@@ -135,31 +135,8 @@ public sealed class AutoencoderAnomalyTransformer : ITransformer
         return sorted[sorted.Length - 1 - flagged];
     }
 
-    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
-    public bool IsRowToRowMapper => true;
-
-    /// <summary>The input schema with Score, PredictedLabel (and the per-feature errors, if configured) appended.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
-
-    /// <summary>Appends the columns; nothing is computed until a cursor asks for them.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        if (Autoencoder.Options.Convolution is { ImageShape: { } shape } conv)
-            VectorColumn.CheckImage(input.Schema, FeatureColumnName, shape, conv.PixelOrder);
-        return new MappedDataView(mapper, input);
-    }
-
-    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
-
-    /// <summary>Writes the detector (options, threshold, training scores and the autoencoder's model file) to a file, atomically.</summary>
-    public void Save(string path) => TransformerFile.Save(path, Save);
-
     /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the autoencoder's own model file, a SHA-256.</summary>
-    public void Save(Stream stream)
+    public override void Save(Stream stream)
     {
         using var model = new MemoryStream();
         Autoencoder.Save(model);
@@ -180,7 +157,7 @@ public sealed class AutoencoderAnomalyTransformer : ITransformer
         });
     }
 
-    /// <summary>Loads a detector written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <summary>Loads a detector written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not an anomaly detector.</exception>
     public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
     {
@@ -216,8 +193,14 @@ public sealed class AutoencoderAnomalyTransformer : ITransformer
             return new AutoencoderAnomalyTransformer(autoencoder, options, scores, threshold);
         });
 
-    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+    private protected override IBatchMapper BatchMapper => mapper;
+
+    /// <summary>A convolutional body's images must have its shape and pixel order.</summary>
+    private protected override void CheckInput(DataViewSchema schema)
+    {
+        if (Autoencoder.OptionsView.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(schema, FeatureColumnName, shape, conv.PixelOrder);
+    }
 
     /// <summary>Maps feature batches to scores, labels and per-feature errors.</summary>
     private sealed class Mapper : IBatchMapper

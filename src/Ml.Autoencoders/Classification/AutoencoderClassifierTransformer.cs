@@ -12,12 +12,12 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Classification;
 
 /// <summary>
-/// A fine-tuned encoder with its classification head. <see cref="Transform"/> appends, lazily and a batch at a time,
+/// A fine-tuned encoder with its classification head. <see cref="BatchTransformer.Transform"/> appends, lazily and a batch at a time,
 /// <c>Score</c> (class probabilities, slot names from the label's key values) and <c>PredictedLabel</c> (a key carrying
 /// the label's key values), like ML.NET's multiclass trainers, so <c>MulticlassClassification.Evaluate</c> works.
 /// </summary>
 /// <remarks>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <c>Autoencoder.Model.Dispose()</c> frees the network.</remarks>
-public sealed class AutoencoderClassifierTransformer : ITransformer
+public sealed class AutoencoderClassifierTransformer : BatchTransformer
 {
     private static readonly byte[] Magic = "MLAEFTCL"u8.ToArray();
     private const int FormatVersion = 1;
@@ -101,29 +101,8 @@ public sealed class AutoencoderClassifierTransformer : ITransformer
         }
     }
 
-    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
-    public bool IsRowToRowMapper => true;
-
-    /// <summary>The input schema with Score and PredictedLabel appended.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
-
-    /// <summary>Appends Score and PredictedLabel; nothing is computed until a cursor asks for them.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new MappedDataView(mapper, input);
-    }
-
-    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
-
-    /// <summary>Writes the classifier (column names, class names, head weights, the fine-tuned autoencoder's model file) to a file, atomically.</summary>
-    public void Save(string path) => TransformerFile.Save(path, Save);
-
     /// <summary>Writes the classifier to a stream (magic "MLAEFTCL", its fields, the autoencoder's model file, a SHA-256).</summary>
-    public void Save(Stream stream)
+    public override void Save(Stream stream)
     {
         using var model = new MemoryStream();
         Autoencoder.Save(model);
@@ -145,7 +124,7 @@ public sealed class AutoencoderClassifierTransformer : ITransformer
         });
     }
 
-    /// <summary>Loads a classifier written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <summary>Loads a classifier written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a fine-tuned classifier.</exception>
     public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
     {
@@ -184,8 +163,14 @@ public sealed class AutoencoderClassifierTransformer : ITransformer
             return new AutoencoderClassifierTransformer(autoencoder, network, feature, score, predicted, names, new TrainingHistory([], 0, false, false));
         });
 
-    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+    private protected override IBatchMapper BatchMapper => mapper;
+
+    /// <summary>A convolutional body's images must have its shape and pixel order.</summary>
+    private protected override void CheckInput(DataViewSchema schema)
+    {
+        if (Autoencoder.OptionsView.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(schema, FeatureColumnName, shape, conv.PixelOrder);
+    }
 
     /// <summary>Maps feature batches to class probabilities and predicted keys.</summary>
     private sealed class Mapper(AutoencoderClassifierTransformer parent) : IBatchMapper

@@ -8,7 +8,7 @@ using Ml.Autoencoders.Transforms;
 namespace Ml.Autoencoders.Embedding;
 
 /// <summary>
-/// A fitted t-SNE stage. <see cref="Transform"/> appends the coordinates (a vector of
+/// A fitted t-SNE stage. <see cref="BatchTransformer.Transform"/> appends the coordinates (a vector of
 /// <see cref="TsneOptions.Dimensions"/> floats), lazily, a batch of rows at a time.
 /// </summary>
 /// <remarks>
@@ -20,7 +20,7 @@ namespace Ml.Autoencoders.Embedding;
 /// row's coordinates do not depend on the other rows transformed with it.</para>
 /// <para>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <see cref="Release"/> frees the training rows' native memory.</para>
 /// </remarks>
-public sealed class TsneTransformer : ITransformer
+public sealed class TsneTransformer : BatchTransformer
 {
     private static readonly byte[] Magic = "MLAETSNE"u8.ToArray();
     private const int FormatVersion = 1;
@@ -74,10 +74,7 @@ public sealed class TsneTransformer : ITransformer
     /// <summary>The training rows' coordinates, row-major (rows x <see cref="TsneOptions.Dimensions"/>), in input order.</summary>
     public float[] GetTrainingEmbedding() => embedding.Select(v => (float)v).ToArray();
 
-    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
-    public bool IsRowToRowMapper => true;
-
-    /// <summary>Places rows (row-major, <see cref="InputSize"/> values each) as <see cref="Transform"/> does; returns rows x dimensions coordinates.</summary>
+    /// <summary>Places rows (row-major, <see cref="InputSize"/> values each) as <see cref="BatchTransformer.Transform"/> does; returns rows x dimensions coordinates.</summary>
     public float[] Place(ReadOnlySpan<float> rows, int count)
     {
         if (rows.Length != (long)count * InputSize)
@@ -85,32 +82,14 @@ public sealed class TsneTransformer : ITransformer
         return TsneEmbedder.Place(index, embedding, rows, count, options, tree.Value);
     }
 
-    /// <summary>The input schema with the coordinates column appended.</summary>
-    /// <exception cref="Data.AutoencoderSchemaException">The input column is missing or not a float vector of the trained size.</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
-
-    /// <summary>Appends the coordinates column; nothing is computed until a cursor asks for it.</summary>
-    /// <exception cref="Data.AutoencoderSchemaException">The input column is missing or not a float vector of the trained size.</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new MappedDataView(mapper, input);
-    }
-
-    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
-
     /// <summary>Frees the native memory of the training rows; the transformer is unusable afterwards.</summary>
     public void Release() => index.Dispose();
-
-    /// <summary>Writes the transformer (options, training rows, embedding) to a file, atomically.</summary>
-    public void Save(string path) => TransformerFile.Save(path, Save);
 
     /// <summary>
     /// Writes the transformer to a stream. Layout (little-endian): magic "MLAETSNE", format version, column names, options,
     /// KL, method, rows, features, embedding (float64), training rows (float32), then a SHA-256 of all before it.
     /// </summary>
-    public void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
+    public override void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
     {
         w.Write(FormatVersion);
         w.Write(options.InputColumnName);
@@ -137,7 +116,7 @@ public sealed class TsneTransformer : ITransformer
         w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
     });
 
-    /// <summary>Loads a transformer written by <see cref="Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
+    /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a t-SNE model.</exception>
     public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
     {
@@ -195,8 +174,7 @@ public sealed class TsneTransformer : ITransformer
             return new TsneTransformer(options, index, embedding, kl, method);
         });
 
-    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+    private protected override IBatchMapper BatchMapper => mapper;
 
     /// <summary>Maps batches of rows to coordinates.</summary>
     private sealed class Mapper(TsneTransformer parent) : IBatchMapper

@@ -8,13 +8,13 @@ using Ml.Autoencoders.Transforms;
 namespace Ml.Autoencoders.Neighbors;
 
 /// <summary>
-/// A fitted k-nearest-neighbours classifier stage. <see cref="Transform"/> appends, lazily and a batch of rows at a
+/// A fitted k-nearest-neighbours classifier stage. <see cref="BatchTransformer.Transform"/> appends, lazily and a batch of rows at a
 /// time, <c>Score</c> (a vector of <see cref="KNearestNeighborsModel.ClassCount"/> vote shares, slot names from the
 /// label's key values) and <c>PredictedLabel</c> (a key of the label's type, carrying its key values), as ML.NET's
 /// multiclass trainers do, so <c>mlContext.MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work on it.
 /// </summary>
 /// <remarks>Not <see cref="IDisposable"/> (see <see cref="Transforms.AutoencoderTransformer"/>): free the model with <c>Model.Dispose()</c>.</remarks>
-public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
+public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
 {
     private readonly Mapper mapper;
 
@@ -55,29 +55,8 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
     /// <summary>The appended predicted-label column (default "PredictedLabel").</summary>
     public string PredictedLabelColumnName { get; }
 
-    /// <summary>Always true: a <see cref="PredictionEngine{TSrc, TDst}"/> can be built on this transformer.</summary>
-    public bool IsRowToRowMapper => true;
-
-    /// <summary>The input schema with Score and PredictedLabel appended.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => BatchMapperSchema.OutputSchema(mapper, inputSchema);
-
-    /// <summary>Appends Score and PredictedLabel to <paramref name="input"/>; nothing is computed until a cursor asks for them.</summary>
-    /// <exception cref="AutoencoderSchemaException">The feature column is missing or not a float vector of the trained size.</exception>
-    public IDataView Transform(IDataView input)
-    {
-        ArgumentNullException.ThrowIfNull(input);
-        return new MappedDataView(mapper, input);
-    }
-
-    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>).</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(mapper, inputSchema);
-
-    /// <summary>Writes the model (see <see cref="KNearestNeighborsModel.Save(Stream)"/>) with the column names.</summary>
-    public void Save(string path) => TransformerFile.Save(path, Save);
-
-    /// <summary>Writes the model and the column names to a stream.</summary>
-    public void Save(Stream stream)
+    /// <summary>Writes the column names, then the model (see <see cref="KNearestNeighborsModel.Save(Stream)"/>).</summary>
+    public override void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
         using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
@@ -90,7 +69,7 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
         Model.Save(stream);
     }
 
-    /// <summary>Loads a transformer written by <see cref="Save(string)"/>, onto <paramref name="device"/>.</summary>
+    /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>, onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
     public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
     {
@@ -121,8 +100,7 @@ public sealed class KNearestNeighborsPredictionTransformer : ISingleFeaturePredi
         return new KNearestNeighborsPredictionTransformer(KNearestNeighborsModel.Load(stream, device), feature, score, predicted, batch);
     }
 
-    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer.</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+    private protected override IBatchMapper BatchMapper => mapper;
 
     /// <summary>Maps feature batches to scores and predicted keys.</summary>
     private sealed class Mapper : IBatchMapper
