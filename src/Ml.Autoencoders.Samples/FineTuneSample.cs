@@ -9,7 +9,7 @@ namespace Ml.Autoencoders.Samples;
 
 /// <summary>
 /// Unsupervised pretraining, then supervised fine-tuning with few labels: a stacked denoising 784-128-64-10 autoencoder
-/// is pretrained on all 60,000 training images without their labels; 600 labelled images (60 per class) then train
+/// (greedy layer-wise, then end to end) is pretrained on all 60,000 training images without their labels; 600 labelled images (60 per class) then train
 /// (a) the pretrained encoder with a softmax head, fine-tuned end to end, (b) the same network from random weights,
 /// (c) a softmax on the frozen codes, and (d) ML.NET's L-BFGS maximum entropy on the raw pixels; test accuracy on the
 /// 10,000 test images (mean over three head seeds), as a table.
@@ -32,6 +32,8 @@ internal static class FineTuneSample
         var pretrainOptions = AutoencoderPresets.Denoising(noiseFactor: noise);
         pretrainOptions.HiddenLayerSizes = [128, 64];
         pretrainOptions.LatentDimension = latent;
+        // Greedy layer-wise pretraining first (3 epochs per layer), then end to end: the classic stacked denoising recipe.
+        pretrainOptions.PretrainEpochs = SampleData.Arg(args, "--greedy") is { } greedy ? int.Parse(greedy) : 3;
         if (args.Contains("--stacked"))
         {
             pretrainOptions = AutoencoderPresets.Stacked([100], 30);
