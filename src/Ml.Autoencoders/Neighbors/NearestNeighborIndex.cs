@@ -162,7 +162,7 @@ internal sealed class NearestNeighborIndex : IDisposable
         if (train.device.type != TorchSharp.DeviceType.CPU) q = q.to(train.device);
         Tensor d;
         if (Metric == NeighborMetric.Cosine)
-            d = Normalise(q).matmul(train.t()).neg_().add_(1);
+            d = Normalise(q).matmul(train.t()).neg_().add_(1).clamp_min_(0); // rounding can push 1 - cos below 0
         else
             d = q.matmul(train.t()).mul_(-2).add_(squaredNorms.unsqueeze(0)).add_(q.square().sum(1, keepdim: true)).clamp_min_(0);
         var (values, positions) = d.topk(k, dim: 1, largest: false, sorted: true);
