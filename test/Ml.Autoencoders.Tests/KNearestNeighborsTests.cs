@@ -170,6 +170,37 @@ public sealed class KNearestNeighborsTests
         Assert.ThrowsExactly<AutoencoderDataException>(() => Pipeline(ml, 6, NeighborMetric.Euclidean, NeighborWeighting.Uniform).Fit(data), "k above the row count");
     }
 
+    /// <summary>
+    /// Cosine distance with distance weighting on rows queried against themselves: 1 − cos of a row with itself can round
+    /// below 0, which must not turn into a negative vote; every score stays in [0, 1] and each row votes for its own class.
+    /// </summary>
+    [TestMethod]
+    public void CosineSelfMatchesNeverVoteNegatively()
+    {
+        var random = new Random(9);
+        var rows = Enumerable.Range(0, 300).Select(i => new WideRow
+        {
+            Features = Enumerable.Range(0, 20).Select(_ => (float)(random.NextDouble() * 7 - 2)).ToArray(),
+            Label = ((char)('a' + i % 3)).ToString(),
+        }).ToArray();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var (scores, predicted) = Read(ml, Pipeline(ml, 5, NeighborMetric.Cosine, NeighborWeighting.Distance).Fit(data).Transform(data));
+        Assert.IsTrue(scores.SelectMany(s => s).All(v => v >= 0 && v <= 1 + 1e-6), "vote shares lie in [0, 1]");
+        CollectionAssert.AreEqual(rows.Select(r => r.Label).ToArray(), predicted, "each row's own (nearest) copy outvotes the rest");
+    }
+
+    /// <summary>A row with 20 features.</summary>
+    public sealed class WideRow
+    {
+        /// <summary>Twenty features.</summary>
+        [VectorType(20)]
+        public float[] Features { get; set; } = [];
+
+        /// <summary>Class name.</summary>
+        public string Label { get; set; } = "";
+    }
+
     /// <summary>The predicted label as text.</summary>
     public sealed class Prediction
     {
