@@ -138,8 +138,6 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the autoencoder's own model file, a SHA-256.</summary>
     public override void Save(Stream stream)
     {
-        using var model = new MemoryStream();
-        Autoencoder.Save(model);
         TransformerFile.WriteChecked(stream, Magic, w =>
         {
             w.Write(FormatVersion);
@@ -152,8 +150,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             w.Write(threshold);
             w.Write(trainingScores.Length);
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainingScores.AsSpan()));
-            w.Write(model.Length);
-            w.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
+            TransformerFile.WriteAutoencoder(w, Autoencoder);
         });
     }
 
@@ -186,10 +183,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             if (count < 0 || 4L * count > r.BaseStream.Length - r.BaseStream.Position || !Enum.IsDefined(options.ScoreKind) || !float.IsFinite(threshold))
                 throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
             var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
-            long length = r.ReadInt64();
-            if (length < 0 || length != r.BaseStream.Length - r.BaseStream.Position)
-                throw new AutoencoderModelFormatException($"The anomaly detector claims a {length}-byte autoencoder; {r.BaseStream.Length - r.BaseStream.Position} bytes are left.");
-            var autoencoder = AutoencoderModelFile.Load(new MemoryStream(r.ReadBytes((int)length)), device);
+            var autoencoder = TransformerFile.ReadAutoencoder(r, device, "anomaly detector");
             return new AutoencoderAnomalyTransformer(autoencoder, options, scores, threshold);
         });
 

@@ -104,8 +104,6 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
     /// <summary>Writes the classifier to a stream (magic "MLAEFTCL", its fields, the autoencoder's model file, a SHA-256).</summary>
     public override void Save(Stream stream)
     {
-        using var model = new MemoryStream();
-        Autoencoder.Save(model);
         var weight = TensorSpans.ToArray<float>(network.Head.weight!.detach().cpu().contiguous());
         var bias = TensorSpans.ToArray<float>(network.Head.bias!.detach().cpu().contiguous());
         TransformerFile.WriteChecked(stream, Magic, w =>
@@ -119,8 +117,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             KeyValueNames.Write(w, Classes);
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight.AsSpan()));
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bias.AsSpan()));
-            w.Write(model.Length);
-            w.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
+            TransformerFile.WriteAutoencoder(w, Autoencoder);
         });
     }
 
@@ -146,10 +143,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             var names = KeyValueNames.Read(r, classes);
             var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");
             var bias = TransformerFile.ReadArray<float>(r, classes, "fine-tuned classifier");
-            long length = r.ReadInt64();
-            if (length < 0 || length != r.BaseStream.Length - r.BaseStream.Position)
-                throw new AutoencoderModelFormatException($"The fine-tuned classifier claims a {length}-byte autoencoder; {r.BaseStream.Length - r.BaseStream.Position} bytes are left.");
-            var autoencoder = AutoencoderModelFile.Load(new MemoryStream(r.ReadBytes((int)length)), device);
+            var autoencoder = TransformerFile.ReadAutoencoder(r, device, "fine-tuned classifier");
             if (autoencoder.Model.LatentDimension != latent)
                 throw new AutoencoderModelFormatException($"The head reads {latent} code values; the autoencoder in the file has {autoencoder.Model.LatentDimension}.");
             var network = new EncoderClassifierNetwork(autoencoder.Model.Network, classes, 0);

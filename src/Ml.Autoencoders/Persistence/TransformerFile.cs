@@ -78,6 +78,28 @@ internal static class TransformerFile
         return values;
     }
 
+    /// <summary>Writes an autoencoder's own model file, length first, as the last part of a container.</summary>
+    public static void WriteAutoencoder(BinaryWriter writer, Transforms.AutoencoderTransformer autoencoder)
+    {
+        using var model = new MemoryStream();
+        autoencoder.Save(model);
+        writer.Write(model.Length);
+        writer.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
+    }
+
+    /// <summary>
+    /// Reads what <see cref="WriteAutoencoder"/> wrote: the claimed length must be exactly the bytes left in the container
+    /// (<paramref name="what"/> names it in the error), then the autoencoder loads onto <paramref name="device"/>.
+    /// </summary>
+    public static Transforms.AutoencoderTransformer ReadAutoencoder(BinaryReader reader, Runtime.ComputeDevice device, string what)
+    {
+        long length = reader.ReadInt64();
+        long left = reader.BaseStream.Length - reader.BaseStream.Position;
+        if (length < 0 || length != left)
+            throw new AutoencoderModelFormatException($"The {what} claims a {length}-byte autoencoder; {left} bytes are left.");
+        return AutoencoderModelFile.Load(new MemoryStream(reader.ReadBytes((int)length)), device);
+    }
+
     /// <summary>Reads a column name written by <see cref="BinaryWriter.Write(string)"/>, refusing absurd lengths before allocating.</summary>
     public static string ReadName(BinaryReader reader)
     {
