@@ -41,30 +41,12 @@ import sys
 import time
 
 
-def _early_threads():
-    """Set thread env vars before numpy loads (only used without threadpoolctl)."""
-    for i, a in enumerate(sys.argv):
-        if a == "--threads" and i + 1 < len(sys.argv):
-            return sys.argv[i + 1]
-        if a.startswith("--threads="):
-            return a.split("=", 1)[1]
-    return None
-
-
-try:
-    import threadpoolctl  # noqa: F401
-    HAVE_TPC = True
-except ImportError:
-    HAVE_TPC = False
-    _t = _early_threads()
-    if _t:
-        for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            os.environ.setdefault(_v, _t)
+sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from early_threads import HAVE_TPC  # noqa: E402  (before numpy: may set the BLAS thread variables)
 
 import numpy as np  # noqa: E402
 
-sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dense_ae import blas_info, blas_string, deb_version, load_images, read_idx  # noqa: E402
 
 import sklearn  # noqa: E402
