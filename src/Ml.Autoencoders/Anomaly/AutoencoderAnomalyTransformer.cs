@@ -101,7 +101,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             for (int j = 0; j < d; j++)
             {
                 double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
-                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = (float)e;
+                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(e);
                 if (elbo && bce)
                 {
                     double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
@@ -117,11 +117,14 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
                     double mu = mean[r * k + c], lv = logVariance[r * k + c];
                     kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
                 }
-                scores[r] = (float)(sum + options.Autoencoder.KlWeight * kl);
+                scores[r] = Saturate(sum + options.Autoencoder.KlWeight * kl);
             }
-            else scores[r] = (float)(sum / d);
+            else scores[r] = Saturate(sum / d);
         }
     }
+
+    /// <summary>Far-out rows score <see cref="float.MaxValue"/> rather than infinity.</summary>
+    private static float Saturate(double value) => (float)Math.Min(value, float.MaxValue);
 
     /// <summary>The threshold above which round(fraction x n) of <paramref name="scores"/> lie.</summary>
     internal static float ContaminationThreshold(float[] scores, double fraction)

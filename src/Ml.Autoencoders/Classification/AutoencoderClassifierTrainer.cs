@@ -80,7 +80,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             ConvolutionalAutoencoderNetwork conv => AutoencoderEstimator.CreateNetwork(conv.Spec, seed, device),
             var other => throw new NotSupportedException($"Cannot reinitialise a {other.GetType().Name}."),
         };
-        var result = new AutoencoderTransformer(new AutoencoderModel(fresh, device, copy.History) { Seed = seed }, copy.OptionsView.Clone(), copy.InputSize);
+        var result = new AutoencoderTransformer(new AutoencoderModel(fresh, device, copy.History) { Seed = seed, TrainingRange = copy.Model.TrainingRange }, copy.OptionsView.Clone(), copy.InputSize);
         copy.Model.Dispose();
         return result;
     }

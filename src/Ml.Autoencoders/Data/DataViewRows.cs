@@ -22,11 +22,15 @@ internal sealed class DataViewRows
 
     public int Size { get; }
 
-    /// <summary>Rows with their zero-based position; the memory is reused for the next row.</summary>
-    public IEnumerable<(long Row, ReadOnlyMemory<float> Values)> Read(CancellationToken cancellation)
+    /// <summary>
+    /// Rows with their zero-based position in this pass; the memory is reused for the next row. With
+    /// <paramref name="shuffle"/>, a source that can shuffle (<see cref="IDataView.CanShuffle"/>) is asked for a cursor
+    /// in its own random order (ML.NET's binary loader reads its blocks in random order); other sources are read in order.
+    /// </summary>
+    public IEnumerable<(long Row, ReadOnlyMemory<float> Values)> Read(CancellationToken cancellation, Random? shuffle = null)
     {
         var column = data.Schema[ColumnName];
-        using var cursor = data.GetRowCursor(new[] { column });
+        using var cursor = data.GetRowCursor(new[] { column }, shuffle is not null && data.CanShuffle ? shuffle : null);
         var getter = cursor.GetGetter<VBuffer<float>>(column);
         var buffer = new float[Size];
         VBuffer<float> value = default;

@@ -5,20 +5,24 @@ namespace Ml.Autoencoders.Data;
 
 /// <summary>
 /// Training rows read afresh from their source every epoch, for data that should not be held in memory.
-/// Shuffling uses a shuffle buffer: the first <c>bufferRows</c> rows fill it, then each incoming row
-/// replaces a uniformly chosen buffered row, which goes into the batch; at the end the buffer is
-/// drained in random order. Memory: (bufferRows + batchSize + source block) x features x 4 bytes,
-/// independent of the number of rows.
+/// Shuffling, in two stages, both seeded per epoch:
+/// 1. Block order: when the source can shuffle (<see cref="Microsoft.ML.IDataView.CanShuffle"/>: ML.NET's binary
+///    .idv loader reads its blocks in random order, in-memory views permute their rows), it is asked for a cursor in a
+///    random order; other sources (text files, rows generated on the fly) are read in their own order.
+/// 2. Shuffle buffer: the first <c>bufferRows</c> rows fill it, then each incoming row replaces a uniformly chosen
+///    buffered row, which goes into the batch; at the end the buffer is drained in random order.
+/// Memory: (bufferRows + 2 x batchSize) x features x 4 bytes (the buffer, the managed batch and its tensor) plus the
+/// source cursor's own buffers, independent of the number of rows.
 /// </summary>
 internal sealed class StreamingTrainingData : ITrainingData
 {
-    private readonly Func<CancellationToken, IEnumerable<ReadOnlyMemory<float>>> readRows;
+    private readonly Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows;
     private readonly int bufferRows;
 
     /// <param name="featureCount">Features per row.</param>
-    /// <param name="readRows">Reads the rows of one pass; each item is one row (it may be reused after the next item).</param>
+    /// <param name="readRows">Reads the rows of one pass, in an order drawn from the random source when one is given and the source can shuffle; each item is one row (it may be reused after the next item).</param>
     /// <param name="bufferRows">Rows in the shuffle buffer.</param>
-    public StreamingTrainingData(int featureCount, Func<CancellationToken, IEnumerable<ReadOnlyMemory<float>>> readRows, int bufferRows)
+    public StreamingTrainingData(int featureCount, Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows, int bufferRows)
     {
         FeatureCount = featureCount;
         this.readRows = readRows;
@@ -35,7 +39,8 @@ internal sealed class StreamingTrainingData : ITrainingData
         float[]? buffer = shuffle is null ? null : new float[bufferRows * d];
         int buffered = 0;
 
-        foreach (var row in readRows(cancellation))
+        var sourceOrder = shuffle is null ? null : new Random(shuffle.Next());
+        foreach (var row in readRows(cancellation, sourceOrder))
         {
             var span = row.Span;
             if (buffer is null)

@@ -95,8 +95,11 @@ internal static class TrainingDataPreparation
             {
                 int seed = options.Seed;
                 double fraction = split ? options.ValidationFraction : 0;
-                train = new StreamingTrainingData(size, t => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows);
-                validation = split ? new StreamingTrainingData(size, t => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null;
+                // The validation split is keyed by row position, so with a split the source is always read in its own order.
+                train = split
+                    ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows)
+                    : new StreamingTrainingData(size, (t, order) => source.Read(t, order).Select(r => r.Values), options.ShuffleBufferRows);
+                validation = split ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null;
             }
 
             if (validationData is not null)

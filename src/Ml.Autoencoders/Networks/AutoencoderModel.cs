@@ -211,7 +211,8 @@ public sealed class AutoencoderModel : IDisposable
     internal void RunCore(Tensor input, RunOutputs o)
     {
         using var noGrad = no_grad();
-        var x = device.type == DeviceType.CPU ? input : input.to(device);
+        var original = device.type == DeviceType.CPU ? input : input.to(device);
+        var x = InputBounds is var (low, high) ? original.clamp(low, high) : original;
         bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
         var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
         if (!o.Latent.IsEmpty) CopyOut(z, o.Latent);
@@ -220,7 +221,7 @@ public sealed class AutoencoderModel : IDisposable
         if (o.Reconstruction.IsEmpty && o.Error.IsEmpty) return;
         var r = Network.Decode(z);
         if (!o.Reconstruction.IsEmpty) CopyOut(r, o.Reconstruction);
-        if (!o.Error.IsEmpty) CopyOut((r - x).square().mean(new long[] { 1 }), o.Error);
+        if (!o.Error.IsEmpty) CopyOut((r - original).square().mean(new long[] { 1 }).clamp_max_(float.MaxValue), o.Error); // overflow saturates, never inf
     }
 
     /// <summary>
@@ -236,6 +237,25 @@ public sealed class AutoencoderModel : IDisposable
 
     /// <summary>Seed of the sampled-code column (the training seed).</summary>
     internal int Seed { get; init; }
+
+    /// <summary>
+    /// The smallest and largest input value seen in training; null for models saved before it was recorded.
+    /// Inference clamps inputs to <see cref="InputBounds"/> of it so that far-out rows cannot overflow the network.
+    /// </summary>
+    public (float Min, float Max)? TrainingRange { get; internal init; }
+
+    /// <summary>How far beyond the training range, in multiples of its width, an input may lie before inference clamps it.</summary>
+    public const float ClampFactor = 1e6f;
+
+    /// <summary>
+    /// Inputs are clamped to [Min - w·<see cref="ClampFactor"/>, Max + w·<see cref="ClampFactor"/>] (w = max(Max - Min, 1)) before
+    /// encoding, so rows far outside the training data still give finite codes and reconstructions; their error is
+    /// measured against the unclamped input and saturates at <see cref="float.MaxValue"/> instead of overflowing to infinity.
+    /// Null without a <see cref="TrainingRange"/>.
+    /// </summary>
+    public (float Low, float High)? InputBounds => TrainingRange is var (min, max)
+        ? (Math.Max(-float.MaxValue, min - Math.Max(max - min, 1f) * ClampFactor), Math.Min(float.MaxValue, max + Math.Max(max - min, 1f) * ClampFactor))
+        : null;
 
     private Tensor ToDevice(ReadOnlySpan<float> values, int rows, int width)
     {

@@ -39,6 +39,23 @@ internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
 
     public IReadOnlyList<string> TermNames { get; }
 
+    public byte[] RandomState
+    {
+        get
+        {
+            using var state = trainGenerator.get_state();
+            return Runtime.TensorSpans.ToArray<byte>(state);
+        }
+        set
+        {
+            using var expected = trainGenerator.get_state();
+            if (value.Length != expected.numel())
+                throw new Persistence.AutoencoderModelFormatException($"the random state holds {value.Length} bytes; this generator's state has {expected.numel()}.");
+            using var state = tensor(value, dtype: ScalarType.Byte);
+            trainGenerator.set_state(state);
+        }
+    }
+
     public void BeginEvaluation()
     {
         evaluationGenerator.manual_seed(EvaluationSeed);

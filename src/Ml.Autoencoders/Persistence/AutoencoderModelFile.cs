@@ -31,7 +31,7 @@ public static class AutoencoderModelFile
     private const int MaxWidth = 1 << 24;
     private const int MaxLayers = 64;
 
-    private static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = false,
         Converters = { new JsonStringEnumConverter() },
@@ -92,6 +92,8 @@ public static class AutoencoderModelFile
             StoppedEarly = model.History.StoppedEarly,
             RestoredBestWeights = model.History.RestoredBestWeights,
             Tensors = tensors.Select(t => new TensorEntry(t.Name, t.Shape)).ToArray(),
+            TrainingMin = model.TrainingRange?.Min,
+            TrainingMax = model.TrainingRange?.Max,
         };
         byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
 
@@ -119,7 +121,7 @@ public static class AutoencoderModelFile
         stream.Flush();
     }
 
-    private static EpochEntry[] Entries(TrainingHistory history) => history.Epochs
+    internal static EpochEntry[] Entries(TrainingHistory history) => history.Epochs
         .Select(e => new EpochEntry(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, e.Duration.Ticks, e.Rows)
         {
             Terms = e.Terms.Count > 0 ? new Dictionary<string, double>(e.Terms) : null,
@@ -127,7 +129,7 @@ public static class AutoencoderModelFile
             PretrainingStage = e.PretrainingStage,
         }).ToArray();
 
-    private static TrainingHistory History(EpochEntry[] entries, int bestEpoch, bool stoppedEarly, bool restoredBest) => new(
+    internal static TrainingHistory History(EpochEntry[] entries, int bestEpoch, bool stoppedEarly, bool restoredBest) => new(
         entries.Select(e => new EpochRecord(e.Epoch, e.TrainLoss, e.ValidationLoss, e.LearningRate, TimeSpan.FromTicks(Math.Max(0, e.DurationTicks)), e.Rows)
         {
             Terms = e.Terms ?? EpochRecord.NoTerms,
@@ -261,7 +263,7 @@ public static class AutoencoderModelFile
                 .Select(st => History(st.Epochs ?? Array.Empty<EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             var options = header.Options!;
             options.OutputActivation = network.OutputActivation;
-            var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.Seed };
+            var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.Seed, TrainingRange = header.TrainingMin is { } lo && header.TrainingMax is { } hi ? (lo, hi) : null };
             return new AutoencoderTransformer(model, options, network.InputSize);
         }
         catch
@@ -302,6 +304,8 @@ public static class AutoencoderModelFile
             throw new AutoencoderModelFormatException("the training history is implausibly long.");
         if (!Enum.IsDefined(h.LatentHead) || h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
             throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
+        if (h.TrainingMin.HasValue != h.TrainingMax.HasValue || (h.TrainingMin is { } lo && h.TrainingMax is { } hi && !(float.IsFinite(lo) && float.IsFinite(hi) && lo <= hi)))
+            throw new AutoencoderModelFormatException($"the training range [{h.TrainingMin}, {h.TrainingMax}] is incomplete or not a finite interval.");
         if (h.Kind == ConvKind)
             return CheckConvolution(h);
         if (h.Options.LatentDimension != h.LatentDimension)
@@ -357,16 +361,19 @@ public static class AutoencoderModelFile
         public bool StoppedEarly { get; set; }
         public bool RestoredBestWeights { get; set; }
         public TensorEntry[]? Tensors { get; set; }
+        /// <summary>Training input range (absent in files written before it was recorded).</summary>
+        public float? TrainingMin { get; set; }
+        public float? TrainingMax { get; set; }
     }
 
-    private sealed record EpochEntry(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, long DurationTicks, long Rows)
+    internal sealed record EpochEntry(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, long DurationTicks, long Rows)
     {
         public Dictionary<string, double>? Terms { get; init; }
         public Dictionary<string, double>? ValidationTerms { get; init; }
         public int? PretrainingStage { get; init; }
     }
 
-    private sealed record StageEntry(EpochEntry[]? Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);
+    internal sealed record StageEntry(EpochEntry[]? Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);
 
     private sealed record TensorEntry(string? Name, long[]? Shape);
 }

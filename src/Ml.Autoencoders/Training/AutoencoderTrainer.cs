@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Persistence;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -22,17 +23,28 @@ internal static class AutoencoderTrainer
         var network = objective.Module;
         var records = new List<EpochRecord>();
         var terms = new TermSums(objective.TermNames);
-        var shuffle = settings.Shuffle ? new Random(settings.Seed) : null;
         using var optimizer = CreateOptimizer(network, settings);
-        Dictionary<string, Tensor>? best = null;
+        Dictionary<string, Tensor>? best = null; // the weights of the best epoch so far: restored by early stopping and on divergence
         double bestLoss = double.PositiveInfinity;
-        int bestEpoch = 0, epochsWithoutImprovement = 0;
+        int bestEpoch = 0, epochsWithoutImprovement = 0, startEpoch = 0;
         bool stoppedEarly = false;
         var token = settings.CancellationToken;
 
         try
         {
-            for (int epoch = 0; epoch < settings.Epochs; epoch++)
+            if (settings.Resume is { } resume)
+            {
+                var h = resume.Header;
+                resume.CopyGroup(CheckpointFile.ModelGroup, network.state_dict(), "weights");
+                resume.RestoreOptimizer(optimizer);
+                objective.RandomState = h.RandomState!;
+                records.AddRange(AutoencoderModelFile.History(h.History!, 0, false, false).Epochs);
+                (bestLoss, bestEpoch, epochsWithoutImprovement, stoppedEarly) = (h.BestLoss, h.BestEpoch, h.EpochsWithoutImprovement, h.StoppedEarly);
+                if (h.Tensors!.Any(t => t.Group == CheckpointFile.BestGroup)) best = resume.NewTensors(CheckpointFile.BestGroup, network.state_dict());
+                startEpoch = stoppedEarly ? settings.Epochs : h.CompletedEpochs;
+            }
+
+            for (int epoch = startEpoch; epoch < settings.Epochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
                 double lr = settings.LearningRateAt(epoch);
@@ -44,16 +56,17 @@ internal static class AutoencoderTrainer
                 terms.Reset();
                 long rows = 0;
                 int batchIndex = 0;
-                foreach (var batch in train.Batches(settings.BatchSize, shuffle, device, token))
+                foreach (var batch in train.Batches(settings.BatchSize, ShuffleFor(settings, epoch), device, token))
                 {
                     using var scope = NewDisposeScope();
                     scope.Attach(batch);
+                    token.ThrowIfCancellationRequested(); // at a batch boundary: the weights are those after the previous step
                     batchIndex++;
                     optimizer.zero_grad();
                     var loss = objective.Loss(batch, epoch, training: true, terms.Batch);
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))
-                        throw new TrainingDivergedException(epoch + 1, batchIndex, value, lr);
+                        throw Diverged(network, records, best, bestEpoch, epoch + 1, batchIndex, value, lr, "the loss became " + value);
                     loss.backward();
                     optimizer.step();
                     long n = batch.shape[0];
@@ -62,6 +75,8 @@ internal static class AutoencoderTrainer
                     rows += n;
                 }
                 if (rows == 0) throw new InvalidOperationException("The training data produced no rows in this epoch.");
+                if (FirstNonFinite(network) is { } bad)
+                    throw Diverged(network, records, best, bestEpoch, epoch + 1, batchIndex, double.NaN, lr, $"the weights of '{bad}' became non-finite");
 
                 (double Loss, IReadOnlyDictionary<string, double> Terms)? validationResult = validation is null ? null : Evaluate(objective, validation, settings.BatchSize, device, token);
                 clock.Stop();
@@ -76,23 +91,35 @@ internal static class AutoencoderTrainer
 
                 double monitored = record.MonitoredLoss;
                 if (!double.IsFinite(monitored))
-                    throw new TrainingDivergedException(epoch + 1, batchIndex, monitored, lr);
+                    throw Diverged(network, records, best, bestEpoch, epoch + 1, batchIndex, monitored, lr, "the validation loss became " + monitored);
                 if (monitored < bestLoss - settings.EarlyStoppingMinDelta)
                 {
                     bestLoss = monitored;
                     bestEpoch = epoch + 1;
                     epochsWithoutImprovement = 0;
-                    if (settings.EarlyStoppingPatience > 0) best = Snapshot(network, best);
+                    best = Snapshot(network, best);
                 }
                 else if (settings.EarlyStoppingPatience > 0 && ++epochsWithoutImprovement >= settings.EarlyStoppingPatience)
                 {
                     stoppedEarly = epoch + 1 < settings.Epochs;
-                    break;
                 }
+
+                if (settings.Checkpoint is { } plan && (stoppedEarly || (epoch + 1) % plan.EveryEpochs == 0 || epoch + 1 == settings.Epochs))
+                {
+                    var header = plan.NewHeader();
+                    header.CompletedEpochs = epoch + 1;
+                    header.TotalEpochs = settings.Epochs;
+                    header.History = AutoencoderModelFile.Entries(new TrainingHistory(records, bestEpoch, stoppedEarly, false));
+                    (header.BestLoss, header.BestEpoch, header.EpochsWithoutImprovement, header.StoppedEarly) = (bestLoss, bestEpoch, epochsWithoutImprovement, stoppedEarly);
+                    header.OptimizerSteps = CheckpointFile.OptimizerSteps(optimizer);
+                    header.RandomState = objective.RandomState;
+                    CheckpointFile.Write(plan.Path, header, CheckpointFile.TrainerTensors(network, best, optimizer));
+                }
+                if (stoppedEarly) break;
             }
 
             bool restored = false;
-            if (best is not null && bestEpoch != records.Count)
+            if (settings.EarlyStoppingPatience > 0 && best is not null && bestEpoch != records.Count)
             {
                 network.load_state_dict(best);
                 restored = true;
@@ -104,6 +131,35 @@ internal static class AutoencoderTrainer
         {
             if (best is not null) foreach (var t in best.Values) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// The shuffle order of an epoch depends on the seed and the epoch alone (not on the epochs before it), so a run
+    /// resumed from a checkpoint sees the same orders as one that never stopped.
+    /// </summary>
+    internal static Random? ShuffleFor(TrainingSettings settings, int epoch)
+    {
+        if (!settings.Shuffle) return null;
+        ulong z = unchecked((ulong)(uint)settings.Seed * 0x9E3779B97F4A7C15UL + (ulong)epoch * 0xD1B54A32D192ED03UL + 0x2545F4914F6CDD1DUL);
+        z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9UL;
+        z ^= z >> 29;
+        return new Random(unchecked((int)z));
+    }
+
+    /// <summary>Puts the best weights so far back (when there are any) and builds the divergence error.</summary>
+    private static TrainingDivergedException Diverged(nn.Module network, List<EpochRecord> records, Dictionary<string, Tensor>? best, int bestEpoch, int epoch, int batch, double loss, double lr, string what)
+    {
+        if (best is not null) network.load_state_dict(best);
+        return new TrainingDivergedException(epoch, batch, loss, lr, what, best is null ? 0 : bestEpoch) { CompletedEpochs = records.ToArray() };
+    }
+
+    /// <summary>The name of the first parameter holding NaN or infinity, or null.</summary>
+    internal static string? FirstNonFinite(nn.Module network)
+    {
+        using var scope = NewDisposeScope();
+        foreach (var (name, p) in network.named_parameters())
+            if (!p.isfinite().all().item<bool>()) return name;
+        return null;
     }
 
     /// <summary>Mean loss (and terms) per row over all batches, in evaluation mode without gradients.</summary>

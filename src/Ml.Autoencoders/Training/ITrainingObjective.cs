@@ -14,6 +14,9 @@ internal interface ITrainingObjective
     /// <summary>Names of the loss terms reported per epoch; empty when the loss is one term.</summary>
     IReadOnlyList<string> TermNames { get; }
 
+    /// <summary>The state of the generator training draws from (corruption noise, latent sampling), for checkpoints.</summary>
+    byte[] RandomState { get; set; }
+
     /// <summary>Called before each evaluation pass, so that random draws in evaluation repeat exactly.</summary>
     void BeginEvaluation();
 

@@ -25,6 +25,10 @@ internal sealed record TrainingSettings
     public ComputeDevice Device { get; init; }
     public IProgress<EpochRecord>? Progress { get; init; }
     public CancellationToken CancellationToken { get; init; }
+    /// <summary>Where and how often to write checkpoints; null: none (greedy pretraining stages never write).</summary>
+    public CheckpointPlan? Checkpoint { get; init; }
+    /// <summary>A checked checkpoint to continue from; null: start afresh.</summary>
+    public Persistence.CheckpointContents? Resume { get; init; }
 
     /// <summary>Learning rate for a zero-based epoch.</summary>
     public double LearningRateAt(int epoch) => Schedule switch
@@ -35,4 +39,12 @@ internal sealed record TrainingSettings
         LearningRateSchedule.Step => LearningRate * Math.Pow(StepFactor, epoch / StepSize),
         _ => throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule."),
     };
+}
+
+/// <summary>Where a run writes its checkpoints, and the header fields that describe the run (the trainer adds its progress).</summary>
+internal sealed class CheckpointPlan
+{
+    public required string Path { get; init; }
+    public int EveryEpochs { get; init; } = 1;
+    public required Func<Persistence.CheckpointHeader> NewHeader { get; init; }
 }

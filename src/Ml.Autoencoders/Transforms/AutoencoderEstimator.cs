@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
 using TorchSharp;
@@ -72,25 +73,40 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         AutoencoderNetwork network = options.Convolution is null
             ? CreateNetwork(DenseSpec(options, size, outputActivation), options.Seed, device)
             : CreateNetwork(ConvSpec(options, outputActivation), options.Seed, device);
+        IReadOnlyList<TrainingHistory>? pretraining = null;
+        var fitted = options.Clone();
+        fitted.OutputActivation = outputActivation;
+        fitted.ValidationData = null;
+        fitted.Progress = null;
+        fitted.CancellationToken = default;
+        fitted.ResumeFromCheckpoint = null;
         try
         {
             int epochs = options.ResolveEpochs(data.TrainRows);
+            fitted.Epochs = epochs;
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
-            var pretraining = options.PretrainEpochs > 0
-                ? GreedyPretraining.Run((DenseAutoencoderNetwork)network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
-                    (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device)
-                : null;
+            var run = new CheckpointRun(options, network.Description, data, epochs);
+            var resume = options.ResumeFromCheckpoint is { } resumePath ? run.Check(CheckpointFile.Read(resumePath), resumePath) : null;
+            if (resume is not null)
+                pretraining = (resume.Header.Pretraining ?? Array.Empty<AutoencoderModelFile.StageEntry>())
+                    .Select(st => AutoencoderModelFile.History(st.Epochs ?? Array.Empty<AutoencoderModelFile.EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
+            else if (options.PretrainEpochs > 0)
+                pretraining = GreedyPretraining.Run((DenseAutoencoderNetwork)network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
+                    (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device);
+            if (options.CheckpointPath is { } checkpointPath)
+                settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
-            var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings, device);
-            var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed };
-            var fitted = options.Clone();
-            fitted.OutputActivation = outputActivation;
-            fitted.Epochs = epochs;
-            fitted.ValidationData = null;
-            fitted.Progress = null;
-            fitted.CancellationToken = default;
+            var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings with { Resume = resume }, device);
+            var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
+        }
+        catch (TrainingDivergedException e) when (e.BestEpoch > 0)
+        {
+            // The trainer put the best epoch's weights back: hand them over instead of dropping them.
+            var history = new TrainingHistory(e.CompletedEpochs, e.BestEpoch, stoppedEarly: false, restoredBest: true);
+            e.BestModel = new AutoencoderTransformer(new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) }, fitted, size);
+            throw;
         }
         catch
         {

@@ -239,7 +239,32 @@ public sealed class AutoencoderOptions
     [JsonIgnore]
     public IProgress<EpochRecord>? Progress { get; set; }
 
-    /// <summary>Cancels training at the next batch; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.</summary>
+    /// <summary>
+    /// File the latest training checkpoint is written to (null: no checkpoints). Every
+    /// <see cref="CheckpointEveryEpochs"/> epochs, and after the last one, <c>Fit</c> writes the weights, the optimizer
+    /// state, the learning-rate schedule position, the random state (shuffle order and the noise/sampling generator),
+    /// the early-stopping state and the history to a temporary file beside it, then renames it over this path: a crash
+    /// mid-write leaves the previous checkpoint intact. Resume with <see cref="ResumeFromCheckpoint"/>. Checkpoints
+    /// cover end-to-end training; greedy pretraining (<see cref="PretrainEpochs"/>) is not checkpointed but its result
+    /// is, so a resumed run skips it.
+    /// </summary>
+    public string? CheckpointPath { get; set; }
+
+    /// <summary>Epochs between checkpoints (default 1: after every epoch). The last epoch always writes one.</summary>
+    public int CheckpointEveryEpochs { get; set; } = 1;
+
+    /// <summary>
+    /// A checkpoint written by an earlier <c>Fit</c> with the same options and data: training continues after its last
+    /// epoch, and on CPU with the same seed ends with exactly the weights an uninterrupted run gives. <c>Fit</c> refuses
+    /// (<see cref="Training.AutoencoderCheckpointException"/>) a checkpoint written with other training options, another network
+    /// or other data (row count and value range), and a damaged one (<see cref="Persistence.AutoencoderModelFormatException"/>).
+    /// </summary>
+    public string? ResumeFromCheckpoint { get; set; }
+
+    /// <summary>
+    /// Cancels training at the next batch boundary; <c>Fit</c> then throws <see cref="OperationCanceledException"/>.
+    /// The checkpoint at <see cref="CheckpointPath"/>, if any, stays the last one completed and loadable.
+    /// </summary>
     [JsonIgnore]
     public CancellationToken CancellationToken { get; set; }
 
@@ -284,6 +309,9 @@ public sealed class AutoencoderOptions
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be >= 0 (0 keeps TorchSharp's default).");
         if (MaxCacheBytes < 0) throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, "Expected bytes >= 0.");
         Positive(ShuffleBufferRows, nameof(ShuffleBufferRows));
+        Positive(CheckpointEveryEpochs, nameof(CheckpointEveryEpochs));
+        if (CheckpointPath is { } c && string.IsNullOrWhiteSpace(c)) throw new ArgumentException($"{nameof(CheckpointPath)} must be a file path or null.", nameof(CheckpointPath));
+        if (ResumeFromCheckpoint is { } r && string.IsNullOrWhiteSpace(r)) throw new ArgumentException($"{nameof(ResumeFromCheckpoint)} must be a file path or null.", nameof(ResumeFromCheckpoint));
         Positive(TransformBatchSize, nameof(TransformBatchSize));
         if (Loss == ReconstructionLoss.BinaryCrossEntropy && OutputActivation is { } act && act != Activation.Sigmoid)
             throw new ArgumentException($"{nameof(ReconstructionLoss.BinaryCrossEntropy)} needs a sigmoid output; {nameof(OutputActivation)} is {act}.", nameof(OutputActivation));

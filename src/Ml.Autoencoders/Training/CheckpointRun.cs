@@ -1,0 +1,108 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Training;
+
+/// <summary>
+/// What identifies one training run for its checkpoints: the options that decide the trajectory, the network, how the
+/// rows are served and a summary of the data. A checkpoint is resumed only by a run that matches it in all of these.
+/// </summary>
+internal sealed class CheckpointRun
+{
+    private readonly Lazy<string> fingerprint; // only runs that write or resume checkpoints serialise their options
+    private readonly string architecture, dataMode;
+    private readonly long trainRows;
+    private readonly float min, max;
+    private readonly int epochs;
+
+    public CheckpointRun(AutoencoderOptions options, string architecture, PreparedData data, int epochs)
+    {
+        var copy = options.Clone();
+        fingerprint = new Lazy<string>(() => Fingerprint(copy));
+        this.architecture = architecture;
+        dataMode = data.Train is InMemoryTrainingData ? "memory" : "stream";
+        trainRows = data.TrainRows;
+        (min, max) = (data.Min, data.Max);
+        this.epochs = epochs;
+    }
+
+    /// <summary>
+    /// The options as canonical JSON, without those that cannot change the weights (column names, outputs, device,
+    /// threads, caching limits, checkpoint paths, progress, cancellation).
+    /// </summary>
+    internal static string Fingerprint(AutoencoderOptions options)
+    {
+        var o = options.Clone();
+        var defaults = new AutoencoderOptions();
+        o.InputColumnName = defaults.InputColumnName;
+        o.LatentColumnName = defaults.LatentColumnName;
+        o.ReconstructionColumnName = defaults.ReconstructionColumnName;
+        o.ReconstructionErrorColumnName = defaults.ReconstructionErrorColumnName;
+        o.LatentLogVarianceColumnName = defaults.LatentLogVarianceColumnName;
+        o.SampledLatentCodeColumnName = defaults.SampledLatentCodeColumnName;
+        o.Outputs = defaults.Outputs;
+        o.Device = defaults.Device;
+        o.Threads = 0;
+        o.Caching = defaults.Caching;
+        o.MaxCacheBytes = defaults.MaxCacheBytes;
+        o.TransformBatchSize = defaults.TransformBatchSize;
+        o.CheckpointPath = null;
+        o.CheckpointEveryEpochs = 1;
+        o.ResumeFromCheckpoint = null;
+        return JsonSerializer.Serialize(o, AutoencoderModelFile.Json);
+    }
+
+    public CheckpointPlan Plan(string path, int everyEpochs, IReadOnlyList<TrainingHistory>? pretraining) => new()
+    {
+        Path = path,
+        EveryEpochs = everyEpochs,
+        NewHeader = () => new CheckpointHeader
+        {
+            Library = typeof(CheckpointRun).Assembly.GetName().Version?.ToString() ?? "unknown",
+            Fingerprint = fingerprint.Value,
+            Architecture = architecture,
+            DataMode = dataMode,
+            TrainRows = trainRows,
+            Min = min,
+            Max = max,
+            Pretraining = pretraining?.Select(h => new AutoencoderModelFile.StageEntry(AutoencoderModelFile.Entries(h), h.BestEpoch, h.StoppedEarly, h.RestoredBestWeights)).ToArray(),
+        },
+    };
+
+    /// <summary>Returns <paramref name="checkpoint"/> when this run may continue from it; otherwise says what differs.</summary>
+    public CheckpointContents Check(CheckpointContents checkpoint, string path)
+    {
+        var h = checkpoint.Header;
+        var problems = new List<string>();
+        if (h.Fingerprint != fingerprint.Value) problems.Add("training options differ (" + string.Join(", ", DifferingOptions(h.Fingerprint!, fingerprint.Value)) + ")");
+        if (h.Architecture != architecture) problems.Add($"the network differs (checkpoint: {h.Architecture}; now: {architecture})");
+        if (h.TotalEpochs != epochs) problems.Add($"it was written for {h.TotalEpochs} epochs; this run has {epochs}");
+        if (h.TrainRows != trainRows || h.Min != min || h.Max != max)
+            problems.Add($"the data differ (checkpoint: {h.TrainRows} training rows in [{h.Min}, {h.Max}]; now: {trainRows} in [{min}, {max}])");
+        if (h.DataMode != dataMode) problems.Add($"the rows were served from {h.DataMode}; now from {dataMode} (see Caching), which changes the shuffle order");
+        if (problems.Count > 0)
+            throw new AutoencoderCheckpointException($"Cannot resume from '{path}': {string.Join("; ", problems)}.", path);
+        return checkpoint;
+    }
+
+    private static IEnumerable<string> DifferingOptions(string a, string b)
+    {
+        JsonObject? x = null, y = null;
+        try
+        {
+            x = JsonNode.Parse(a) as JsonObject;
+            y = JsonNode.Parse(b) as JsonObject;
+        }
+        catch (JsonException)
+        {
+        }
+        if (x is null || y is null) return new[] { "unreadable" };
+        var names = x.Select(p => p.Key).Union(y.Select(p => p.Key)).ToList();
+        var differing = names.Where(n => !JsonNode.DeepEquals(x[n], y[n]))
+            .Select(n => $"{n}: {x[n]?.ToJsonString() ?? "none"} -> {y[n]?.ToJsonString() ?? "none"}").ToList();
+        return differing.Count > 0 ? differing : new[] { "the order of fields" };
+    }
+}

@@ -1,0 +1,184 @@
+using Microsoft.ML;
+using Ml.Autoencoders.Corruption;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Training;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Tests;
+
+/// <summary>Checkpoints: resume equals straight training bit for bit, writes are atomic, cancellation keeps the last one, mismatches are refused.</summary>
+[TestClass]
+public sealed class CheckpointTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+
+    private static AutoencoderOptions Options(string variant) => variant switch
+    {
+        "dense" => new() { LatentDimension = 3, HiddenLayerSizes = [16], Epochs = 6, BatchSize = 32, LearningRate = 5e-3, Seed = 3 },
+        // The training generator (noise and latent sampling) and the KL warm-up are part of the state.
+        "denoising VAE" => new() { LatentDimension = 2, HiddenLayerSizes = [16], Epochs = 6, BatchSize = 32, LatentHead = LatentHead.Gaussian, KlWarmupEpochs = 4, Corruption = new GaussianNoise { Factor = 0.2 }, Seed = 5 },
+        // SGD momentum buffers, a validation split and early-stopping state (patience never reached).
+        "SGD + validation" => new() { LatentDimension = 3, HiddenLayerSizes = [12], Epochs = 6, BatchSize = 16, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, LearningRateSchedule = LearningRateSchedule.Step, StepSize = 2, StepFactor = 0.5, ValidationFraction = 0.2, EarlyStoppingPatience = 50, Seed = 7 },
+        _ => throw new ArgumentOutOfRangeException(nameof(variant)),
+    };
+
+    /// <summary>6 epochs straight, or 3 epochs, cancel, resume for 3: identical weights and history (CPU, seeded).</summary>
+    [TestMethod]
+    [DataRow("dense")]
+    [DataRow("denoising VAE")]
+    [DataRow("SGD + validation")]
+    public void ResumeAfterCancellationEqualsStraightTraining(string variant)
+    {
+        using var dir = new TempDirectory("ckpt");
+        var data = Ml.ToDataView(Synthetic.LowRank(300, 10, 3, seed: 4));
+        var straight = Ml.Transforms.Autoencoder(Options(variant)).Fit(data);
+
+        string path = dir.File("run.ckpt");
+        using var cts = new CancellationTokenSource();
+        var first = Options(variant);
+        first.CheckpointPath = path;
+        first.CancellationToken = cts.Token;
+        first.Progress = new OnEpoch(r => { if (r.Epoch == 3) cts.Cancel(); });
+        Assert.ThrowsExactly<OperationCanceledException>(() => Ml.Transforms.Autoencoder(first).Fit(data));
+        var saved = AutoencoderCheckpoint.Read(path);
+        Assert.AreEqual(3, saved.CompletedEpochs);
+        Assert.AreEqual(6, saved.TotalEpochs);
+        Assert.IsFalse(saved.IsComplete);
+
+        var second = Options(variant);
+        second.CheckpointPath = path;
+        second.ResumeFromCheckpoint = path;
+        var resumed = Ml.Transforms.Autoencoder(second).Fit(data);
+
+        AssertSameWeights(straight, resumed);
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.TrainLoss).ToArray(), resumed.History.Epochs.Select(e => e.TrainLoss).ToArray());
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.ValidationLoss).ToArray(), resumed.History.Epochs.Select(e => e.ValidationLoss).ToArray());
+        Assert.AreEqual(6, AutoencoderCheckpoint.Read(path).CompletedEpochs);
+        Assert.IsTrue(AutoencoderCheckpoint.Read(path).IsComplete);
+    }
+
+    /// <summary>
+    /// Streamed data (read afresh each epoch through the shuffle buffer), cancelled in the middle of epoch 3: the
+    /// checkpoint of epoch 2 stays valid and resuming from it ends with the weights of an uninterrupted run.
+    /// </summary>
+    [TestMethod]
+    public void StreamingRunCancelledMidEpochResumesExactly()
+    {
+        using var dir = new TempDirectory("ckpt");
+        AutoencoderOptions Streamed() => new() { LatentDimension = 3, HiddenLayerSizes = [8], Epochs = 4, BatchSize = 32, Caching = DataCaching.Stream, ShuffleBufferRows = 200, Seed = 9 };
+        var straight = Ml.Transforms.Autoencoder(Streamed()).Fit(new GeneratedRows(1_500, 12));
+
+        string path = dir.File("stream.ckpt");
+        using var cts = new CancellationTokenSource();
+        var rows = new GeneratedRows(1_500, 12) { OnRow = (pass, row) => { if (pass == 3 && row == 700) cts.Cancel(); } }; // pass 0 checks the data; pass 3 is epoch 3
+        var first = Streamed();
+        first.CheckpointPath = path;
+        first.CancellationToken = cts.Token;
+        Assert.ThrowsExactly<OperationCanceledException>(() => Ml.Transforms.Autoencoder(first).Fit(rows));
+        Assert.AreEqual(4, rows.Passes, "the run stopped during the third epoch");
+        Assert.AreEqual(2, AutoencoderCheckpoint.Read(path).CompletedEpochs);
+
+        var second = Streamed();
+        second.ResumeFromCheckpoint = path;
+        AssertSameWeights(straight, Ml.Transforms.Autoencoder(second).Fit(new GeneratedRows(1_500, 12)));
+    }
+
+    /// <summary>A write that dies after the header leaves the previous checkpoint untouched and loadable; a stray temporary file does not matter.</summary>
+    [TestMethod]
+    public void CheckpointInterruptedMidWriteLeavesThePreviousOneLoadable()
+    {
+        using var dir = new TempDirectory("ckpt");
+        var data = Ml.ToDataView(Synthetic.LowRank(200, 10, 3, seed: 2));
+        string path = dir.File("run.ckpt");
+        var options = Options("dense");
+        options.CheckpointPath = path;
+        int writes = 0;
+        CheckpointFile.AfterHeaderWritten = stream =>
+        {
+            if (++writes < 2) return;
+            stream.Write(new byte[100]); // some of the tensors reached the disk ...
+            throw new IOException("simulated crash while writing the checkpoint of epoch 2");
+        };
+        byte[] before;
+        try
+        {
+            var e = Assert.ThrowsExactly<IOException>(() => Ml.Transforms.Autoencoder(options).Fit(data));
+            StringAssert.Contains(e.Message, "simulated crash");
+        }
+        finally
+        {
+            CheckpointFile.AfterHeaderWritten = null;
+        }
+        before = File.ReadAllBytes(path);
+        Assert.AreEqual(1, AutoencoderCheckpoint.Read(path).CompletedEpochs);
+        CollectionAssert.AreEqual(new[] { "run.ckpt" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).ToArray(), "the failed write's temporary file was removed");
+
+        // A process killed mid-write leaves its temporary file behind: the checkpoint itself is still the old one.
+        File.WriteAllBytes(path + ".tmp-" + Guid.NewGuid().ToString("N"), before.AsSpan(0, before.Length / 2).ToArray());
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(path));
+        var resume = Options("dense");
+        resume.ResumeFromCheckpoint = path;
+        AssertSameWeights(Ml.Transforms.Autoencoder(Options("dense")).Fit(data), Ml.Transforms.Autoencoder(resume).Fit(data));
+    }
+
+    /// <summary>Other options, other data, a damaged file or no file: refused with a specific exception that says why.</summary>
+    [TestMethod]
+    public void MismatchedOrDamagedCheckpointsAreRefused()
+    {
+        using var dir = new TempDirectory("ckpt");
+        var data = Ml.ToDataView(Synthetic.LowRank(200, 10, 3, seed: 2));
+        string path = dir.File("run.ckpt");
+        var options = Options("dense");
+        options.Epochs = 2;
+        options.CheckpointPath = path;
+        Ml.Transforms.Autoencoder(options).Fit(data);
+
+        AutoencoderOptions Resume(Action<AutoencoderOptions> change)
+        {
+            var o = Options("dense");
+            o.Epochs = 2;
+            o.ResumeFromCheckpoint = path;
+            change(o);
+            return o;
+        }
+        var lr = Assert.ThrowsExactly<AutoencoderCheckpointException>(() => Ml.Transforms.Autoencoder(Resume(o => o.LearningRate = 1e-2)).Fit(data));
+        StringAssert.Contains(lr.Message, "LearningRate");
+        var width = Assert.ThrowsExactly<AutoencoderCheckpointException>(() => Ml.Transforms.Autoencoder(Resume(o => o.HiddenLayerSizes = [12])).Fit(data));
+        StringAssert.Contains(width.Message, "HiddenLayerSizes");
+        var other = Assert.ThrowsExactly<AutoencoderCheckpointException>(() => Ml.Transforms.Autoencoder(Resume(_ => { })).Fit(Ml.ToDataView(Synthetic.LowRank(150, 10, 3, seed: 3))));
+        StringAssert.Contains(other.Message, "the data differ");
+        var epochs = Assert.ThrowsExactly<AutoencoderCheckpointException>(() => Ml.Transforms.Autoencoder(Resume(o => o.Epochs = 4)).Fit(data));
+        StringAssert.Contains(epochs.Message, "Epochs");
+        // Options that cannot change the weights may differ.
+        Ml.Transforms.Autoencoder(Resume(o => { o.TransformBatchSize = 7; o.LatentColumnName = "Code"; })).Fit(data);
+
+        var bytes = File.ReadAllBytes(path);
+        bytes[bytes.Length / 2] ^= 0x40;
+        File.WriteAllBytes(path, bytes);
+        var damaged = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => Ml.Transforms.Autoencoder(Resume(_ => { })).Fit(data));
+        StringAssert.Contains(damaged.Message, "checksum");
+        File.WriteAllBytes(path, bytes.AsSpan(0, 40).ToArray());
+        Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderCheckpoint.Read(path));
+        Assert.ThrowsExactly<FileNotFoundException>(() => Ml.Transforms.Autoencoder(Resume(o => o.ResumeFromCheckpoint = dir.File("missing.ckpt"))).Fit(data));
+    }
+
+    internal static void AssertSameWeights(AutoencoderTransformer expected, AutoencoderTransformer actual)
+    {
+        var a = expected.Model.Network.state_dict();
+        var b = actual.Model.Network.state_dict();
+        CollectionAssert.AreEqual(a.Keys.ToArray(), b.Keys.ToArray());
+        foreach (var (name, tensor) in a)
+        {
+            var x = Runtime.TensorSpans.ToArray<float>(tensor.to_type(TorchSharp.torch.ScalarType.Float32));
+            var y = Runtime.TensorSpans.ToArray<float>(b[name].to_type(TorchSharp.torch.ScalarType.Float32));
+            int differ = x.Zip(y).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
+            Assert.AreEqual(0, differ, $"{differ} of {x.Length} values of '{name}' differ (largest difference {x.Zip(y).Max(p => Math.Abs(p.First - p.Second))})");
+        }
+    }
+
+    internal sealed class OnEpoch(Action<EpochRecord> action) : IProgress<EpochRecord>
+    {
+        public void Report(EpochRecord value) => action(value);
+    }
+}
