@@ -16,6 +16,7 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
     private readonly Linear? mean, log_variance;
 #pragma warning restore IDE1006
     private readonly (Linear Linear, Activation Activation)[] encoderLayers; // the same modules, for the Jacobian
+    private readonly (nn.Module<Tensor, Tensor> Layer, Activation Activation)[] decoderLayers; // the same modules, for ONNX export
 
     public DenseAutoencoderNetwork(DenseNetworkSpec spec) : base(nameof(DenseAutoencoderNetwork))
     {
@@ -43,9 +44,16 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
         encoderLayers = linears.Zip(encoderActivations.Append(Activation.Linear), (l, a) => (l, a)).ToArray();
 
         var decoderWidths = widths.Reverse().ToArray();
-        decoder = Stack(decoderWidths, decoderActivations, i => spec.TiedWeights
-            ? new TiedLinear(linears[linears.Count - 1 - i])
-            : nn.Linear(decoderWidths[i], decoderWidths[i + 1]));
+        var decoderModules = new List<nn.Module<Tensor, Tensor>>();
+        decoder = Stack(decoderWidths, decoderActivations, i =>
+        {
+            nn.Module<Tensor, Tensor> layer = spec.TiedWeights
+                ? new TiedLinear(linears[linears.Count - 1 - i])
+                : nn.Linear(decoderWidths[i], decoderWidths[i + 1]);
+            decoderModules.Add(layer);
+            return layer;
+        });
+        decoderLayers = decoderModules.Zip(decoderActivations, (l, a) => (l, a)).ToArray();
         RegisterComponents();
     }
 
@@ -104,6 +112,12 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
 
     /// <summary>Encoder layers from the input to the code (the mean for a Gaussian head), with their activations.</summary>
     public IReadOnlyList<(Linear Linear, Activation Activation)> EncoderLayers => encoderLayers;
+
+    /// <summary>The log-variance layer of a Gaussian head (it reads the last hidden layer, like the mean); null otherwise.</summary>
+    public Linear? LogVarianceLayer => log_variance;
+
+    /// <summary>Decoder layers from the code to the reconstruction (each a <see cref="Linear"/> or a <see cref="TiedLinear"/>), with their activations.</summary>
+    public IReadOnlyList<(nn.Module<Tensor, Tensor> Layer, Activation Activation)> DecoderLayers => decoderLayers;
 
     private static Sequential Stack(int[] widths, Activation[] activations, Func<int, nn.Module<Tensor, Tensor>> layer)
     {

@@ -21,6 +21,12 @@ internal sealed class TiedLinear : nn.Module<Tensor, Tensor>
             register_parameter("bias", new Parameter(empty(width).uniform_(-bound, bound)));
     }
 
+    /// <summary>The encoder layer whose weight, transposed, this layer applies.</summary>
+    public Linear Source => source[0];
+
+    /// <summary>This layer's own bias (length = the encoder layer's input width).</summary>
+    public Tensor Bias => get_parameter("bias") ?? throw new InvalidOperationException("A tied layer always registers its bias.");
+
     public override Tensor forward(Tensor input)
     {
         using var weight = source[0].weight.t();
