@@ -45,7 +45,7 @@ public sealed class DownstreamFileFuzzTests
                 int identical = 0, refused = 0;
                 for (int c = 0; c < 300; c++)
                 {
-                    var damaged = Damage(original, random, c % 3);
+                    var damaged = FileFuzzing.Damage(original, random, c % 3);
                     try
                     {
                         var loaded = load(new MemoryStream(damaged));
@@ -64,24 +64,6 @@ public sealed class DownstreamFileFuzzTests
         finally
         {
             pretrained.Model.Dispose();
-        }
-    }
-
-    /// <summary>Kind 0: flip 1-4 random bytes; 1: truncate; 2: splice a random range of the file into another place.</summary>
-    private static byte[] Damage(byte[] original, Random random, int kind)
-    {
-        var bytes = (byte[])original.Clone();
-        switch (kind)
-        {
-            case 0:
-                for (int i = random.Next(1, 5); i > 0; i--) bytes[random.Next(bytes.Length)] ^= (byte)random.Next(1, 256);
-                return bytes;
-            case 1:
-                return bytes[..random.Next(bytes.Length)];
-            default:
-                int from = random.Next(bytes.Length), length = random.Next(1, Math.Min(64, bytes.Length - from) + 1), to = random.Next(bytes.Length - length + 1);
-                Array.Copy(original, from, bytes, to, length);
-                return bytes;
         }
     }
 }

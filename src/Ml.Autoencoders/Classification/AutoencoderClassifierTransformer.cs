@@ -138,7 +138,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             if (version != FormatVersion) throw new AutoencoderModelFormatException($"Fine-tuned classifier format version {version} is not supported (this library reads {FormatVersion}).");
             string feature = TransformerFile.ReadName(r), score = TransformerFile.ReadName(r), predicted = TransformerFile.ReadName(r);
             int classes = r.ReadInt32(), latent = r.ReadInt32();
-            if (classes < 1 || latent < 1 || (long)classes * (latent + 1) * 4 > r.BaseStream.Length - r.BaseStream.Position)
+            if (classes < 1 || latent < 1 || (long)classes * (latent + 1L) * 4 > r.BaseStream.Length - r.BaseStream.Position) // latent + 1 in 64 bits: int.MaxValue must not wrap
                 throw new AutoencoderModelFormatException($"Invalid fine-tuned classifier header ({classes} classes, latent {latent}).");
             var names = KeyValueNames.Read(r, classes);
             var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");

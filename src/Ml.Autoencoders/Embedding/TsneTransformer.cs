@@ -164,7 +164,7 @@ public sealed class TsneTransformer : BatchTransformer
             if (!Enum.IsDefined(method) || features < 1)
                 throw new AutoencoderModelFormatException($"Invalid t-SNE model header (method {method}, {features} features).");
             long remaining = r.BaseStream.Length - r.BaseStream.Position;
-            if ((long)n * (8L * options.Dimensions + 4L * features) != remaining)
+            if ((Int128)n * (8L * options.Dimensions + 4L * features) != remaining) // up to 2^65: Int128 cannot wrap
                 throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
             var embedding = TransformerFile.ReadArray<double>(r, (long)n * options.Dimensions, "t-SNE model");
             var rows = TransformerFile.ReadArray<float>(r, (long)n * features, "t-SNE model");

@@ -174,7 +174,7 @@ public sealed class KNearestNeighborsModel : IDisposable
             if (!Enum.IsDefined(metric) || !Enum.IsDefined(weighting) || classes < 1 || features < 1 || rows < 1 || k < 1 || k > rows || skipped < 0)
                 throw new AutoencoderModelFormatException($"Invalid k-NN model header (k {k}, metric {metric}, weighting {weighting}, {classes} classes, {features} features, {rows} rows).");
             long remaining = r.BaseStream.Length - r.BaseStream.Position;
-            if ((long)classes > remaining || (long)rows * (4 + 4L * features) > remaining)
+            if ((long)classes > remaining || (Int128)rows * (4 + 4L * features) > remaining) // up to 2^64: Int128 cannot wrap
                 throw new AutoencoderModelFormatException($"The k-NN model header claims {rows} rows of {features} features and {classes} classes; the file is too short for them.");
             var names = KeyValueNames.Read(r, classes);
             var labels = TransformerFile.ReadArray<int>(r, rows, "k-NN model");

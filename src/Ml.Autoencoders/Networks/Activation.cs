@@ -24,11 +24,25 @@ public enum Activation
 
 internal static class Activations
 {
+    /// <summary>
+    /// The leaky ReLU's slope, rooted for the life of the process. TorchSharp 0.107's <c>nn.LeakyReLU</c> (through
+    /// <c>functional.leaky_relu</c>) makes a temporary Scalar of its slope on every call and passes only its native handle
+    /// on, so the finalizer thread can free it while libtorch reads it: under heavy allocation the model-file fuzz saw
+    /// Transform fail with "Expected false to be true ... toFloat" in <c>leaky_relu</c>.
+    /// </summary>
+    private static readonly Scalar Slope = 0.01;
+
+    /// <summary><c>nn.LeakyReLU(0.01)</c> with a rooted slope (see <see cref="Slope"/>); the same kernel, the same values.</summary>
+    private sealed class LeakyReLU() : nn.Module<Tensor, Tensor>(nameof(LeakyReLU))
+    {
+        public override Tensor forward(Tensor input) => input.leaky_relu(Slope);
+    }
+
     public static nn.Module<Tensor, Tensor> Create(Activation activation) => activation switch
     {
         Activation.Linear => nn.Identity(),
         Activation.ReLU => nn.ReLU(),
-        Activation.LeakyReLU => nn.LeakyReLU(0.01),
+        Activation.LeakyReLU => new LeakyReLU(),
         Activation.SELU => nn.SELU(),
         Activation.Tanh => nn.Tanh(),
         Activation.Sigmoid => nn.Sigmoid(),
@@ -41,7 +55,7 @@ internal static class Activations
     {
         Activation.Linear => a,
         Activation.ReLU => nn.functional.relu(a),
-        Activation.LeakyReLU => nn.functional.leaky_relu(a, 0.01),
+        Activation.LeakyReLU => a.leaky_relu(Slope),
         Activation.SELU => nn.functional.selu(a),
         Activation.Tanh => a.tanh(),
         Activation.Sigmoid => a.sigmoid(),

@@ -212,7 +212,9 @@ public sealed class AutoencoderModel : IDisposable
     {
         using var noGrad = no_grad();
         var original = device.type == DeviceType.CPU ? input : input.to(device);
-        var x = InputBounds is var (low, high) ? original.clamp(low, high) : original;
+        var bounds = InputBounds;
+        using Scalar? low = bounds?.Low, high = bounds?.High; // held until the pass ends (see Half)
+        var x = low is not null ? original.clamp(low, high) : original;
         bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
         var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
         if (!o.Latent.IsEmpty) CopyOut(z, o.Latent);
@@ -221,8 +223,18 @@ public sealed class AutoencoderModel : IDisposable
         if (o.Reconstruction.IsEmpty && o.Error.IsEmpty) return;
         var r = Network.Decode(z);
         if (!o.Reconstruction.IsEmpty) CopyOut(r, o.Reconstruction);
-        if (!o.Error.IsEmpty) CopyOut((r - original).square().mean(new long[] { 1 }).clamp_max_(float.MaxValue), o.Error); // overflow saturates, never inf
+        if (!o.Error.IsEmpty)
+        {
+            var difference = r - original; // against the unclamped input: far-out rows get a large error
+            CopyOut(difference.mul(difference).mean(new long[] { 1 }).clamp_max_(FloatMax), o.Error); // not square(): see Half; overflow saturates, never inf
+        }
     }
+
+    // TorchSharp 0.107 turns numbers into temporary Scalars (square() is pow(2), add(t) is add(t, 1)) and reads their
+    // native handle without keeping them alive: the finalizer thread can free a Scalar while libtorch still reads it
+    // (seen as "toDouble ... Expected false to be true" under heavy allocation in the model-file fuzz). Transform uses no
+    // temporary Scalars: these are rooted for the life of the process.
+    private static readonly Scalar Half = 0.5, One = 1, FloatMax = float.MaxValue;
 
     /// <summary>
     /// z = μ + σ·ε with ε drawn per (seed, row position, unit), so a row's sampled code does not depend on the
@@ -232,7 +244,7 @@ public sealed class AutoencoderModel : IDisposable
     {
         int rows = (int)mean.shape[0];
         var epsilon = ToDevice(RowNoise.Rows((ulong)(uint)(Seed ^ 0x2545F491), firstRow, rows, LatentDimension), rows, LatentDimension);
-        return mean.add(logVariance.mul(0.5).exp_().mul_(epsilon));
+        return mean.add(logVariance.mul(Half).exp_().mul_(epsilon), One);
     }
 
     /// <summary>Seed of the sampled-code column (the training seed).</summary>

@@ -33,6 +33,13 @@ internal sealed record PlannedLayer(
 /// </summary>
 internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLayer> Encoder, IReadOnlyList<PlannedLayer> Decoder, int CodeChannels, int CodeHeight, int CodeWidth)
 {
+    /// <summary>
+    /// The most values one feature map (or upsampled map) between the image and the reconstruction may hold per row:
+    /// 2^28, 1 GiB of float32 per row, far beyond any trainable body; larger images are allowed their own size. It keeps
+    /// every size in range of int arithmetic, and a model file cannot describe a body whose forward pass needs terabytes.
+    /// </summary>
+    public const long MaxMapValues = 1L << 28;
+
     /// <summary>Values in the code map: channels x height x width.</summary>
     public int CodeSize => CodeChannels * CodeHeight * CodeWidth;
 
@@ -42,6 +49,7 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
         image.Validate(nameof(options.ImageShape));
         if (options.EncoderLayers is not { Count: > 0 } layers)
             throw new ArgumentException("A convolutional autoencoder needs at least one encoder layer.", nameof(options.EncoderLayers));
+        long limit = Math.Max(MaxMapValues, image.Size);
 
         var encoder = new List<PlannedLayer>();
         int c = image.Channels, h = image.Height, w = image.Width;
@@ -53,11 +61,12 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
             int p = l.EffectivePadding;
             if (p < 0) throw new ArgumentException($"{name}: padding {p} is negative.", nameof(options.EncoderLayers));
             if (l.PoolSize < 1) throw new ArgumentException($"{name}: pool size {l.PoolSize} must be >= 1 (1: no pooling).", nameof(options.EncoderLayers));
-            int ho = ConvOut(h, l.KernelSize, l.Stride, p), wo = ConvOut(w, l.KernelSize, l.Stride, p);
+            long ho = ConvOut(h, l.KernelSize, l.Stride, p), wo = ConvOut(w, l.KernelSize, l.Stride, p);
             if (ho < 1 || wo < 1)
                 throw new ArgumentException($"{name} receives a {c}x{h}x{w} map, smaller than its {l.KernelSize}x{l.KernelSize} kernel with padding {p}: " +
                     "use fewer layers, smaller strides or more padding, or a larger image.", nameof(options.EncoderLayers));
-            int hp = ho / l.PoolSize, wp = wo / l.PoolSize;
+            CheckMap(name, l.Channels, ho, wo, limit, nameof(options.EncoderLayers));
+            int hp = (int)(ho / l.PoolSize), wp = (int)(wo / l.PoolSize);
             if (hp < 1 || wp < 1)
                 throw new ArgumentException($"{name}: max pooling {l.PoolSize} of its {l.Channels}x{ho}x{wo} output leaves an empty map.", nameof(options.EncoderLayers));
             encoder.Add(new PlannedLayer(name, PlannedKind.Convolution, c, l.Channels, l.KernelSize, l.Stride, p, (0, 0), null, l.PoolSize, (h, w), (hp, wp)));
@@ -66,7 +75,7 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
 
         var decoder = options.DecoderLayers is null
             ? Mirror(encoder, options.Upsampling)
-            : Written(options.DecoderLayers, image, c, h, w);
+            : Written(options.DecoderLayers, image, c, h, w, limit);
         return new ConvolutionPlan(image, encoder, decoder, c, h, w);
     }
 
@@ -79,17 +88,17 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
             var e = encoder[j];
             string name = $"Decoder layer {encoder.Count - 1 - j} (mirror of {char.ToLowerInvariant(e.Name[0])}{e.Name[1..]})";
             // The map before pooling: what the encoder's convolution produced.
-            var convOut = (ConvOut(e.Input.Height, e.KernelSize, e.Stride, e.Padding), ConvOut(e.Input.Width, e.KernelSize, e.Stride, e.Padding));
+            var convOut = ((int)ConvOut(e.Input.Height, e.KernelSize, e.Stride, e.Padding), (int)ConvOut(e.Input.Width, e.KernelSize, e.Stride, e.Padding)); // checked by Create
             if (upsampling == DecoderUpsampling.TransposedConvolution)
             {
                 var resize = e.PoolSize > 1 ? convOut : ((int, int)?)null;
                 var (fromH, fromW) = resize ?? e.Output;
-                int opH = e.Input.Height - TransposedOut(fromH, e.KernelSize, e.Stride, e.Padding, 0);
-                int opW = e.Input.Width - TransposedOut(fromW, e.KernelSize, e.Stride, e.Padding, 0);
+                long opH = e.Input.Height - TransposedOut(fromH, e.KernelSize, e.Stride, e.Padding, 0);
+                long opW = e.Input.Width - TransposedOut(fromW, e.KernelSize, e.Stride, e.Padding, 0);
                 if (opH < 0 || opW < 0 || opH >= e.Stride || opW >= e.Stride)
                     throw new ArgumentException($"{name}: no transposed convolution with kernel {e.KernelSize}, stride {e.Stride} and padding {e.Padding} maps {fromH}x{fromW} back to {e.Input.Height}x{e.Input.Width}; " +
                         $"use {nameof(DecoderUpsampling)}.{nameof(DecoderUpsampling.NearestNeighbour)} or write the decoder out.", nameof(ConvolutionalOptions.EncoderLayers));
-                decoder.Add(new PlannedLayer(name, PlannedKind.TransposedConvolution, e.OutChannels, e.InChannels, e.KernelSize, e.Stride, e.Padding, (opH, opW), resize, 1, e.Output, e.Input));
+                decoder.Add(new PlannedLayer(name, PlannedKind.TransposedConvolution, e.OutChannels, e.InChannels, e.KernelSize, e.Stride, e.Padding, ((int)opH, (int)opW), resize, 1, e.Output, e.Input));
             }
             else
             {
@@ -104,7 +113,7 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
     }
 
     /// <summary>The user's decoder, checked layer by layer; the last layer must produce the image shape.</summary>
-    private static List<PlannedLayer> Written(List<DecoderLayer> layers, ImageShape image, int c, int h, int w)
+    private static List<PlannedLayer> Written(List<DecoderLayer> layers, ImageShape image, int c, int h, int w, long limit)
     {
         const string param = nameof(ConvolutionalOptions.DecoderLayers);
         if (layers.Count == 0) throw new ArgumentException("The decoder needs at least one layer; leave DecoderLayers null to mirror the encoder.", param);
@@ -117,7 +126,7 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
             if (!Enum.IsDefined(l.Kind)) throw new ArgumentException($"{name}: unknown kind {l.Kind}.", param);
             int p = l.EffectivePadding;
             if (p < 0) throw new ArgumentException($"{name}: padding {p} is negative.", param);
-            int ho, wo;
+            long ho, wo;
             (int, int)? resize = null;
             var input = (h, w);
             if (l.Kind == DecoderLayerKind.TransposedConvolution)
@@ -128,20 +137,26 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
                 ho = TransposedOut(h, l.KernelSize, l.Stride, p, op);
                 wo = TransposedOut(w, l.KernelSize, l.Stride, p, op);
                 if (ho < 1 || wo < 1) throw new ArgumentException($"{name} turns a {c}x{h}x{w} map into {ho}x{wo}: the padding is too large.", param);
-                decoder.Add(new PlannedLayer(name, PlannedKind.TransposedConvolution, c, l.Channels, l.KernelSize, l.Stride, p, (op, op), null, 1, input, (ho, wo)));
+                CheckMap(name, l.Channels, ho, wo, limit, param);
+                decoder.Add(new PlannedLayer(name, PlannedKind.TransposedConvolution, c, l.Channels, l.KernelSize, l.Stride, p, (op, op), null, 1, input, ((int)ho, (int)wo)));
             }
             else
             {
                 if (l.UpsampleFactor < 1) throw new ArgumentException($"{name}: upsample factor {l.UpsampleFactor} must be >= 1.", param);
                 if (l.OutputPadding is { } op && op != 0) throw new ArgumentException($"{name}: output padding belongs to transposed convolutions.", param);
-                if (l.UpsampleFactor > 1) resize = (h * l.UpsampleFactor, w * l.UpsampleFactor);
+                if (l.UpsampleFactor > 1)
+                {
+                    CheckMap($"{name}'s upsampling", c, (long)h * l.UpsampleFactor, (long)w * l.UpsampleFactor, limit, param);
+                    resize = (h * l.UpsampleFactor, w * l.UpsampleFactor);
+                }
                 var (uh, uw) = resize ?? (h, w);
                 ho = ConvOut(uh, l.KernelSize, l.Stride, p);
                 wo = ConvOut(uw, l.KernelSize, l.Stride, p);
                 if (ho < 1 || wo < 1) throw new ArgumentException($"{name} receives a {c}x{uh}x{uw} map, smaller than its kernel with padding {p}.", param);
-                decoder.Add(new PlannedLayer(name, PlannedKind.Convolution, c, l.Channels, l.KernelSize, l.Stride, p, (0, 0), resize, 1, input, (ho, wo)));
+                CheckMap(name, l.Channels, ho, wo, limit, param);
+                decoder.Add(new PlannedLayer(name, PlannedKind.Convolution, c, l.Channels, l.KernelSize, l.Stride, p, (0, 0), resize, 1, input, ((int)ho, (int)wo)));
             }
-            (c, h, w) = (l.Channels, ho, wo);
+            (c, h, w) = (l.Channels, (int)ho, (int)wo);
         }
         if (c != image.Channels || h != image.Height || w != image.Width)
             throw new ArgumentException($"{decoder[^1].Name} outputs {c}x{h}x{w}; the decoder must end at the image shape {image}. " +
@@ -156,16 +171,27 @@ internal sealed record ConvolutionPlan(ImageShape Image, IReadOnlyList<PlannedLa
         if (stride <= 0) throw new ArgumentException($"{name}: stride must be positive.", param);
     }
 
-    /// <summary>floor((n + 2p − k) / s) + 1; below 1 when the kernel does not fit.</summary>
-    internal static int ConvOut(int n, int kernel, int stride, int padding)
+    /// <summary>
+    /// Refuses a map of more than <paramref name="limit"/> values per row (which also keeps every side and size within
+    /// int range): a padding, stride or upsampling factor that blows a map up is named.
+    /// </summary>
+    private static void CheckMap(string name, int channels, long height, long width, long limit, string param)
     {
-        int span = n + 2 * padding - kernel;
+        if (height > int.MaxValue || width > int.MaxValue || (Int128)channels * height * width > limit)
+            throw new ArgumentException($"{name} produces a {channels}x{height}x{width} map, more than {limit} values per row: " +
+                "check its padding, stride and upsampling.", param);
+    }
+
+    /// <summary>floor((n + 2p − k) / s) + 1 (in 64 bits, so no size overflows); below 1 when the kernel does not fit.</summary>
+    internal static long ConvOut(int n, int kernel, int stride, int padding)
+    {
+        long span = n + 2L * padding - kernel;
         return span < 0 ? 0 : span / stride + 1;
     }
 
-    /// <summary>(n − 1)·s − 2p + k + output padding.</summary>
-    internal static int TransposedOut(int n, int kernel, int stride, int padding, int outputPadding) =>
-        (n - 1) * stride - 2 * padding + kernel + outputPadding;
+    /// <summary>(n − 1)·s − 2p + k + output padding, in 64 bits.</summary>
+    internal static long TransposedOut(int n, int kernel, int stride, int padding, int outputPadding) =>
+        (n - 1L) * stride - 2L * padding + kernel + outputPadding;
 
     /// <summary>Every layer with its output shape, for <c>Architecture</c>; <paramref name="denseCode"/> describes a dense code, if any.</summary>
     public string Describe(string? denseCode)

@@ -86,6 +86,51 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
 
     public ConvNetworkSpec Spec { get; }
 
+    /// <summary>
+    /// The state-dict entries (name and shape, in state-dict order) a network of <paramref name="spec"/> has, worked out
+    /// from its <see cref="ConvolutionPlan"/> without allocating anything (the model file checks its tensor table against
+    /// this before building a network). Shape problems raise <see cref="ArgumentException"/> as the constructor would.
+    /// </summary>
+    internal static List<(string Name, long[] Shape)> ExpectedTensors(ConvNetworkSpec spec)
+    {
+        var conv = spec.Convolution;
+        var plan = ConvolutionPlan.Create(conv);
+        if (spec.Core is { } c && c.InputSize != plan.CodeSize)
+            throw new ArgumentException($"The dense code reads {c.InputSize} values; the encoder's code map has {plan.CodeSize}.");
+        // TorchSharp's state dict lists every parameter first, then every buffer (batch-norm statistics).
+        var tensors = new List<(string, long[])>();
+        var buffers = new List<(string, long[])>();
+        void Normalised(string module, int index, int channels)
+        {
+            if (!conv.BatchNormalization) return;
+            tensors.Add(($"{module}.bn{index}.weight", new long[] { channels }));
+            tensors.Add(($"{module}.bn{index}.bias", new long[] { channels }));
+            buffers.Add(($"{module}.bn{index}.running_mean", new long[] { channels }));
+            buffers.Add(($"{module}.bn{index}.running_var", new long[] { channels }));
+            buffers.Add(($"{module}.bn{index}.num_batches_tracked", Array.Empty<long>()));
+        }
+        for (int i = 0; i < plan.Encoder.Count; i++)
+        {
+            var l = plan.Encoder[i];
+            tensors.Add(($"encoder.conv{i}.weight", new long[] { l.OutChannels, l.InChannels, l.KernelSize, l.KernelSize }));
+            tensors.Add(($"encoder.conv{i}.bias", new long[] { l.OutChannels }));
+            Normalised("encoder", i, l.OutChannels);
+        }
+        for (int j = 0; j < plan.Decoder.Count; j++)
+        {
+            var l = plan.Decoder[j];
+            string name = l.Kind == PlannedKind.Convolution ? $"decoder.conv{j}" : $"decoder.tconv{j}";
+            tensors.Add(($"{name}.weight", l.Kind == PlannedKind.Convolution
+                ? new long[] { l.OutChannels, l.InChannels, l.KernelSize, l.KernelSize }
+                : new long[] { l.InChannels, l.OutChannels, l.KernelSize, l.KernelSize }));
+            tensors.Add(($"{name}.bias", new long[] { l.OutChannels }));
+            if (j < plan.Decoder.Count - 1) Normalised("decoder", j, l.OutChannels);
+        }
+        if (spec.Core is { } core) tensors.AddRange(DenseAutoencoderNetwork.ExpectedTensors(core, "core."));
+        tensors.AddRange(buffers);
+        return tensors;
+    }
+
     public ConvolutionPlan Plan => plan;
 
     public override int InputSize => image.Size;

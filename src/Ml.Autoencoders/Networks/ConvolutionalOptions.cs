@@ -60,8 +60,8 @@ public sealed record DecoderLayer(int Channels, DecoderLayerKind Kind = DecoderL
         get
         {
             if (OutputPadding is { } op) return op;
-            int same = Stride + 2 * EffectivePadding - KernelSize;
-            return same >= 0 && same < Stride ? same : 0;
+            long same = (long)Stride + 2L * EffectivePadding - KernelSize;
+            return same >= 0 && same < Stride ? (int)same : 0;
         }
     }
 

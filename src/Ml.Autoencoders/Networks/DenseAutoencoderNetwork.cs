@@ -59,6 +59,37 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
 
     public DenseNetworkSpec Spec { get; }
 
+    /// <summary>
+    /// The state-dict entries (name and shape, in state-dict order) a network of <paramref name="spec"/> has, worked
+    /// out without allocating anything: the model file checks its tensor table against this before building a network.
+    /// Names carry <paramref name="prefix"/> (e.g. "core." inside a convolutional body).
+    /// </summary>
+    internal static List<(string Name, long[] Shape)> ExpectedTensors(DenseNetworkSpec spec, string prefix = "")
+    {
+        var widths = spec.EncoderWidths.ToArray();
+        bool gaussian = spec.Head == LatentHead.Gaussian;
+        var encoderWidths = gaussian ? widths[..^1] : widths;
+        var decoderWidths = widths.Reverse().ToArray();
+        var tensors = new List<(string, long[])>();
+        for (int i = 0; i + 1 < encoderWidths.Length; i++)
+        {
+            tensors.Add(($"{prefix}encoder.linear{i}.weight", new long[] { encoderWidths[i + 1], encoderWidths[i] }));
+            tensors.Add(($"{prefix}encoder.linear{i}.bias", new long[] { encoderWidths[i + 1] }));
+        }
+        for (int i = 0; i + 1 < decoderWidths.Length; i++)
+        {
+            if (!spec.TiedWeights) tensors.Add(($"{prefix}decoder.linear{i}.weight", new long[] { decoderWidths[i + 1], decoderWidths[i] }));
+            tensors.Add(($"{prefix}decoder.linear{i}.bias", new long[] { decoderWidths[i + 1] }));
+        }
+        if (gaussian)
+            foreach (var head in new[] { "mean", "log_variance" })
+            {
+                tensors.Add(($"{prefix}{head}.weight", new long[] { spec.LatentDimension, widths[^2] }));
+                tensors.Add(($"{prefix}{head}.bias", new long[] { spec.LatentDimension }));
+            }
+        return tensors;
+    }
+
     public override int InputSize => Spec.InputSize;
 
     public override int LatentDimension => Spec.LatentDimension;

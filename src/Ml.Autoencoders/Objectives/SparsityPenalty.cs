@@ -34,6 +34,7 @@ public sealed class SparsityPenalty : AutoencoderPenalty
     public override void Validate(LatentHead head, Activation codeActivation)
     {
         base.Validate(head, codeActivation);
+        if (!Enum.IsDefined(Kind)) throw new ArgumentOutOfRangeException(nameof(Kind), Kind, "Unknown sparsity kind.");
         if (head != LatentHead.Deterministic)
             throw new ArgumentException("A sparsity penalty needs a deterministic code (LatentHead = Deterministic); a variational autoencoder's KL term already regularises its latent space.", nameof(head));
         if (Kind == SparsityKind.KlDivergence)

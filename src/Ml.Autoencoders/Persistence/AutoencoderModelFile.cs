@@ -17,9 +17,11 @@ namespace Ml.Autoencoders.Persistence;
 /// Layout (little-endian): magic "MLAEMODL", format version (int32), header length (int32), the header
 /// as UTF-8 JSON (versions, options, layer shapes, column names, training history, tensor table), the
 /// tensors as raw float32 in table order, then a SHA-256 of everything before it.
-/// Loading checks every length against the bytes actually present before allocating, checks every
-/// tensor's name and shape against the network the header describes, and verifies the checksum;
-/// any problem raises <see cref="AutoencoderModelFormatException"/>.
+/// Loading verifies the checksum, then treats the header as hostile (anyone can recompute a SHA-256): every length is
+/// checked against the bytes actually present, the header's network must agree with the stored options, and the exact
+/// tensor table (names, shapes, order) and weight count that network implies are worked out without allocating and
+/// compared with the table and the bytes present before any network is built. Any problem raises
+/// <see cref="AutoencoderModelFormatException"/>; saving refuses non-finite weights.
 /// </summary>
 public static class AutoencoderModelFile
 {
@@ -30,15 +32,27 @@ public static class AutoencoderModelFile
     private const int MaxHeaderBytes = 16 << 20;
     private const int MaxWidth = 1 << 24;
     private const int MaxLayers = 64;
+    private const int MaxEpochs = 1_000_000;
+    private const int MaxTerms = 2 * MaxLayers;
 
     internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = false,
-        Converters = { new JsonStringEnumConverter() },
+        Converters =
+        {
+            new JsonStringEnumConverter(),
+            // Every collection a header holds is bounded while it is read, so a small header cannot make the reader
+            // build millions of objects before a count is checked (16 MB of "{}," would otherwise be 5 million entries).
+            new BoundedArray<int>(MaxLayers), new BoundedArray<Activation>(MaxLayers), new BoundedArray<long>(4),
+            new BoundedArray<EpochEntry>(MaxEpochs), new BoundedArray<StageEntry>(MaxLayers), new BoundedArray<TensorEntry>(8 * MaxLayers),
+            new BoundedList<ConvolutionLayer>(MaxLayers), new BoundedList<DecoderLayer>(MaxLayers), new BoundedList<Objectives.AutoencoderPenalty>(MaxLayers),
+            new BoundedTerms(MaxTerms),
+        },
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
     /// <summary>Saves to a file, atomically: a temporary file beside it is renamed over the target.</summary>
+    /// <exception cref="InvalidOperationException">A weight is NaN or infinite; a file already at <paramref name="path"/> is left as it was.</exception>
     public static void Save(AutoencoderTransformer transformer, string path)
     {
         ArgumentNullException.ThrowIfNull(transformer);
@@ -58,6 +72,8 @@ public static class AutoencoderModelFile
     }
 
     /// <summary>Writes the model to a stream.</summary>
+    /// <exception cref="InvalidOperationException">A weight is NaN or infinite, or the model is outside what a model file can
+    /// hold (e.g. a training history beyond the 16 MB header); nothing is written.</exception>
     public static void Save(AutoencoderTransformer transformer, Stream stream)
     {
         ArgumentNullException.ThrowIfNull(transformer);
@@ -70,6 +86,10 @@ public static class AutoencoderModelFile
         using (NewDisposeScope())
             foreach (var (name, value) in network.state_dict())
                 tensors.Add((name, value.shape, TensorSpans.ToArray<float>(value.detach().to_type(ScalarType.Float32)))); // batch-norm step counts are int64; exact as float below 2^24
+        // Checked before a byte is written: a file that could never load back is not written (and Save(path) leaves the old file).
+        foreach (var (name, _, values) in tensors)
+            if (Array.FindIndex(values, v => !float.IsFinite(v)) is var bad and >= 0)
+                throw new InvalidOperationException($"The model cannot be saved: tensor '{name}' holds a non-finite weight ({values[bad]}) at index {bad}.");
         var header = new Header
         {
             Library = typeof(AutoencoderModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",
@@ -96,6 +116,19 @@ public static class AutoencoderModelFile
             TrainingMax = model.TrainingRange?.Max,
         };
         byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
+        // What is written must load back: the reader's own checks run on the header before a byte is written.
+        long weightBytes = tensors.Sum(t => (long)t.Values.Length) * sizeof(float);
+        try
+        {
+            if (headerBytes.Length > MaxHeaderBytes)
+                throw new AutoencoderModelFormatException($"its header (options and a training history of {model.History.Epochs.Count} epochs) is {headerBytes.Length} bytes; a model file holds at most {MaxHeaderBytes}.");
+            var written = ReadHeader(headerBytes);
+            CheckTensors(written, CheckHeader(written), weightBytes);
+        }
+        catch (AutoencoderModelFormatException e)
+        {
+            throw new InvalidOperationException("The model cannot be saved in a form that loads back: " + e.Message, e);
+        }
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         void Write(ReadOnlySpan<byte> bytes)
@@ -197,23 +230,13 @@ public static class AutoencoderModelFile
         if (!expectedHash.AsSpan().SequenceEqual(bytes.AsSpan(bodyEnd)))
             throw new AutoencoderModelFormatException("its checksum does not match: the file is damaged or truncated.");
 
-        Header header;
-        try
-        {
-            header = JsonSerializer.Deserialize<Header>(bytes.AsSpan(prefix, headerLength), Json)
-                ?? throw new AutoencoderModelFormatException("the header is empty.");
-        }
-        catch (JsonException e)
-        {
-            throw new AutoencoderModelFormatException("the header is not valid JSON: " + e.Message, e);
-        }
+        // Everything the header claims is checked before anything is built: the spec, then the exact tensor table that
+        // spec implies (worked out without allocating) against the table and the bytes present. A header with a valid
+        // checksum (anyone can recompute one) that claims huge layers is refused here, never allocated.
+        var header = ReadHeader(bytes.AsSpan(prefix, headerLength));
         var spec = CheckHeader(header);
-
         long offset = prefix + headerLength;
-        long dataBytes = bodyEnd - offset;
-        long expectedBytes = header.Tensors!.Sum(t => t.Shape!.Aggregate(1L, (a, b) => a * b)) * sizeof(float);
-        if (expectedBytes != dataBytes)
-            throw new AutoencoderModelFormatException($"the tensor table describes {expectedBytes} bytes of weights but {dataBytes} are present.");
+        CheckTensors(header, spec, bodyEnd - offset);
 
         TorchRuntime.EnsureLoaded();
         var target = TorchRuntime.Resolve(device);
@@ -251,6 +274,8 @@ public static class AutoencoderModelFile
                     }
                     if (parameter.dtype == ScalarType.Float32)
                         values.AsSpan().CopyTo(TensorSpans.AsSpan<float>(parameter));
+                    else if (Array.FindIndex(values, v => v < 0 || v > 1e18f || v != MathF.Floor(v)) is var bad and >= 0)
+                        throw new AutoencoderModelFormatException($"tensor '{entry.Name}' is a count; it holds {values[bad]}.");
                     else
                         using (var stored = tensor(values).reshape(parameter.shape))
                             parameter.copy_(stored); // batch-norm step counts (int64)
@@ -273,25 +298,59 @@ public static class AutoencoderModelFile
         }
     }
 
+    /// <summary>
+    /// The header as JSON. System.Text.Json bounds nesting (64 levels) and every string and array by the header's
+    /// length (at most <see cref="MaxHeaderBytes"/>); what it cannot bind raises the format exception.
+    /// </summary>
+    private static Header ReadHeader(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<Header>(json, Json) ?? throw new AutoencoderModelFormatException("the header is empty (JSON null).");
+        }
+        catch (JsonException e)
+        {
+            throw new AutoencoderModelFormatException("the header is not valid JSON for a model: " + e.Message, e);
+        }
+        catch (NotSupportedException e)
+        {
+            // e.g. a corruption or penalty object without its "kind" (an abstract type cannot be created).
+            throw new AutoencoderModelFormatException("the header holds an object the format cannot create: " + e.Message, e);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or OverflowException or FormatException)
+        {
+            throw new AutoencoderModelFormatException($"the header holds a value the format cannot bind ({e.GetType().Name}): {e.Message}", e);
+        }
+    }
+
     private const string DenseKind = "dense-autoencoder", ConvKind = "conv-autoencoder";
 
-    /// <summary>Checks the header and returns the network spec it describes: a <see cref="DenseNetworkSpec"/> or a <see cref="ConvNetworkSpec"/>.</summary>
+    /// <summary>
+    /// Checks the header, and that its description of the network agrees with the stored options (both are written
+    /// from the same model, so a disagreement is damage), and returns the network spec it describes: a
+    /// <see cref="DenseNetworkSpec"/> or a <see cref="ConvNetworkSpec"/>. Allocates nothing in proportion to any size it reads.
+    /// </summary>
     private static object CheckHeader(Header h)
     {
         if (h.Kind is not (DenseKind or ConvKind))
             throw new AutoencoderModelFormatException($"model kind '{h.Kind}' is not one this library version reads.");
         if (h.HiddenSizes is null || h.HiddenActivations is null || h.Tensors is null || h.Options is null || h.History is null)
             throw new AutoencoderModelFormatException("the header lacks a required field (hidden sizes, activations, tensors, options or history).");
+        if (h.History.Any(e => e is null) || h.Pretraining?.Any(st => st is null || st.Epochs?.Any(e => e is null) == true) == true)
+            throw new AutoencoderModelFormatException("the training history holds an empty (null) entry.");
         if (h.HiddenSizes.Length > MaxLayers || h.HiddenActivations.Length != h.HiddenSizes.Length)
-            throw new AutoencoderModelFormatException($"the header describes {h.HiddenSizes.Length} hidden layers with {h.HiddenActivations.Length} activations.");
+            throw new AutoencoderModelFormatException($"the header describes {h.HiddenSizes.Length} hidden layers with {h.HiddenActivations.Length} activations (at most {MaxLayers} layers).");
         foreach (int w in h.HiddenSizes.Append(h.InputSize).Append(h.LatentDimension))
             if (w <= 0 || w > MaxWidth)
                 throw new AutoencoderModelFormatException($"a layer width of {w} is out of range (1 to {MaxWidth}).");
         var activations = h.HiddenActivations.Append(h.CodeActivation).Append(h.OutputActivation);
         if (activations.Any(a => !Enum.IsDefined(a)))
             throw new AutoencoderModelFormatException("the header names an unknown activation.");
-        if (h.Tensors.Length > 8 * MaxLayers || h.Tensors.Any(t => t.Name is null || t.Shape is null || t.Shape.Length > 4 || t.Shape.Any(s => s <= 0 || s > MaxWidth)))
+        // Dimensions are compared with the network's exactly later (CheckTensors); here only what no network has.
+        if (h.Tensors.Length > 8 * MaxLayers || h.Tensors.Any(t => t is null || t.Name is null || t.Shape is null || t.Shape.Length > 4 || t.Shape.Any(s => s <= 0 || s > int.MaxValue)))
             throw new AutoencoderModelFormatException("the tensor table holds an entry without a name or with an impossible shape.");
+        if (new[] { h.Convolution, h.Options.Convolution }.Any(c => c is not null && ((c.EncoderLayers?.Count ?? 0) > MaxLayers || (c.DecoderLayers?.Count ?? 0) > MaxLayers)))
+            throw new AutoencoderModelFormatException($"the convolution has more than {MaxLayers} encoder or decoder layers.");
         try
         {
             h.Options.Validate();
@@ -300,14 +359,22 @@ public static class AutoencoderModelFile
         {
             throw new AutoencoderModelFormatException("the stored options are invalid: " + e.Message, e);
         }
-        if (h.History.Length > 1_000_000 || (h.Pretraining is { } stages && (stages.Length > MaxLayers || stages.Any(st => st.Epochs is { Length: > 1_000_000 }))))
+        if (h.History.Length > MaxEpochs || (h.Pretraining is { } stages && (stages.Length > MaxLayers || stages.Any(st => st.Epochs is { Length: > MaxEpochs }))))
             throw new AutoencoderModelFormatException("the training history is implausibly long.");
         if (!Enum.IsDefined(h.LatentHead) || h.Options.LatentHead != h.LatentHead || h.Options.TiedWeights != h.TiedWeights)
             throw new AutoencoderModelFormatException($"the header's latent head ({h.LatentHead}) or tied weights ({h.TiedWeights}) contradict the stored options.");
         if (h.TrainingMin.HasValue != h.TrainingMax.HasValue || (h.TrainingMin is { } lo && h.TrainingMax is { } hi && !(float.IsFinite(lo) && float.IsFinite(hi) && lo <= hi)))
             throw new AutoencoderModelFormatException($"the training range [{h.TrainingMin}, {h.TrainingMax}] is incomplete or not a finite interval.");
+        if (h.Options.OutputActivation is { } output && output != h.OutputActivation)
+            throw new AutoencoderModelFormatException($"the header's output activation {h.OutputActivation} contradicts the stored options ({output}).");
+        // Transform keeps a batch of inputs (and of codes) in arrays of TransformBatchSize rows.
+        if ((long)h.Options.TransformBatchSize * Math.Max(h.InputSize, h.LatentDimension) > Array.MaxLength)
+            throw new AutoencoderModelFormatException($"the stored transform batch size {h.Options.TransformBatchSize} times {Math.Max(h.InputSize, h.LatentDimension)} values per row exceeds what one batch can hold.");
         if (h.Kind == ConvKind)
             return CheckConvolution(h);
+        if (h.Convolution is not null || h.Options.Convolution is not null)
+            throw new AutoencoderModelFormatException("a dense model's header or options describe a convolution.");
+        CheckDenseAgreesWithOptions(h);
         if (h.Options.LatentDimension != h.LatentDimension)
             throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
         var spec = new DenseNetworkSpec(h.InputSize, h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.OutputActivation, h.LatentHead, h.TiedWeights);
@@ -322,21 +389,84 @@ public static class AutoencoderModelFile
         return spec;
     }
 
+    /// <summary>The dense layers of the header (hidden widths, their activations, the code activation) are the options'.</summary>
+    private static void CheckDenseAgreesWithOptions(Header h)
+    {
+        var o = h.Options!;
+        var optionActivations = o.HiddenActivations ?? Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
+        if (!o.HiddenLayerSizes.SequenceEqual(h.HiddenSizes!) || !optionActivations.SequenceEqual(h.HiddenActivations!) || o.CodeActivation != h.CodeActivation)
+            throw new AutoencoderModelFormatException(
+                $"the header's hidden layers [{string.Join(", ", h.HiddenSizes!)}] ({string.Join(", ", h.HiddenActivations!)}, code {h.CodeActivation}) contradict the stored options " +
+                $"[{string.Join(", ", o.HiddenLayerSizes)}] ({string.Join(", ", optionActivations)}, code {o.CodeActivation}).");
+    }
+
     private static ConvNetworkSpec CheckConvolution(Header h)
     {
         var conv = h.Convolution ?? throw new AutoencoderModelFormatException("a convolutional model's header lacks its convolution options.");
-        if (h.Options!.Convolution is null)
-            throw new AutoencoderModelFormatException("the header describes a convolutional network but the stored options have no convolution.");
+        var stored = h.Options!.Convolution ?? throw new AutoencoderModelFormatException("the header describes a convolutional network but the stored options have no convolution.");
+        ConvNetworkSpec spec;
+        ConvolutionPlan plan;
         try
         {
-            var spec = ConvNetworkSpec.Create(conv, h.OutputActivation, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, h.LatentHead, h.TiedWeights);
+            conv.Validate(); // first: an image shape whose size overflows cannot even be written as JSON below
+            plan = ConvolutionPlan.Create(conv);
+            spec = ConvNetworkSpec.Create(conv, h.OutputActivation, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, h.LatentHead, h.TiedWeights);
             spec.Core?.Validate();
-            return spec;
         }
         catch (ArgumentException e)
         {
             throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
         }
+        // Options.Validate checked the stored copy; both are written from one object, so they must be the same JSON.
+        if (JsonSerializer.Serialize(conv, Json) != JsonSerializer.Serialize(stored, Json))
+            throw new AutoencoderModelFormatException("the header's convolution contradicts the stored options' convolution.");
+        if (h.InputSize != plan.Image.Size)
+            throw new AutoencoderModelFormatException($"the header gives {h.InputSize} inputs; its image shape {plan.Image} has {plan.Image.Size} values.");
+        if (conv.DenseCode)
+        {
+            CheckDenseAgreesWithOptions(h);
+            if (h.Options.LatentDimension != h.LatentDimension)
+                throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
+        }
+        else if (h.HiddenSizes!.Length > 0 || h.LatentDimension != plan.CodeSize || h.CodeActivation != conv.Activation)
+        {
+            throw new AutoencoderModelFormatException($"the header gives a code of {h.LatentDimension} ({h.CodeActivation}) after {h.HiddenSizes.Length} hidden layers; " +
+                $"the convolution's code is its {plan.CodeSize}-value feature map ({conv.Activation}).");
+        }
+        return spec;
+    }
+
+    /// <summary>
+    /// The tensor table must be exactly the one the spec implies (names, shapes, order; no duplicates), and the bytes
+    /// after the header exactly its weights. Works on shapes only: nothing is allocated for what a header claims.
+    /// </summary>
+    private static void CheckTensors(Header h, object spec, long dataBytes)
+    {
+        List<(string Name, long[] Shape)> expected;
+        try
+        {
+            expected = spec is ConvNetworkSpec conv ? ConvolutionalAutoencoderNetwork.ExpectedTensors(conv) : DenseAutoencoderNetwork.ExpectedTensors((DenseNetworkSpec)spec);
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
+        }
+        // Each tensor has at most 4 dimensions below 2^31 (< 2^124 values); the sum saturates at 2^126 instead of wrapping.
+        Int128 weights = 0, saturation = (Int128)1 << 126;
+        foreach (var (_, shape) in expected)
+        {
+            var count = shape.Aggregate((Int128)1, (a, b) => a * b);
+            weights = weights > saturation - count ? saturation : weights + count;
+        }
+        if (weights * sizeof(float) != dataBytes)
+            throw new AutoencoderModelFormatException($"the network the header describes has {weights} weights ({weights * sizeof(float)} bytes); the file holds {dataBytes} bytes of weights.");
+        var table = h.Tensors!;
+        if (table.Length != expected.Count)
+            throw new AutoencoderModelFormatException($"the tensor table lists {table.Length} tensors; the network the header describes has {expected.Count}.");
+        for (int i = 0; i < table.Length; i++)
+            if (table[i].Name != expected[i].Name || !table[i].Shape!.SequenceEqual(expected[i].Shape))
+                throw new AutoencoderModelFormatException($"tensor {i} of the table is '{table[i].Name}' [{string.Join(", ", table[i].Shape!)}]; " +
+                    $"the network the header describes has '{expected[i].Name}' [{string.Join(", ", expected[i].Shape)}] there.");
     }
 
     private sealed class Header
@@ -366,14 +496,92 @@ public static class AutoencoderModelFile
         public float? TrainingMax { get; set; }
     }
 
-    internal sealed record EpochEntry(int Epoch, double TrainLoss, double? ValidationLoss, double LearningRate, long DurationTicks, long Rows)
+    // Members the writer always writes are required, so an entry costs a reader at least its ~90 bytes of JSON.
+    internal sealed record EpochEntry(
+        [property: JsonRequired] int Epoch,
+        [property: JsonRequired] double TrainLoss,
+        [property: JsonRequired] double? ValidationLoss,
+        [property: JsonRequired] double LearningRate,
+        [property: JsonRequired] long DurationTicks,
+        [property: JsonRequired] long Rows)
     {
         public Dictionary<string, double>? Terms { get; init; }
         public Dictionary<string, double>? ValidationTerms { get; init; }
         public int? PretrainingStage { get; init; }
     }
 
-    internal sealed record StageEntry(EpochEntry[]? Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);
+    internal sealed record StageEntry(
+        [property: JsonRequired] EpochEntry[]? Epochs,
+        [property: JsonRequired] int BestEpoch,
+        [property: JsonRequired] bool StoppedEarly,
+        [property: JsonRequired] bool RestoredBestWeights);
 
-    private sealed record TensorEntry(string? Name, long[]? Shape);
+    private sealed record TensorEntry([property: JsonRequired] string? Name, [property: JsonRequired] long[]? Shape);
+
+    /// <summary>A JSON array read into <typeparamref name="T"/>[], refused (JsonException) as soon as it holds more than <paramref name="max"/> elements.</summary>
+    internal sealed class BoundedArray<T>(int max) : JsonConverter<T[]>
+    {
+        public override T[] Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
+            BoundedList<T>.ReadItems(ref reader, options, max).ToArray();
+
+        public override void Write(Utf8JsonWriter writer, T[] value, JsonSerializerOptions options) => BoundedList<T>.WriteItems(writer, value, options);
+    }
+
+    /// <summary>A JSON array read into a <see cref="List{T}"/>, refused (JsonException) as soon as it holds more than <paramref name="max"/> elements.</summary>
+    internal sealed class BoundedList<T>(int max) : JsonConverter<List<T>>
+    {
+        public override List<T> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) => ReadItems(ref reader, options, max);
+
+        public override void Write(Utf8JsonWriter writer, List<T> value, JsonSerializerOptions options) => WriteItems(writer, value, options);
+
+        internal static List<T> ReadItems(ref Utf8JsonReader reader, JsonSerializerOptions options, int max)
+        {
+            if (reader.TokenType != JsonTokenType.StartArray)
+                throw new JsonException($"expected an array of {typeof(T).Name}, found {reader.TokenType}.");
+            var items = new List<T>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+            {
+                if (items.Count == max) throw new JsonException($"an array of {typeof(T).Name} holds more than {max} entries.");
+                items.Add(JsonSerializer.Deserialize<T>(ref reader, options)!);
+            }
+            return items;
+        }
+
+        internal static void WriteItems(Utf8JsonWriter writer, IEnumerable<T> value, JsonSerializerOptions options)
+        {
+            writer.WriteStartArray();
+            foreach (var item in value) JsonSerializer.Serialize(writer, item, options);
+            writer.WriteEndArray();
+        }
+    }
+
+    /// <summary>Loss terms by name, refused (JsonException) beyond <paramref name="max"/> entries.</summary>
+    private sealed class BoundedTerms(int max) : JsonConverter<Dictionary<string, double>>
+    {
+        public override Dictionary<string, double> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType != JsonTokenType.StartObject)
+                throw new JsonException($"expected an object of loss terms, found {reader.TokenType}.");
+            var terms = new Dictionary<string, double>();
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+            {
+                string name = reader.GetString()!;
+                reader.Read();
+                if (terms.Count == max) throw new JsonException($"more than {max} loss terms.");
+                terms[name] = JsonSerializer.Deserialize<double>(ref reader, options);
+            }
+            return terms;
+        }
+
+        public override void Write(Utf8JsonWriter writer, Dictionary<string, double> value, JsonSerializerOptions options)
+        {
+            writer.WriteStartObject();
+            foreach (var (name, term) in value)
+            {
+                writer.WritePropertyName(name);
+                JsonSerializer.Serialize(writer, term, options);
+            }
+            writer.WriteEndObject();
+        }
+    }
 }

@@ -23,6 +23,17 @@ internal static class CheckpointFile
     private const int Prefix = 16, HashLength = 32, MaxHeaderBytes = 64 << 20, MaxTensors = 4096, MaxDimension = 1 << 30;
     internal const string ModelGroup = "model", BestGroup = "best", OptimizerGroup = "optimizer";
 
+    /// <summary>The model file's JSON settings (every collection bounded while read), with room for one step count per parameter tensor.</summary>
+    private static readonly JsonSerializerOptions Json = CreateJson();
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var json = new JsonSerializerOptions(AutoencoderModelFile.Json);
+        json.Converters.Insert(0, new AutoencoderModelFile.BoundedArray<long>(MaxTensors)); // the first converter that fits wins
+        json.Converters.Insert(0, new AutoencoderModelFile.BoundedArray<TensorEntry>(MaxTensors));
+        return json;
+    }
+
     /// <summary>Test seam: runs (on the writing thread) after the header is written, e.g. to simulate a crash mid-write.</summary>
     [ThreadStatic]
     internal static Action<Stream>? AfterHeaderWritten;
@@ -68,7 +79,7 @@ internal static class CheckpointFile
             }
         }
         header.Tensors = table.ToArray();
-        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, AutoencoderModelFile.Json);
+        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
         TransformerFile.Save(path, stream =>
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -133,7 +144,7 @@ internal static class CheckpointFile
         CheckpointHeader header;
         try
         {
-            header = JsonSerializer.Deserialize<CheckpointHeader>(bytes.AsSpan(Prefix, headerLength), AutoencoderModelFile.Json)
+            header = JsonSerializer.Deserialize<CheckpointHeader>(bytes.AsSpan(Prefix, headerLength), Json)
                 ?? throw new AutoencoderModelFormatException("the header is empty.");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)

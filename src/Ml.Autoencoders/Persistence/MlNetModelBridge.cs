@@ -109,16 +109,28 @@ internal static class MlNetModelBridge
         var kind = KindOf(typeof(T));
         api.LoadCheckAtModel(ctx, api.CreateVersionInfo(kind, typeof(MlNetModelBridge).Assembly.GetName().Name!));
         var reader = api.LoadReader(ctx);
-        int format = reader.ReadInt32();
-        if (format != PayloadFormat)
-            throw new AutoencoderModelFormatException($"Unknown {kind.Description} payload format {format} in the ML.NET model (expected {PayloadFormat}).");
-        long length = reader.ReadInt64();
-        if (length < 0 || length > int.MaxValue)
-            throw new AutoencoderModelFormatException($"Invalid {kind.Description} payload length {length} in the ML.NET model.");
-
         var payload = new MemoryStream(); // grows with what is really there, never with what the header claims
-        if (!api.TryLoadBinaryStream(ctx, kind.PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
-            throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{kind.PayloadStreamName}' of the {kind.Description}.");
+        long length;
+        try
+        {
+            int format = reader.ReadInt32();
+            if (format != PayloadFormat)
+                throw new AutoencoderModelFormatException($"Unknown {kind.Description} payload format {format} in the ML.NET model (expected {PayloadFormat}).");
+            length = reader.ReadInt64();
+            if (length < 0 || length > int.MaxValue)
+                throw new AutoencoderModelFormatException($"Invalid {kind.Description} payload length {length} in the ML.NET model.");
+            if (!api.TryLoadBinaryStream(ctx, kind.PayloadStreamName, r => r.BaseStream.CopyTo(payload)))
+                throw new AutoencoderModelFormatException($"The ML.NET model lacks the stream '{kind.PayloadStreamName}' of the {kind.Description}.");
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new AutoencoderModelFormatException($"The {kind.Description}'s stream in the ML.NET model is truncated.", e);
+        }
+        catch (InvalidDataException e)
+        {
+            // The zip entry's compressed data is damaged (the deflate stream cannot be decoded).
+            throw new AutoencoderModelFormatException($"The {kind.Description}'s stream in the ML.NET model cannot be decompressed: {e.Message}", e);
+        }
         if (payload.Length != length)
             throw new AutoencoderModelFormatException($"The {kind.Description} payload in the ML.NET model is truncated: {payload.Length} of {length} bytes.");
         payload.Position = 0;

@@ -28,6 +28,12 @@ internal abstract class AppendingDataView : IDataView
     public long? GetRowCount() => source.GetRowCount();
 
     /// <summary>
+    /// Rows per look-ahead batch: <paramref name="batchSize"/>, or the source's row count when it is known and smaller
+    /// (the batches are the same; the buffers are not larger than the data, whatever batch size a model file stored).
+    /// </summary>
+    protected int Capacity(int batchSize) => source.GetRowCount() is long rows && rows < batchSize ? (int)Math.Max(1, rows) : batchSize;
+
+    /// <summary>
     /// A cursor computing the new columns <paramref name="active"/> (positions among the appended columns) over
     /// <paramref name="sourceCursor"/>, serving <paramref name="sourceColumns"/> as they are.
     /// </summary>

@@ -25,6 +25,6 @@ internal sealed class AutoencoderDataView : AppendingDataView
         IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active)
     {
         var activeOutputs = active.Order().Select(i => (outputs[i], sourceCount + i)).ToArray();
-        return new BatchedCursor(parent, sourceCursor, Schema, inputColumn, sourceColumns, activeOutputs);
+        return new BatchedCursor(parent, sourceCursor, Schema, inputColumn, sourceColumns, activeOutputs, Capacity(parent.TransformBatchSize));
     }
 }

@@ -279,6 +279,7 @@ public sealed class AutoencoderOptions
         RequireName(SampledLatentCodeColumnName, nameof(SampledLatentCodeColumnName));
         if (Outputs == 0 || (Outputs & ~AutoencoderOutputs.AllVariational) != 0)
             throw new ArgumentOutOfRangeException(nameof(Outputs), Outputs, "Choose at least one of LatentCode, Reconstruction, ReconstructionError, LatentLogVariance, SampledLatentCode.");
+        ValidateEnums();
         ValidateVariant();
         Positive(LatentDimension, nameof(LatentDimension));
         if (HiddenLayerSizes is null) throw new ArgumentNullException(nameof(HiddenLayerSizes), "Use an empty array for no hidden layer.");
@@ -318,6 +319,24 @@ public sealed class AutoencoderOptions
         var names = AutoencoderTransformer.OutputColumns(Outputs, this).Select(c => c.Name).ToArray();
         if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
             throw new ArgumentException($"The output column names must differ: {string.Join(", ", names.Select(n => $"'{n}'"))}.");
+    }
+
+    /// <summary>Every enum value is one the library knows (a cast integer or a damaged model file can hold any).</summary>
+    private void ValidateEnums()
+    {
+        static void Known<T>(T value, string name) where T : struct, Enum
+        {
+            if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(name, value, $"Unknown {typeof(T).Name} value {value}.");
+        }
+        Known(HiddenActivation, nameof(HiddenActivation));
+        foreach (var a in HiddenActivations ?? []) Known(a, nameof(HiddenActivations));
+        Known(CodeActivation, nameof(CodeActivation));
+        if (OutputActivation is { } output) Known(output, nameof(OutputActivation));
+        Known(Loss, nameof(Loss));
+        Known(Optimizer, nameof(Optimizer));
+        Known(LearningRateSchedule, nameof(LearningRateSchedule));
+        Known(Device, nameof(Device));
+        Known(Caching, nameof(Caching));
     }
 
     /// <summary>The variant parts: which combinations make sense.</summary>

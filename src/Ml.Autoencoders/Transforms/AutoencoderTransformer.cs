@@ -96,9 +96,11 @@ public sealed class AutoencoderTransformer : ITransformer
         new AutoencoderRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
 
     /// <summary>Writes the model to one self-describing file (see <see cref="AutoencoderModelFile"/>).</summary>
+    /// <exception cref="InvalidOperationException">A weight is NaN or infinite; an existing file at <paramref name="path"/> is left as it was.</exception>
     public void Save(string path) => AutoencoderModelFile.Save(this, path);
 
     /// <summary>Writes the model to a stream in the library's own format.</summary>
+    /// <exception cref="InvalidOperationException">A weight is NaN or infinite (nothing is written).</exception>
     public void Save(Stream stream) => AutoencoderModelFile.Save(this, stream);
 
     /// <summary>Loads a model saved by <see cref="Save(string)"/>, onto <paramref name="device"/>.</summary>

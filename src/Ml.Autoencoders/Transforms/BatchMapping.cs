@@ -121,7 +121,7 @@ internal sealed class MappedDataView : AppendingDataView
 
     protected override DataViewRowCursor CreateCursor(DataViewRowCursor sourceCursor, DataViewSchema.Column inputColumn,
         IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active) =>
-        new MappedCursor(mapper, sourceCursor, Schema, inputColumn, sourceColumns, active);
+        new MappedCursor(mapper, sourceCursor, Schema, inputColumn, sourceColumns, active, Capacity(mapper.BatchSize));
 }
 
 /// <summary>Reads a batch of source rows, maps it in one call, then serves the rows one by one.</summary>
@@ -135,14 +135,14 @@ internal sealed class MappedCursor : LookAheadCursor
     private VBuffer<float> inputValue;
 
     public MappedCursor(IBatchMapper mapper, DataViewRowCursor source, DataViewSchema schema, DataViewSchema.Column inputColumn,
-        IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active)
-        : base(source, schema, sourceColumns, mapper.BatchSize)
+        IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active, int capacity)
+        : base(source, schema, sourceColumns, capacity)
     {
         this.mapper = mapper;
         sourceCount = source.Schema.Count;
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
-        batch = new MappedBatch(mapper.Columns, mapper.BatchSize, active);
-        inputs = new float[mapper.BatchSize * mapper.InputSize];
+        batch = new MappedBatch(mapper.Columns, capacity, active);
+        inputs = new float[checked(capacity * mapper.InputSize)];
     }
 
     protected override void Capture(int slot, long row)

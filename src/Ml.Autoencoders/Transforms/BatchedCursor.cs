@@ -20,12 +20,13 @@ internal sealed class BatchedCursor : LookAheadCursor
         DataViewSchema schema,
         DataViewSchema.Column inputColumn,
         IReadOnlyList<DataViewSchema.Column> sourceColumns,
-        IReadOnlyList<(AutoencoderTransformer.OutputColumn Column, int Index)> activeOutputs)
-        : base(source, schema, sourceColumns, parent.TransformBatchSize)
+        IReadOnlyList<(AutoencoderTransformer.OutputColumn Column, int Index)> activeOutputs,
+        int capacity)
+        : base(source, schema, sourceColumns, capacity)
     {
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
         foreach (var (column, index) in activeOutputs) outputs[index] = column.Kind;
-        buffers = new OutputBuffers(parent, parent.TransformBatchSize, outputs.Values.Aggregate((AutoencoderOutputs)0, (a, b) => a | b));
+        buffers = new OutputBuffers(parent, capacity, outputs.Values.Aggregate((AutoencoderOutputs)0, (a, b) => a | b));
     }
 
     protected override void Capture(int slot, long row)
