@@ -162,6 +162,7 @@ internal static partial class Program
 
     private static int Main(string[] args)
     {
+        if (args.Contains("--stream")) return StreamBench.Run(args);
         Config cfg;
         try { cfg = Config.Parse(args); }
         catch (Exception e) { Console.Error.WriteLine(e.Message); return 2; }

@@ -36,6 +36,7 @@ internal static class TrainingDataPreparation
         long limit = options.Caching == DataCaching.Memory ? long.MaxValue : options.MaxCacheBytes;
 
         long? known = trainData.GetRowCount();
+        if (known is { } announced && announced * size * (long)sizeof(float) > limit) mayCache = false; // it cannot fit: stream from the start
         IRowCache trainRows, heldOut;
         if (mayCache && known is { } n && n * size * (long)sizeof(float) <= limit)
         {
@@ -71,6 +72,7 @@ internal static class TrainingDataPreparation
                     mayCache = false;
                     trainRows.Clear();
                     heldOut.Clear();
+                    GC.Collect(); // up to MaxCacheBytes just became garbage: give it back before streaming
                 }
             }
             if (!mayCache)
