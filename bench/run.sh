@@ -5,12 +5,25 @@
 #   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
 #   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
+#   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)
 # and, for parts (c), (e), (f), (g), (h), the PyTorch / scikit-learn reference (bench/reference/setup.sh
 # installs it if missing).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+
+proj=bench/Ml.Autoencoders.Bench/Ml.Autoencoders.Bench.csproj
+dll=bench/Ml.Autoencoders.Bench/bin/Release/net10.0/Ml.Autoencoders.Bench.dll
+for a in "$@"; do
+  if [ "$a" = "--soak" ]; then
+    # The soak generates its rows: no Fashion-MNIST, no Python reference.
+    echo "run.sh: dotnet build -c Release $proj" >&2
+    dotnet build -c Release "$proj" -nologo -v q -clp:ErrorsOnly >&2
+    export BENCH_COMMAND="bash bench/run.sh $*"
+    exec dotnet "$dll" "$@"
+  fi
+done
 
 data_dir=/usr/share/datasets/fashion-mnist
 args=("$@")
@@ -25,7 +38,6 @@ if [ "$data_dir" = /usr/share/datasets/fashion-mnist ] && [ ! -f "$data_dir/trai
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y dataset-fashion-mnist >&2
 fi
 
-proj=bench/Ml.Autoencoders.Bench/Ml.Autoencoders.Bench.csproj
 echo "run.sh: dotnet build -c Release $proj" >&2
 dotnet build -c Release "$proj" -nologo -v q -clp:ErrorsOnly >&2
 
@@ -34,5 +46,5 @@ has_data=0
 for a in "$@"; do [ "$a" = "--data" ] && has_data=1; done
 extra=()
 [ $has_data -eq 0 ] && extra=(--data "$data_dir")
-exec dotnet bench/Ml.Autoencoders.Bench/bin/Release/net10.0/Ml.Autoencoders.Bench.dll \
+exec dotnet "$dll" \
   --reference "$root/bench/reference/run_reference.sh" "${extra[@]}" "$@"

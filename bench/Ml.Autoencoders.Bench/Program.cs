@@ -127,7 +127,8 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
-                                      "[--data DIR] [--only abcdefgh] (f, g and h run only when named in --only; g and h use --ref-reps only when given, else 1)");
+                                      "[--data DIR] [--only abcdefgh] (f, g and h run only when named in --only; g and h use --ref-reps only when given, else 1); " +
+                                      "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
                 default: throw new ArgumentException($"Unknown option {a} (try --help)");
@@ -163,6 +164,7 @@ internal static partial class Program
     private static int Main(string[] args)
     {
         if (args.Contains("--stream")) return StreamBench.Run(args);
+        if (args.Contains("--soak")) return SoakBench.Run(args);
         Config cfg;
         try { cfg = Config.Parse(args); }
         catch (Exception e) { Console.Error.WriteLine(e.Message); return 2; }

@@ -102,18 +102,11 @@ internal static class StreamBench
         var late = samples.Skip(samples.Count / 2).ToArray();
         if (late.Length >= 3 && late[^1].Rows > late[0].Rows)
         {
-            double slope = SoakSlope(late.Select(x => x.Rows / 1e6).ToArray(), late.Select(x => x.Rss).ToArray());
+            double slope = SoakBench.LeastSquaresSlope(late.Select(x => x.Rows / 1e6).ToArray(), late.Select(x => x.Rss).ToArray());
             Console.WriteLine($"resident memory over the second half of training ({late[0].Rows:N0} to {late[^1].Rows:N0} rows): {slope:+0.0;-0.0} MB per million rows; " +
                               $"{(Math.Abs(slope) < 5 ? "PASS" : "FAIL")} (|slope| < 5 MB per million rows)");
         }
         return 0;
-    }
-
-    private static double SoakSlope(double[] x, double[] y)
-    {
-        double mx = x.Average(), my = y.Average(), sxy = 0, sxx = 0;
-        for (int i = 0; i < x.Length; i++) { sxy += (x[i] - mx) * (y[i] - my); sxx += (x[i] - mx) * (x[i] - mx); }
-        return sxx == 0 ? double.NaN : sxy / sxx;
     }
 
     private static double ResidentMb()

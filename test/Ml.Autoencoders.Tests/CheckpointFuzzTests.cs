@@ -122,7 +122,7 @@ public sealed class CheckpointFuzzTests
         var contents = CheckpointFile.Parse(bytes);
         var spec = new DenseNetworkSpec(8, [6], [Activation.LeakyReLU], 2, Activation.Linear, Activation.Sigmoid, LatentHead.Deterministic, false);
         using var network = AutoencoderEstimator.CreateNetwork(spec, 1, CPU);
-        using optim.Optimizer optimizer = optimizerKind == OptimizerKind.Adam ? optim.Adam(network.parameters()) : optim.SGD(network.parameters(), 0.1, momentum: 0.9);
+        using var optimizer = TrainingOptimizer.Create(optimizerKind, network.parameters(), 1e-3, momentum: 0.9);
         using var objective = new AutoencoderObjective(network, new ObjectiveSettings { Corruption = new Corruption.MaskingNoise() }, 1, CPU);
         contents.CopyGroup(CheckpointFile.ModelGroup, network.state_dict(), "weights");
         contents.RestoreOptimizer(optimizer);

@@ -1,5 +1,6 @@
 using Ml.Autoencoders.Neighbors;
 using Ml.Autoencoders.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Analysis;
@@ -35,22 +36,25 @@ public static class EmbeddingQuality
         const int Chunk = 512;
         using var scope = NewDisposeScope();
         var x = TensorSpans.FromSpan(input, n, features).to(ScalarType.Float64);
-        var norms = x.square().sum(1);
+        var norms = x.pow(Scalars.Two).sum(1);
         var neighbors = tensor(embeddingNeighbors, ScalarType.Int64).reshape(n, k);
+        using var kScalar = k.ToScalar(); // alive through the native calls (see Scalars)
         for (int start = 0; start < n; start += Chunk)
         {
             int rows = Math.Min(Chunk, n - start);
             using var inner = NewDisposeScope();
             var q = x.narrow(0, start, rows);
-            var d = q.matmul(x.T).mul_(-2).add_(norms.unsqueeze(0)).add_(norms.narrow(0, start, rows).unsqueeze(1));
+            var d = q.matmul(x.T).mul_(Scalars.MinusTwo).add_(norms.unsqueeze(0), Scalars.One).add_(norms.narrow(0, start, rows).unsqueeze(1), Scalars.One);
             // The row itself is never its own neighbour: push it past every other row.
-            var self = arange(start, start + rows, ScalarType.Int64).unsqueeze(1);
-            d.scatter_(1, self, full(new long[] { rows, 1 }, double.PositiveInfinity, ScalarType.Float64));
+            using var first = start.ToScalar(); // alive through the native call (see Scalars)
+            using var end = (start + rows).ToScalar();
+            var self = arange(first, end, Scalars.One, ScalarType.Int64).unsqueeze(1);
+            d.scatter_(1, self, full(new long[] { rows, 1 }, Scalars.PositiveInfinity, ScalarType.Float64));
             var chosen = d.gather(1, neighbors.narrow(0, start, rows)); // rows x k
             for (int j = 0; j < k; j++)
             {
-                var rank = d.lt(chosen.narrow(1, j, 1)).sum(1).add(1); // 1-based rank of the j-th embedding neighbour
-                penalty += rank.sub(k).clamp_min(0).sum().item<long>();
+                var rank = d.lt(chosen.narrow(1, j, 1)).sum(1).add(Scalars.One, Scalars.One); // 1-based rank of the j-th embedding neighbour
+                penalty += rank.sub(kScalar).clamp_min(Scalars.Zero).sum().item<long>();
             }
         }
         return 1 - penalty * 2.0 / (n * (double)k * (2.0 * n - 3.0 * k - 1.0));

@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Analysis;
@@ -37,7 +38,8 @@ public sealed class PcaBaseline
         var x = FromSpan(rows, inputSize).to(ScalarType.Float64);
         var mu = x.mean(new long[] { 0 });
         var centered = x - mu;
-        var covariance = centered.T.matmul(centered) / Math.Max(1, x.shape[0] - 1);
+        using var degrees = Math.Max(1, x.shape[0] - 1).ToScalar(); // alive through the native call (see Scalars)
+        var covariance = centered.T.matmul(centered).div(degrees);
         var (_, vectors) = linalg.eigh(covariance);
         // eigh sorts ascending: the last columns are the leading components.
         var top = vectors.narrow(1, inputSize - components, components).flip(1).T.contiguous();
@@ -54,7 +56,7 @@ public sealed class PcaBaseline
         var w = tensor(components).reshape(Components, d);
         var centered = x - mu;
         var reconstruction = centered.matmul(w.T).matmul(w);
-        return (reconstruction - centered).square().mean().item<double>();
+        return (reconstruction - centered).pow(Scalars.Two).mean().item<double>();
     }
 
     /// <summary>Coordinates of rows on the components (rows x <see cref="Components"/>, row-major, double precision).</summary>

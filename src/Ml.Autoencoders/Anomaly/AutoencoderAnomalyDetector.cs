@@ -39,20 +39,21 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
             const int Batch = 1024;
             var rows = new float[Batch * d];
             var batchScores = new float[Batch];
+            var work = new float[provisional.WorkLength(Batch)];
             int filled = 0;
             foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder.CancellationToken))
             {
                 values.Span.CopyTo(rows.AsSpan(filled * d, d));
                 if (++filled == Batch)
                 {
-                    provisional.ScoreBatch(rows, Batch, batchScores, default);
+                    provisional.ScoreBatch(rows, Batch, batchScores, default, work);
                     scores.AddRange(batchScores);
                     filled = 0;
                 }
             }
             if (filled > 0)
             {
-                provisional.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchScores.AsSpan(0, filled), default);
+                provisional.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchScores.AsSpan(0, filled), default, work);
                 scores.AddRange(batchScores.Take(filled));
             }
             var training = scores.ToArray();

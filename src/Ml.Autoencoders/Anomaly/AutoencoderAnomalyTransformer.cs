@@ -76,23 +76,33 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
         var scores = new float[count];
         const int Batch = 1024;
+        var work = new float[WorkLength(Math.Min(Batch, count))];
         for (int start = 0; start < count; start += Batch)
         {
             int n = Math.Min(Batch, count - start);
-            ScoreBatch(rows.Slice(start * InputSize, n * InputSize), n, scores.AsSpan(start, n), default);
+            ScoreBatch(rows.Slice(start * InputSize, n * InputSize), n, scores.AsSpan(start, n), default, work);
         }
         return scores;
     }
 
-    /// <summary>Scores (and per-feature squared errors, when asked for) of one batch.</summary>
-    internal void ScoreBatch(ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors)
+    /// <summary>Values of the work area <see cref="ScoreBatch"/> needs for <paramref name="rows"/> rows.</summary>
+    internal int WorkLength(int rows) =>
+        rows * (InputSize + (options.ScoreKind == AnomalyScoreKind.NegativeElbo ? 2 * Autoencoder.Model.LatentDimension : 0));
+
+    /// <summary>
+    /// Scores (and per-feature squared errors, when asked for) of one batch. <paramref name="work"/> (at least
+    /// <see cref="WorkLength"/> values, overwritten) holds the reconstruction: callers keep one per cursor, so that a long
+    /// Transform does not allocate a large array per batch.
+    /// </summary>
+    internal void ScoreBatch(ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
     {
         var model = Autoencoder.Model;
         int d = InputSize, k = model.LatentDimension;
-        var reconstruction = new float[rows * d];
         bool elbo = options.ScoreKind == AnomalyScoreKind.NegativeElbo;
-        var mean = elbo ? new float[rows * k] : [];
-        var logVariance = elbo ? new float[rows * k] : [];
+        if (work.Length < WorkLength(rows)) throw new ArgumentException($"The work area needs {WorkLength(rows)} values.", nameof(work));
+        var reconstruction = work[..(rows * d)];
+        var mean = elbo ? work.Slice(rows * d, rows * k) : default;
+        var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
         model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
         bool bce = options.Autoencoder.Loss == ReconstructionLoss.BinaryCrossEntropy;
         for (int r = 0; r < rows; r++)
@@ -230,9 +240,10 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
         {
             var scores = batch.IsActive(0) || batch.IsActive(1) ? batch.Floats(0) : default;
-            var scratch = scores.IsEmpty ? new float[rows] : scores[..rows];
+            var work = batch.Scratch(rows + parent.WorkLength(rows)).AsSpan(); // kept by the cursor's batch: no array per batch
+            var scratch = scores.IsEmpty ? work[..rows] : scores[..rows];
             var errors = Columns.Count > 2 && batch.IsActive(2) ? batch.Floats(2)[..(rows * InputSize)] : default;
-            parent.ScoreBatch(inputs, rows, scratch, errors);
+            parent.ScoreBatch(inputs, rows, scratch, errors, work[rows..]);
             if (batch.IsActive(1))
             {
                 var labels = batch.Bools(1);

@@ -98,10 +98,11 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         var encoderParameters = EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device);
         var headParameters = network.Head.parameters().ToList();
         double encoderRate = options.EncoderLearningRate ?? options.LearningRate;
-        using var optimizer = optim.Adam(new[]
+        // TorchSharp's Adam, computed with Scalars kept alive through each call (see TrainingOptimizer).
+        using var optimizer = TrainingOptimizer.Create(OptimizerKind.Adam, new (IEnumerable<TorchSharp.Modules.Parameter>, double)[]
         {
-            new TorchSharp.Modules.Adam.ParamGroup(encoderParameters, lr: encoderRate),
-            new TorchSharp.Modules.Adam.ParamGroup(headParameters, lr: options.LearningRate),
+            (encoderParameters, encoderRate),
+            (headParameters, options.LearningRate),
         });
 
         var records = new List<EpochRecord>();
@@ -129,9 +130,9 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
                     using var scope = NewDisposeScope();
                     var (x, y) = Batch(data, shuffled.AsSpan(start, rows), batch, labels, device);
                     var loss = nn.functional.cross_entropy(network.forward(x), y);
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Step();
                     lossSum += loss.item<float>() * rows;
                 }
                 double? validationLoss = validation.Length > 0 ? Evaluate(network, data, validation, batch, labels, device) : null;

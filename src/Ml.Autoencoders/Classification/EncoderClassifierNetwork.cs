@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Runtime;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -45,7 +46,7 @@ internal sealed class EncoderClassifierNetwork : nn.Module<Tensor, Tensor>
         using (var scope = NewDisposeScope())
         {
             var probe = randn(2, network.InputSize, device: device);
-            network.Encode(probe).square().sum().backward();
+            network.Encode(probe).pow(Scalars.Two).sum().backward();
         }
         var used = all.Where(p => p.grad is not null).ToList();
         foreach (var p in all)

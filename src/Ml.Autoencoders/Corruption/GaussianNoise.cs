@@ -50,9 +50,15 @@ public sealed class GaussianNoise : InputCorruption
         var noise = empty_like(clean).normal_(0, 1, generator);
         if (StandardDeviations is { } s)
             noise.mul_(tensor(s, device: clean.device));
-        var noisy = clean.add(noise, alpha: Factor);
+        // Scalars made here and disposed with the scope's end stay alive through the native calls (see Scalars).
+        using var factor = Factor.ToScalar();
+        var noisy = clean.add(noise, alpha: factor);
         if (ClipMin is not null || ClipMax is not null)
-            noisy.clamp_(ClipMin is { } lo ? (Scalar)lo : null, ClipMax is { } hi ? (Scalar)hi : null);
+        {
+            using var min = ClipMin?.ToScalar();
+            using var max = ClipMax?.ToScalar();
+            noisy.clamp_(min, max);
+        }
         return noisy.MoveToOuterDisposeScope();
     }
 

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Corruption;
@@ -21,8 +22,10 @@ public sealed class MaskingNoise : InputCorruption
     internal override Tensor Apply(Tensor clean, Generator generator)
     {
         using var scope = NewDisposeScope();
-        var masked = empty_like(clean).uniform_(0, 1, generator).lt(Rate);
-        return clean.masked_fill(masked, MaskValue).MoveToOuterDisposeScope();
+        using var rate = Rate.ToScalar(); // alive through the native calls (see Scalars)
+        using var maskValue = MaskValue.ToScalar();
+        var masked = empty_like(clean).uniform_(0, 1, generator).lt(rate);
+        return clean.masked_fill(masked, maskValue).MoveToOuterDisposeScope();
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Corruption;
@@ -30,7 +31,11 @@ public sealed class SaltAndPepperNoise : InputCorruption
         using var scope = NewDisposeScope();
         // One uniform draw decides both whether a value is hit (u < rate) and which way (u < rate / 2).
         var u = empty_like(clean).uniform_(0, 1, generator);
-        var result = clean.masked_fill(u.lt(Rate / 2), Low).masked_fill_(u.ge(Rate / 2).logical_and_(u.lt(Rate)), High);
+        using var rate = Rate.ToScalar(); // alive through the native calls (see Scalars)
+        using var halfRate = (Rate / 2).ToScalar();
+        using var low = Low.ToScalar();
+        using var high = High.ToScalar();
+        var result = clean.masked_fill(u.lt(halfRate), low).masked_fill_(u.ge(halfRate).logical_and_(u.lt(rate)), high);
         return result.MoveToOuterDisposeScope();
     }
 

@@ -18,6 +18,7 @@ internal sealed class StreamingTrainingData : ITrainingData
 {
     private readonly Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows;
     private readonly int bufferRows;
+    private Buffers? spare; // the last pass's arrays, reused by the next pass (an epoch is one pass)
 
     /// <param name="featureCount">Features per row.</param>
     /// <param name="readRows">Reads the rows of one pass, in an order drawn from the random source when one is given and the source can shuffle; each item is one row (it may be reused after the next item).</param>
@@ -34,53 +35,70 @@ internal sealed class StreamingTrainingData : ITrainingData
     public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
     {
         int d = FeatureCount;
-        var batch = new float[batchSize * d];
+        // A pass takes the spare arrays (a second pass running at the same time makes its own) and leaves them for the
+        // next: the shuffle buffer is bufferRows x features floats (51 MB for 16,384 rows of 784), too much to allocate
+        // afresh every epoch.
+        var arrays = Interlocked.Exchange(ref spare, null) ?? new Buffers();
+        var batch = arrays.Batch is { } b && b.Length == batchSize * d ? b : arrays.Batch = new float[batchSize * d];
         int inBatch = 0;
-        float[]? buffer = shuffle is null ? null : new float[bufferRows * d];
+        float[]? buffer = shuffle is null ? null : arrays.Shuffle ??= new float[bufferRows * d];
         int buffered = 0;
-
         var sourceOrder = shuffle is null ? null : new Random(shuffle.Next());
-        foreach (var row in readRows(cancellation, sourceOrder))
+        try
         {
-            var span = row.Span;
-            if (buffer is null)
+            foreach (var row in readRows(cancellation, sourceOrder))
             {
-                span.CopyTo(batch.AsSpan(inBatch * d, d));
-            }
-            else if (buffered < bufferRows)
-            {
-                span.CopyTo(buffer.AsSpan(buffered++ * d, d));
-                continue;
-            }
-            else
-            {
-                int slot = shuffle!.Next(bufferRows);
-                buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
-                span.CopyTo(buffer.AsSpan(slot * d, d));
-            }
-            if (++inBatch == batchSize)
-            {
-                yield return ToTensor(batch, inBatch, d, device);
-                inBatch = 0;
-            }
-        }
-
-        if (buffer is not null)
-        {
-            // Drain the buffer in random order.
-            for (int remaining = buffered; remaining > 0; remaining--)
-            {
-                int slot = shuffle!.Next(remaining);
-                buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
-                buffer.AsSpan((remaining - 1) * d, d).CopyTo(buffer.AsSpan(slot * d, d));
+                var span = row.Span;
+                if (buffer is null)
+                {
+                    span.CopyTo(batch.AsSpan(inBatch * d, d));
+                }
+                else if (buffered < bufferRows)
+                {
+                    span.CopyTo(buffer.AsSpan(buffered++ * d, d));
+                    continue;
+                }
+                else
+                {
+                    int slot = shuffle!.Next(bufferRows);
+                    buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
+                    span.CopyTo(buffer.AsSpan(slot * d, d));
+                }
                 if (++inBatch == batchSize)
                 {
                     yield return ToTensor(batch, inBatch, d, device);
                     inBatch = 0;
                 }
             }
+
+            if (buffer is not null)
+            {
+                // Drain the buffer in random order.
+                for (int remaining = buffered; remaining > 0; remaining--)
+                {
+                    int slot = shuffle!.Next(remaining);
+                    buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
+                    buffer.AsSpan((remaining - 1) * d, d).CopyTo(buffer.AsSpan(slot * d, d));
+                    if (++inBatch == batchSize)
+                    {
+                        yield return ToTensor(batch, inBatch, d, device);
+                        inBatch = 0;
+                    }
+                }
+            }
+            if (inBatch > 0) yield return ToTensor(batch, inBatch, d, device);
         }
-        if (inBatch > 0) yield return ToTensor(batch, inBatch, d, device);
+        finally
+        {
+            spare = arrays;
+        }
+    }
+
+    /// <summary>The arrays of one pass.</summary>
+    private sealed class Buffers
+    {
+        public float[]? Batch;
+        public float[]? Shuffle;
     }
 
     private static Tensor ToTensor(float[] batch, int rows, int d, Device device)

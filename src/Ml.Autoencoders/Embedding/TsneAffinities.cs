@@ -145,9 +145,9 @@ internal static class TsneAffinities
         using (NewDisposeScope())
         {
             var x = TensorSpans.FromSpan(rows, n, features).to(ScalarType.Float64);
-            var norms = x.square().sum(1);
-            var d2 = norms.unsqueeze(1) + norms.unsqueeze(0) - 2 * x.matmul(x.T);
-            squared = TensorSpans.ToArray<double>(d2.clamp_min(0).contiguous());
+            var norms = x.pow(Scalars.Two).sum(1);
+            var d2 = norms.unsqueeze(1).add(norms.unsqueeze(0), Scalars.One).sub(x.matmul(x.T).mul(Scalars.Two));
+            squared = TensorSpans.ToArray<double>(d2.clamp_min(Scalars.Zero).contiguous());
         }
         var p = new double[(long)n * n];
         Parallel.For(0, n, () => (new double[n - 1], new double[n - 1]), (i, _, buffers) =>

@@ -87,7 +87,7 @@ internal sealed class NearestNeighborIndex : IDisposable
             if (!onCpu) t = t.to(device!);
             if (metric == NeighborMetric.Cosine && !prepared) t = Normalise(t);
             train = t.contiguous().MoveToOuterDisposeScope();
-            squaredNorms = train.square().sum(1).MoveToOuterDisposeScope();
+            squaredNorms = train.pow(Scalars.Two).sum(1).MoveToOuterDisposeScope();
         }
         if (reducedPrecision ?? (metric == NeighborMetric.Euclidean && onCpu && CpuHasBFloat16Units.Value))
             screen = ReducedPrecisionScreen.TryCreate(TensorSpans.AsSpan<float>(train), count, features);
@@ -162,16 +162,16 @@ internal sealed class NearestNeighborIndex : IDisposable
         if (train.device.type != TorchSharp.DeviceType.CPU) q = q.to(train.device);
         Tensor d;
         if (Metric == NeighborMetric.Cosine)
-            d = Normalise(q).matmul(train.t()).neg_().add_(1).clamp_min_(0); // rounding can push 1 - cos below 0
+            d = Normalise(q).matmul(train.t()).neg_().add_(Scalars.One, Scalars.One).clamp_min_(Scalars.Zero); // rounding can push 1 - cos below 0
         else
-            d = q.matmul(train.t()).mul_(-2).add_(squaredNorms.unsqueeze(0)).add_(q.square().sum(1, keepdim: true)).clamp_min_(0);
+            d = q.matmul(train.t()).mul_(Scalars.MinusTwo).add_(squaredNorms.unsqueeze(0), Scalars.One).add_(q.pow(Scalars.Two).sum(1, keepdim: true), Scalars.One).clamp_min_(Scalars.Zero);
         var (values, positions) = d.topk(k, dim: 1, largest: false, sorted: true);
         if (Metric == NeighborMetric.Euclidean)
         {
             // The expanded form loses digits to cancellation (a row's distance to itself comes out ~1e-3, not 0):
             // recompute the k chosen distances directly (n x k x features) and re-sort them.
             var chosen = train.index_select(0, positions.flatten()).view(n, k, Features);
-            var exact = chosen.sub(q.unsqueeze(1)).square().sum(2).sqrt();
+            var exact = chosen.sub(q.unsqueeze(1)).pow(Scalars.Two).sum(2).sqrt();
             var (sorted, order) = exact.sort(dim: 1);
             values = sorted;
             positions = positions.gather(1, order);
@@ -180,7 +180,7 @@ internal sealed class NearestNeighborIndex : IDisposable
         TensorSpans.ToArray<int>(positions.to_type(ScalarType.Int32).cpu()).CopyTo(indices);
     }
 
-    private static Tensor Normalise(Tensor rows) => rows.div(rows.norm(1, keepdim: true).clamp_min(1e-12));
+    private static Tensor Normalise(Tensor rows) => rows.div(rows.norm(1, keepdim: true).clamp_min(Scalars.TinyNorm));
 
     public void Dispose()
     {

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Runtime;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -24,20 +25,6 @@ public enum Activation
 
 internal static class Activations
 {
-    /// <summary>
-    /// The leaky ReLU's slope, rooted for the life of the process. TorchSharp 0.107's <c>nn.LeakyReLU</c> (through
-    /// <c>functional.leaky_relu</c>) makes a temporary Scalar of its slope on every call and passes only its native handle
-    /// on, so the finalizer thread can free it while libtorch reads it: under heavy allocation the model-file fuzz saw
-    /// Transform fail with "Expected false to be true ... toFloat" in <c>leaky_relu</c>.
-    /// </summary>
-    private static readonly Scalar Slope = 0.01;
-
-    /// <summary><c>nn.LeakyReLU(0.01)</c> with a rooted slope (see <see cref="Slope"/>); the same kernel, the same values.</summary>
-    private sealed class LeakyReLU() : nn.Module<Tensor, Tensor>(nameof(LeakyReLU))
-    {
-        public override Tensor forward(Tensor input) => input.leaky_relu(Slope);
-    }
-
     public static nn.Module<Tensor, Tensor> Create(Activation activation) => activation switch
     {
         Activation.Linear => nn.Identity(),
@@ -55,7 +42,7 @@ internal static class Activations
     {
         Activation.Linear => a,
         Activation.ReLU => nn.functional.relu(a),
-        Activation.LeakyReLU => a.leaky_relu(Slope),
+        Activation.LeakyReLU => a.leaky_relu(Scalars.LeakySlope),
         Activation.SELU => nn.functional.selu(a),
         Activation.Tanh => a.tanh(),
         Activation.Sigmoid => a.sigmoid(),
@@ -67,17 +54,37 @@ internal static class Activations
     public static Tensor? Derivative(Activation activation, Tensor a) => activation switch
     {
         Activation.Linear => null,
-        Activation.ReLU => a.gt(0).to_type(a.dtype),
-        Activation.LeakyReLU => a.gt(0).to_type(a.dtype).mul(0.99).add(0.01),
+        Activation.ReLU => a.gt(Scalars.Zero).to_type(a.dtype),
+        Activation.LeakyReLU => a.gt(Scalars.Zero).to_type(a.dtype).mul(Scalars.LeakyStep).add(Scalars.LeakySlope, Scalars.One),
         // SELU(a) = scale·a for a > 0, scale·alpha·(e^a − 1) otherwise.
-        Activation.SELU => a.clamp_max(0).exp().mul(SeluScale * SeluAlpha).masked_fill(a.gt(0), SeluScale),
-        Activation.Tanh => a.tanh().square().neg().add(1),
-        Activation.Sigmoid => a.sigmoid().mul(a.sigmoid().neg().add(1)),
+        Activation.SELU => a.clamp_max(Scalars.Zero).exp().mul(SeluScaleAlpha).masked_fill(a.gt(Scalars.Zero), SeluScaleScalar),
+        Activation.Tanh => a.tanh().pow(Scalars.Two).neg().add(Scalars.One, Scalars.One),
+        Activation.Sigmoid => a.sigmoid().mul(a.sigmoid().neg().add(Scalars.One, Scalars.One)),
         // GELU(a) = a·Φ(a): derivative Φ(a) + a·φ(a).
-        Activation.GELU => a.mul(0.7071067811865476).erf().add(1).mul(0.5).add(a.mul(a.square().mul(-0.5).exp()).mul(0.3989422804014327)),
+        Activation.GELU => a.mul(InverseSqrt2).erf().add(Scalars.One, Scalars.One).mul(Scalars.Half).add(a.mul(a.pow(Scalars.Two).mul(Scalars.MinusHalf).exp()).mul(InverseSqrt2Pi), Scalars.One),
         _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
     };
 
     private const float SeluScale = 1.0507009873554805f;
     private const float SeluAlpha = 1.6732632423543772f;
+
+    // The derivatives' constants as Scalars made once (see Scalars), with the types the expressions had.
+    private static readonly Scalar SeluScaleAlpha = (SeluScale * SeluAlpha).ToScalar();
+    private static readonly Scalar SeluScaleScalar = SeluScale.ToScalar();
+    private static readonly Scalar InverseSqrt2 = 0.7071067811865476.ToScalar();
+    private static readonly Scalar InverseSqrt2Pi = 0.3989422804014327.ToScalar();
+
+    /// <summary>
+    /// LeakyReLU with slope 0.01 as a module, like <c>nn.LeakyReLU(0.01)</c> but with its slope held as one
+    /// <see cref="Scalar"/>: TorchSharp's module makes a new Scalar every forward pass, which a garbage collection on
+    /// another thread can free while libtorch still reads it (see <see cref="Scalars"/>). No parameters, no state.
+    /// </summary>
+    private sealed class LeakyReLU : nn.Module<Tensor, Tensor>
+    {
+        public LeakyReLU() : base(nameof(LeakyReLU))
+        {
+        }
+
+        public override Tensor forward(Tensor input) => input.leaky_relu(Scalars.LeakySlope);
+    }
 }

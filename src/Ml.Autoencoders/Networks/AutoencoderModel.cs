@@ -213,7 +213,8 @@ public sealed class AutoencoderModel : IDisposable
         using var noGrad = no_grad();
         var original = device.type == DeviceType.CPU ? input : input.to(device);
         var bounds = InputBounds;
-        using Scalar? low = bounds?.Low, high = bounds?.High; // held until the pass ends (see Half)
+        using var low = bounds is var (lo, _) ? ((double)lo).ToScalar() : null; // held until the pass ends (see Runtime.Scalars)
+        using var high = bounds is var (_, hi) ? ((double)hi).ToScalar() : null;
         var x = low is not null ? original.clamp(low, high) : original;
         bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
         var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
@@ -226,15 +227,10 @@ public sealed class AutoencoderModel : IDisposable
         if (!o.Error.IsEmpty)
         {
             var difference = r - original; // against the unclamped input: far-out rows get a large error
-            CopyOut(difference.mul(difference).mean(new long[] { 1 }).clamp_max_(FloatMax), o.Error); // not square(): see Half; overflow saturates, never inf
+            CopyOut(difference.pow(Scalars.Two).mean(new long[] { 1 }).clamp_max_(Scalars.FloatMax), o.Error); // overflow saturates, never inf
         }
     }
 
-    // TorchSharp 0.107 turns numbers into temporary Scalars (square() is pow(2), add(t) is add(t, 1)) and reads their
-    // native handle without keeping them alive: the finalizer thread can free a Scalar while libtorch still reads it
-    // (seen as "toDouble ... Expected false to be true" under heavy allocation in the model-file fuzz). Transform uses no
-    // temporary Scalars: these are rooted for the life of the process.
-    private static readonly Scalar Half = 0.5, One = 1, FloatMax = float.MaxValue;
 
     /// <summary>
     /// z = μ + σ·ε with ε drawn per (seed, row position, unit), so a row's sampled code does not depend on the
@@ -244,7 +240,7 @@ public sealed class AutoencoderModel : IDisposable
     {
         int rows = (int)mean.shape[0];
         var epsilon = ToDevice(RowNoise.Rows((ulong)(uint)(Seed ^ 0x2545F491), firstRow, rows, LatentDimension), rows, LatentDimension);
-        return mean.add(logVariance.mul(Half).exp_().mul_(epsilon), One);
+        return mean.add(logVariance.mul(Scalars.Half).exp_().mul_(epsilon), Scalars.One);
     }
 
     /// <summary>Seed of the sampled-code column (the training seed).</summary>

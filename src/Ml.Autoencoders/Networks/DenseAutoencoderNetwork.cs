@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -137,7 +138,7 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
         var mu = mean.forward(h);
         preActivations?.Add(mu);
         var logVariance = log_variance!.forward(h);
-        var z = generator is null ? mu : mu.add(logVariance.mul(0.5).exp().mul(empty_like(mu).normal_(0, 1, generator)));
+        var z = generator is null ? mu : mu.add(logVariance.mul(Scalars.Half).exp().mul(empty_like(mu).normal_(0, 1, generator)), Scalars.One);
         return new ForwardPass(input, z, mu, logVariance, decoder.forward(z), preActivations);
     }
 

@@ -1,6 +1,7 @@
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Training;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Objectives;
@@ -73,13 +74,15 @@ internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
             var kl = KlDivergence.FromStandardNormal(mean, logVariance);
             terms?.Add(kl);
             double beta = training ? KlDivergence.WeightAt(settings.KlWeight, settings.KlWarmupEpochs, epoch) : settings.KlWeight;
-            loss = loss.add(kl, alpha: beta);
+            using var alpha = beta.ToScalar(); // alive through the native call (see Scalars)
+            loss = loss.add(kl, alpha: alpha);
         }
         foreach (var penalty in settings.Penalties)
         {
             var value = penalty.Compute(pass, network);
             terms?.Add(value);
-            loss = loss.add(value, alpha: penalty.Weight);
+            using var weight = penalty.Weight.ToScalar();
+            loss = loss.add(value, alpha: weight);
         }
         return loss;
     }

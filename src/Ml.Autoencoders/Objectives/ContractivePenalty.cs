@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Runtime;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Objectives;
@@ -38,8 +39,8 @@ public sealed class ContractivePenalty : AutoencoderPenalty
         var codeWeight = layers[last].Linear.weight;
         if (last == 0)
         {
-            var rowNorms = codeWeight.square().sum(1);
-            var single = codeDerivative is null ? rowNorms.sum() : codeDerivative.square().matmul(rowNorms).mean();
+            var rowNorms = codeWeight.pow(Scalars.Two).sum(1);
+            var single = codeDerivative is null ? rowNorms.sum() : codeDerivative.pow(Scalars.Two).matmul(rowNorms).mean();
             return single.MoveToOuterDisposeScope();
         }
         // M starts as D_L W_L ([rows or 1, code, width]) and takes one layer per step towards the input.
@@ -50,7 +51,7 @@ public sealed class ContractivePenalty : AutoencoderPenalty
             if (derivative is not null) m = m.mul(derivative.unsqueeze(1));
             m = m.matmul(layers[i].Linear.weight);
         }
-        var perRow = m.square().sum(new long[] { 1, 2 });
+        var perRow = m.pow(Scalars.Two).sum(new long[] { 1, 2 });
         return (perRow.shape[0] == rows ? perRow.mean() : perRow.sum()).MoveToOuterDisposeScope();
     }
 }

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Objectives;
@@ -12,8 +14,9 @@ internal static class KlDivergence
     public static Tensor FromStandardNormal(Tensor mean, Tensor logVariance)
     {
         using var scope = NewDisposeScope();
-        var perUnit = logVariance.add(1).sub_(mean.square()).sub_(logVariance.exp());
-        return perUnit.sum().mul_(-0.5 / mean.shape[0]).MoveToOuterDisposeScope();
+        var perUnit = logVariance.add(Scalars.One, Scalars.One).sub_(mean.pow(Scalars.Two)).sub_(logVariance.exp());
+        using var factor = (-0.5 / mean.shape[0]).ToScalar(); // alive through the native call (see Scalars)
+        return perUnit.sum().mul_(factor).MoveToOuterDisposeScope();
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Objectives;
@@ -26,6 +27,8 @@ internal static class ReconstructionLosses
             ReconstructionLoss.BinaryCrossEntropy => nn.functional.binary_cross_entropy(reconstruction, target, reduction: reduction),
             _ => throw new ArgumentOutOfRangeException(nameof(loss), loss, "Unknown reconstruction loss."),
         };
-        return sumPerRow ? value.div_(target.shape[0]) : value;
+        if (!sumPerRow) return value;
+        using var rows = target.shape[0].ToScalar(); // alive through the native call (see Scalars)
+        return value.div_(rows);
     }
 }

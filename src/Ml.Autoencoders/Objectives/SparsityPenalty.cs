@@ -1,4 +1,6 @@
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Runtime;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Objectives;
@@ -51,12 +53,18 @@ public sealed class SparsityPenalty : AutoencoderPenalty
         using var scope = NewDisposeScope();
         var code = pass.Code;
         if (Kind == SparsityKind.L1)
-            return code.abs().sum().div_(code.shape[0]).MoveToOuterDisposeScope();
+        {
+            using var rows = code.shape[0].ToScalar(); // alive through the native call (see Scalars)
+            return code.abs().sum().div_(rows).MoveToOuterDisposeScope();
+        }
         // Clamp only to keep the logarithms finite; the penalty itself is never clipped.
-        double rho = TargetActivation;
-        var rhoHat = code.mean(new long[] { 0 }).clamp(1e-6, 1 - 1e-6);
+        using var rho = TargetActivation.ToScalar();
+        using var notRho = (1 - TargetActivation).ToScalar();
+        using var low = 1e-6.ToScalar();
+        using var high = (1 - 1e-6).ToScalar();
+        var rhoHat = code.mean(new long[] { 0 }).clamp(low, high);
         var kl = rhoHat.reciprocal().mul(rho).log().mul(rho)
-            .add_(rhoHat.neg().add(1).reciprocal().mul(1 - rho).log().mul(1 - rho));
+            .add_(rhoHat.neg().add(Scalars.One, Scalars.One).reciprocal().mul(notRho).log().mul(notRho), Scalars.One);
         return kl.sum().MoveToOuterDisposeScope();
     }
 }

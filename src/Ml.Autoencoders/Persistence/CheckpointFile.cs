@@ -186,7 +186,7 @@ internal static class CheckpointFile
     };
 
     /// <summary>The tensors the trainer saves: the weights, the best weights so far, the optimizer's state per parameter.</summary>
-    public static IEnumerable<(string Group, string Name, Tensor Value)> TrainerTensors(nn.Module network, IReadOnlyDictionary<string, Tensor>? best, optim.Optimizer optimizer)
+    public static IEnumerable<(string Group, string Name, Tensor Value)> TrainerTensors(nn.Module network, IReadOnlyDictionary<string, Tensor>? best, TrainingOptimizer optimizer)
     {
         foreach (var (name, value) in network.state_dict()) yield return (ModelGroup, name, value);
         if (best is not null) foreach (var (name, value) in best) yield return (BestGroup, name, value);
@@ -199,24 +199,13 @@ internal static class CheckpointFile
         }
     }
 
-    /// <summary>Step counts per parameter (Adam, AdamW); empty for SGD.</summary>
-    public static long[] OptimizerSteps(optim.Optimizer optimizer) => OptimizerStates(optimizer).Select(s => s switch
-    {
-        Adam.State a => a.step,
-        AdamW.State w => w.step,
-        _ => 0L,
-    }).ToArray();
+    /// <summary>Step counts per parameter (Adam, AdamW; 0 for SGD).</summary>
+    public static long[] OptimizerSteps(TrainingOptimizer optimizer) => OptimizerStates(optimizer).Select(s => s.Step).ToArray();
 
-    internal static IReadOnlyList<OptimizerState> OptimizerStates(optim.Optimizer optimizer) =>
-        optimizer is OptimizerHelper helper ? helper.state_dict().State : throw new NotSupportedException($"Optimizer {optimizer.GetType().Name} has no readable state.");
+    internal static IReadOnlyList<TrainingOptimizer.State> OptimizerStates(TrainingOptimizer optimizer) => optimizer.Groups.SelectMany(g => g.States).ToList();
 
-    internal static IEnumerable<(string Name, Tensor? Value)> StateTensors(OptimizerState state) => state switch
-    {
-        Adam.State a => new (string, Tensor?)[] { ("exp_avg", a.exp_avg), ("exp_avg_sq", a.exp_avg_sq), ("max_exp_avg_sq", a.max_exp_avg_sq) },
-        AdamW.State w => new (string, Tensor?)[] { ("exp_avg", w.exp_avg), ("exp_avg_sq", w.exp_avg_sq), ("max_exp_avg_sq", w.max_exp_avg_sq) },
-        SGD.State s => new (string, Tensor?)[] { ("momentum_buffer", s.momentum_buffer) },
-        _ => throw new NotSupportedException($"Optimizer state {state.GetType().Name} cannot be checkpointed."),
-    };
+    internal static IEnumerable<(string Name, Tensor? Value)> StateTensors(TrainingOptimizer.State state) =>
+        new (string, Tensor?)[] { ("exp_avg", state.Average), ("exp_avg_sq", state.SquaredAverage), ("momentum_buffer", state.Momentum) };
 
     internal sealed record TensorEntry(string? Group, string? Name, string? DType, long[]? Shape);
 }
@@ -284,45 +273,38 @@ internal sealed class CheckpointContents(CheckpointHeader header, byte[] bytes, 
     }
 
     /// <summary>Restores the optimizer's per-parameter state (moments, momentum buffers, step counts).</summary>
-    public void RestoreOptimizer(optim.Optimizer optimizer)
+    public void RestoreOptimizer(TrainingOptimizer optimizer)
     {
         var states = CheckpointFile.OptimizerStates(optimizer);
-        var parameters = optimizer.parameters().ToList();
+        var parameters = optimizer.Groups.SelectMany(g => g.Parameters).ToList();
         var steps = Header.OptimizerSteps!;
         if (steps.Length != states.Count)
             throw new AutoencoderModelFormatException($"the checkpoint holds optimizer state for {steps.Length} parameters; the network has {states.Count}.");
         var byName = Entries(CheckpointFile.OptimizerGroup).ToDictionary(e => e.Entry.Name!, e => e);
+        var expected = new HashSet<string>();
         for (int i = 0; i < states.Count; i++)
         {
             if (steps[i] < 0) throw new AutoencoderModelFormatException($"optimizer step count {steps[i]} is negative.");
-            switch (states[i])
+            var state = states[i];
+            state.Step = steps[i];
+            if (state.Average is not null) CopyInto(byName, $"{i}.exp_avg", state.Average, expected);
+            if (state.SquaredAverage is not null) CopyInto(byName, $"{i}.exp_avg_sq", state.SquaredAverage, expected);
+            if (state.Average is null && byName.ContainsKey($"{i}.momentum_buffer"))
             {
-                case Adam.State a:
-                    a.step = steps[i];
-                    CopyInto(byName, $"{i}.exp_avg", a.exp_avg);
-                    CopyInto(byName, $"{i}.exp_avg_sq", a.exp_avg_sq);
-                    break;
-                case AdamW.State w:
-                    w.step = steps[i];
-                    CopyInto(byName, $"{i}.exp_avg", w.exp_avg);
-                    CopyInto(byName, $"{i}.exp_avg_sq", w.exp_avg_sq);
-                    break;
-                case SGD.State s:
-                    if (byName.ContainsKey($"{i}.momentum_buffer"))
-                    {
-                        s.momentum_buffer?.Dispose();
-                        s.momentum_buffer = zeros_like(parameters[i]).DetachFromDisposeScope();
-                        CopyInto(byName, $"{i}.momentum_buffer", s.momentum_buffer);
-                    }
-                    break;
+                state.Momentum?.Dispose();
+                state.Momentum = zeros_like(parameters[i]).DetachFromDisposeScope();
+                CopyInto(byName, $"{i}.momentum_buffer", state.Momentum, expected);
             }
         }
+        if (byName.Keys.FirstOrDefault(n => !expected.Contains(n)) is { } extra)
+            throw new AutoencoderModelFormatException($"the checkpoint holds optimizer tensor '{extra}', which this optimizer does not have.");
     }
 
-    private void CopyInto(Dictionary<string, (CheckpointFile.TensorEntry Entry, int Index)> byName, string name, Tensor target)
+    private void CopyInto(Dictionary<string, (CheckpointFile.TensorEntry Entry, int Index)> byName, string name, Tensor target, HashSet<string> used)
     {
         if (!byName.TryGetValue(name, out var e))
             throw new AutoencoderModelFormatException($"the checkpoint lacks optimizer tensor '{name}'.");
+        used.Add(name);
         CopyInto(e.Entry, e.Index, target);
     }
 

@@ -48,7 +48,7 @@ internal static class AutoencoderTrainer
             {
                 token.ThrowIfCancellationRequested();
                 double lr = settings.LearningRateAt(epoch);
-                foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+                foreach (var group in optimizer.Groups) group.LearningRate = lr;
 
                 var clock = Stopwatch.StartNew();
                 network.train();
@@ -62,13 +62,13 @@ internal static class AutoencoderTrainer
                     scope.Attach(batch);
                     token.ThrowIfCancellationRequested(); // at a batch boundary: the weights are those after the previous step
                     batchIndex++;
-                    optimizer.zero_grad();
+                    optimizer.ZeroGrad();
                     var loss = objective.Loss(batch, epoch, training: true, terms.Batch);
                     double value = loss.item<float>();
                     if (!double.IsFinite(value))
                         throw Diverged(network, records, best, bestEpoch, epoch + 1, batchIndex, value, lr, "the loss became " + value);
                     loss.backward();
-                    optimizer.step();
+                    optimizer.Step();
                     long n = batch.shape[0];
                     lossSum += value * n;
                     terms.AddBatch(n);
@@ -209,13 +209,9 @@ internal static class AutoencoderTrainer
             names.Count == 0 ? EpochRecord.NoTerms : names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => sums[x.i] / rows);
     }
 
-    private static optim.Optimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) => s.Optimizer switch
-    {
-        OptimizerKind.Adam => optim.Adam(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
-        OptimizerKind.AdamW => optim.AdamW(network.parameters(), s.LearningRate, weight_decay: s.WeightDecay),
-        OptimizerKind.Sgd => optim.SGD(network.parameters(), s.LearningRate, momentum: s.Momentum, weight_decay: s.WeightDecay),
-        _ => throw new ArgumentOutOfRangeException(nameof(s.Optimizer), s.Optimizer, "Unknown optimizer."),
-    };
+    /// <summary>Adam, AdamW or SGD as TorchSharp computes them, with Scalars kept alive through each call (see <see cref="TrainingOptimizer"/>).</summary>
+    private static TrainingOptimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) =>
+        TrainingOptimizer.Create(s.Optimizer, network.parameters(), s.LearningRate, s.WeightDecay, s.Optimizer == OptimizerKind.Sgd ? s.Momentum : 0);
 
     private static Dictionary<string, Tensor> Snapshot(nn.Module<Tensor, Tensor> network, Dictionary<string, Tensor>? previous)
     {

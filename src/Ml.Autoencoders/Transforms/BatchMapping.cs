@@ -48,6 +48,8 @@ internal interface IBatchMapper
 /// <summary>Output values of one batch: one array per appended column (float or uint), null when the column is inactive.</summary>
 internal sealed class MappedBatch
 {
+    private float[]? scratch;
+
     public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active)
     {
         Columns = columns;
@@ -62,6 +64,12 @@ internal sealed class MappedBatch
     public IReadOnlyList<MappedColumn> Columns { get; }
 
     public Array?[] Values { get; }
+
+    /// <summary>
+    /// A float work area of at least <paramref name="length"/> values that lives as long as this batch (one per cursor or
+    /// mapped row), so a mapper need not allocate one per batch. Its contents are not kept from one call to the next.
+    /// </summary>
+    public float[] Scratch(int length) => scratch is { } s && s.Length >= length ? s : scratch = new float[length];
 
     public bool IsActive(int column) => Values[column] is not null;
 
