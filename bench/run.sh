@@ -6,6 +6,7 @@
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
 #   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
 #   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
+#   bash bench/run.sh --stream   # Fit streaming a generated data view larger than this machine's memory (~3 minutes)
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)
 # and, for parts (c), (e), (f), (g), (h), the PyTorch / scikit-learn reference (bench/reference/setup.sh
 # installs it if missing).
@@ -16,8 +17,8 @@ cd "$root"
 proj=bench/Ml.Autoencoders.Bench/Ml.Autoencoders.Bench.csproj
 dll=bench/Ml.Autoencoders.Bench/bin/Release/net10.0/Ml.Autoencoders.Bench.dll
 for a in "$@"; do
-  if [ "$a" = "--soak" ]; then
-    # The soak generates its rows: no Fashion-MNIST, no Python reference.
+  if [ "$a" = "--soak" ] || [ "$a" = "--stream" ]; then
+    # The soak and the streaming run generate their rows: no Fashion-MNIST, no Python reference.
     echo "run.sh: dotnet build -c Release $proj" >&2
     dotnet build -c Release "$proj" -nologo -v q -clp:ErrorsOnly >&2
     export BENCH_COMMAND="bash bench/run.sh $*"
