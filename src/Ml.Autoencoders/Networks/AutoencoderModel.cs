@@ -212,17 +212,31 @@ public sealed class AutoencoderModel : IDisposable
     {
         using var noGrad = no_grad();
         var original = device.type == DeviceType.CPU ? input : input.to(device);
-        var bounds = InputBounds;
-        using var low = bounds is var (lo, _) ? ((double)lo).ToScalar() : null; // held until the pass ends (see Runtime.Scalars)
-        using var high = bounds is var (_, hi) ? ((double)hi).ToScalar() : null;
-        var x = low is not null ? original.clamp(low, high) : original;
         bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
-        var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
+        bool decode = !o.Reconstruction.IsEmpty || !o.Error.IsEmpty;
+        var (z, logVariance, r) = Pass(original, distribution, decode);
+        if (InputBounds is var (lo, hi))
+        {
+            // Rows whose pass overflowed (inputs far outside the training range) are redone on inputs clamped to
+            // InputBounds; every other row keeps its own values, so a row's outputs never depend on its batch.
+            var ok = z.isfinite().all(1);
+            if (logVariance is not null) ok = ok.logical_and(logVariance.isfinite().all(1));
+            if (r is not null) ok = ok.logical_and(r.isfinite().all(1));
+            if (!ok.all().item<bool>())
+            {
+                using var low = ((double)lo).ToScalar(); // held until the pass ends (see Runtime.Scalars)
+                using var high = ((double)hi).ToScalar();
+                var rows = ok.logical_not().nonzero().squeeze(1);
+                var (zb, lvb, rb) = Pass(original.index_select(0, rows).clamp(low, high), distribution, decode);
+                z = z.index_copy(0, rows, zb);
+                if (logVariance is not null) logVariance = logVariance.index_copy(0, rows, lvb!);
+                if (r is not null) r = r.index_copy(0, rows, rb!);
+            }
+        }
         if (!o.Latent.IsEmpty) CopyOut(z, o.Latent);
         if (!o.LogVariance.IsEmpty) CopyOut(logVariance!, o.LogVariance);
         if (!o.Sampled.IsEmpty) CopyOut(SampleCodes(z, logVariance!, o.FirstRow), o.Sampled);
-        if (o.Reconstruction.IsEmpty && o.Error.IsEmpty) return;
-        var r = Network.Decode(z);
+        if (r is null) return;
         if (!o.Reconstruction.IsEmpty) CopyOut(r, o.Reconstruction);
         if (!o.Error.IsEmpty)
         {
@@ -231,6 +245,13 @@ public sealed class AutoencoderModel : IDisposable
         }
     }
 
+
+    /// <summary>Encodes (a VAE: its posterior mean, and the log-variance when asked) and decodes when asked.</summary>
+    private (Tensor Z, Tensor? LogVariance, Tensor? Reconstruction) Pass(Tensor x, bool distribution, bool decode)
+    {
+        var (z, logVariance) = distribution ? Network.EncodeDistribution(x) : (Network.Encode(x), null);
+        return (z, logVariance, decode ? Network.Decode(z) : null);
+    }
 
     /// <summary>
     /// z = μ + σ·ε with ε drawn per (seed, row position, unit), so a row's sampled code does not depend on the
@@ -248,18 +269,19 @@ public sealed class AutoencoderModel : IDisposable
 
     /// <summary>
     /// The smallest and largest input value seen in training; null for models saved before it was recorded.
-    /// Inference clamps inputs to <see cref="InputBounds"/> of it so that far-out rows cannot overflow the network.
+    /// Inference redoes a row whose forward pass overflows with its inputs clamped to <see cref="InputBounds"/>.
     /// </summary>
     public (float Min, float Max)? TrainingRange { get; internal init; }
 
-    /// <summary>How far beyond the training range, in multiples of its width, an input may lie before inference clamps it.</summary>
+    /// <summary>How far beyond the training range, in multiples of its width, <see cref="InputBounds"/> reach.</summary>
     public const float ClampFactor = 1e6f;
 
     /// <summary>
-    /// Inputs are clamped to [Min - w·<see cref="ClampFactor"/>, Max + w·<see cref="ClampFactor"/>] (w = max(Max - Min, 1)) before
-    /// encoding, so rows far outside the training data still give finite codes and reconstructions; their error is
-    /// measured against the unclamped input and saturates at <see cref="float.MaxValue"/> instead of overflowing to infinity.
-    /// Null without a <see cref="TrainingRange"/>.
+    /// [Min - w·<see cref="ClampFactor"/>, Max + w·<see cref="ClampFactor"/>] (w = max(Max - Min, 1)): a row whose forward pass
+    /// gives a non-finite code or reconstruction (inputs so far outside the training data that the network overflows) is
+    /// computed again with its inputs clamped to these bounds, so every row gets finite codes and reconstructions; other
+    /// rows are untouched (one finiteness check per batch). The error is measured against the unclamped input and
+    /// saturates at <see cref="float.MaxValue"/> instead of overflowing to infinity. Null without a <see cref="TrainingRange"/>.
     /// </summary>
     public (float Low, float High)? InputBounds => TrainingRange is var (min, max)
         ? (Math.Max(-float.MaxValue, min - Math.Max(max - min, 1f) * ClampFactor), Math.Min(float.MaxValue, max + Math.Max(max - min, 1f) * ClampFactor))
