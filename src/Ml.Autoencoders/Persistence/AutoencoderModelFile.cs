@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
@@ -130,27 +129,16 @@ public static class AutoencoderModelFile
             throw new InvalidOperationException("The model cannot be saved in a form that loads back: " + e.Message, e);
         }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        void Write(ReadOnlySpan<byte> bytes)
+        SignedContainer.Write(stream, Magic, FormatVersion, headerBytes, put =>
         {
-            hash.AppendData(bytes);
-            stream.Write(bytes);
-        }
-        Span<byte> int32 = stackalloc byte[4];
-        Write(Magic);
-        BinaryPrimitives.WriteInt32LittleEndian(int32, FormatVersion);
-        Write(int32);
-        BinaryPrimitives.WriteInt32LittleEndian(int32, headerBytes.Length);
-        Write(int32);
-        Write(headerBytes);
-        foreach (var (_, _, values) in tensors)
-        {
-            var bytes = new byte[values.Length * sizeof(float)];
-            for (int i = 0; i < values.Length; i++)
-                BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-            Write(bytes);
-        }
-        stream.Write(hash.GetHashAndReset());
+            foreach (var (_, _, values) in tensors)
+            {
+                var bytes = new byte[values.Length * sizeof(float)];
+                for (int i = 0; i < values.Length; i++)
+                    BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
+                put(bytes);
+            }
+        });
         stream.Flush();
     }
 
@@ -213,22 +201,9 @@ public static class AutoencoderModelFile
 
     private static AutoencoderTransformer Parse(byte[] bytes, ComputeDevice device)
     {
-        const int prefix = 16, hashLength = 32;
-        if (bytes.Length < prefix + hashLength)
-            throw new AutoencoderModelFormatException($"it is {bytes.Length} bytes long, shorter than any model file ({prefix + hashLength} bytes at least).");
-        if (!bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new AutoencoderModelFormatException("it does not start with the Ml.Autoencoders magic bytes 'MLAEMODL'.");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
-        if (version != FormatVersion)
-            throw new AutoencoderModelFormatException($"format version {version} is not supported (this library reads version {FormatVersion}).");
-        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-        if (headerLength <= 0 || headerLength > MaxHeaderBytes || headerLength > bytes.Length - prefix - hashLength)
-            throw new AutoencoderModelFormatException($"the header length {headerLength} does not fit the {bytes.Length} bytes present.");
-
-        int bodyEnd = bytes.Length - hashLength;
-        var expectedHash = SHA256.HashData(bytes.AsSpan(0, bodyEnd));
-        if (!expectedHash.AsSpan().SequenceEqual(bytes.AsSpan(bodyEnd)))
-            throw new AutoencoderModelFormatException("its checksum does not match: the file is damaged or truncated.");
+        const int prefix = SignedContainer.Prefix;
+        int headerLength = SignedContainer.Check(bytes, Magic, FormatVersion, MaxHeaderBytes, "model file");
+        int bodyEnd = bytes.Length - SignedContainer.HashLength;
 
         // Everything the header claims is checked before anything is built: the spec, then the exact tensor table that
         // spec implies (worked out without allocating) against the table and the bytes present. A header with a valid

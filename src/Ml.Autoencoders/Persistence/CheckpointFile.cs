@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
@@ -20,7 +19,7 @@ internal static class CheckpointFile
 {
     public const int FormatVersion = 1;
     private static readonly byte[] Magic = "MLAECKPT"u8.ToArray();
-    private const int Prefix = 16, HashLength = 32, MaxHeaderBytes = 64 << 20, MaxTensors = 4096, MaxDimension = 1 << 30;
+    private const int Prefix = SignedContainer.Prefix, HashLength = SignedContainer.HashLength, MaxHeaderBytes = 64 << 20, MaxTensors = 4096, MaxDimension = 1 << 30;
     internal const string ModelGroup = "model", BestGroup = "best", OptimizerGroup = "optimizer";
 
     /// <summary>The model file's JSON settings (every collection bounded while read), with room for one step count per parameter tensor.</summary>
@@ -82,22 +81,7 @@ internal static class CheckpointFile
         byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
         TransformerFile.Save(path, stream =>
         {
-            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            void Put(ReadOnlySpan<byte> bytes)
-            {
-                hash.AppendData(bytes);
-                stream.Write(bytes);
-            }
-            Span<byte> int32 = stackalloc byte[4];
-            Put(Magic);
-            BinaryPrimitives.WriteInt32LittleEndian(int32, FormatVersion);
-            Put(int32);
-            BinaryPrimitives.WriteInt32LittleEndian(int32, headerBytes.Length);
-            Put(int32);
-            Put(headerBytes);
-            AfterHeaderWritten?.Invoke(stream);
-            foreach (var bytes in payload) Put(bytes);
-            stream.Write(hash.GetHashAndReset());
+            SignedContainer.Write(stream, Magic, FormatVersion, headerBytes, put => { foreach (var bytes in payload) put(bytes); }, AfterHeaderWritten);
             if (stream is FileStream file) file.Flush(flushToDisk: true); else stream.Flush(); // on disk before the rename
         });
     }
@@ -127,19 +111,8 @@ internal static class CheckpointFile
 
     internal static CheckpointContents Parse(byte[] bytes)
     {
-        if (bytes.Length < Prefix + HashLength)
-            throw new AutoencoderModelFormatException($"it is {bytes.Length} bytes long, shorter than any checkpoint ({Prefix + HashLength} bytes at least).");
-        if (!bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
-            throw new AutoencoderModelFormatException("it does not start with the checkpoint magic bytes 'MLAECKPT'.");
-        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
-        if (version != FormatVersion)
-            throw new AutoencoderModelFormatException($"checkpoint format version {version} is not supported (this library reads version {FormatVersion}).");
-        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(12));
-        if (headerLength <= 0 || headerLength > MaxHeaderBytes || headerLength > bytes.Length - Prefix - HashLength)
-            throw new AutoencoderModelFormatException($"the header length {headerLength} does not fit the {bytes.Length} bytes present.");
+        int headerLength = SignedContainer.Check(bytes, Magic, FormatVersion, MaxHeaderBytes, "checkpoint");
         int bodyEnd = bytes.Length - HashLength;
-        if (!SHA256.HashData(bytes.AsSpan(0, bodyEnd)).AsSpan().SequenceEqual(bytes.AsSpan(bodyEnd)))
-            throw new AutoencoderModelFormatException("its checksum does not match: the file is damaged or truncated.");
 
         CheckpointHeader header;
         try
