@@ -163,6 +163,57 @@ public sealed class CheckpointTests
         Assert.ThrowsExactly<FileNotFoundException>(() => Ml.Transforms.Autoencoder(Resume(o => o.ResumeFromCheckpoint = dir.File("missing.ckpt"))).Fit(data));
     }
 
+    /// <summary>The options of the run the LoadCheck program trains and this process resumes (LoadCheck's "train" mode uses the same).</summary>
+    private static AutoencoderOptions KilledRunOptions(int epochs) => new() { LatentDimension = 3, HiddenLayerSizes = [16], Epochs = epochs, BatchSize = 16, Seed = 3 };
+
+    /// <summary>
+    /// A real kill: a separate process trains 6 epochs with a checkpoint after each and is killed (SIGKILL) as soon as it
+    /// reports epoch 4 (it reports before writing that epoch's checkpoint, then pauses 300 ms): the checkpoint of epoch 3
+    /// (4 if the kill came late) is on disk, loads, and resuming from it here for the remaining epochs ends with the
+    /// weights of an uninterrupted 6-epoch run in this process, bit for bit.
+    /// </summary>
+    [TestMethod]
+    public void KilledProcessResumesFromItsLastCheckpointExactly()
+    {
+        using var dir = new TempDirectory("ckpt-kill");
+        var rows = Synthetic.LowRank(600, 10, 3, seed: 12);
+        File.WriteAllLines(dir.File("rows.txt"), rows.Select(r => string.Join(" ", r.Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", System.Globalization.CultureInfo.InvariantCulture)))));
+        string checkpoint = dir.File("run.ckpt");
+        string dll = System.Reflection.CustomAttributeExtensions.GetCustomAttributes<System.Reflection.AssemblyMetadataAttribute>(typeof(CheckpointTests).Assembly)
+            .Single(a => a.Key == "MlAutoencodersLoadCheckPath").Value!;
+        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[] { dll, "train", dir.File("rows.txt"), checkpoint, "6" }) start.ArgumentList.Add(arg);
+        using (var child = System.Diagnostics.Process.Start(start)!)
+        {
+            var stderr = child.StandardError.ReadToEndAsync();
+            string? line;
+            var seen = new List<string>();
+            while ((line = child.StandardOutput.ReadLine()) is not null)
+            {
+                seen.Add(line);
+                if (line == "EPOCH 4")
+                {
+                    child.Kill(entireProcessTree: true);
+                    break;
+                }
+            }
+            Assert.IsTrue(child.WaitForExit(TimeSpan.FromSeconds(60)), "the killed process did not end");
+            Assert.AreEqual("EPOCH 4", line, $"the training process ended before it was killed: {string.Join(" / ", seen)} {stderr.Result}");
+        }
+
+        var saved = AutoencoderCheckpoint.Read(checkpoint);
+        Assert.IsTrue(saved.CompletedEpochs is 3 or 4, $"the checkpoint left holds {saved.CompletedEpochs} epochs");
+        var data = Ml.ToDataView(rows);
+        var resume = KilledRunOptions(6);
+        resume.ResumeFromCheckpoint = checkpoint;
+        AssertSameWeights(Ml.Transforms.Autoencoder(KilledRunOptions(6)).Fit(data), Ml.Transforms.Autoencoder(resume).Fit(data));
+    }
+
     internal static void AssertSameWeights(AutoencoderTransformer expected, AutoencoderTransformer actual)
     {
         var a = expected.Model.Network.state_dict();
