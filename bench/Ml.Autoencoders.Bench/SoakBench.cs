@@ -448,6 +448,9 @@ internal static class SoakBench
         return (rounded >= 0 ? "+" : "") + (rounded == 0 ? 0.0 : rounded).ToString("F" + decimals, CultureInfo.InvariantCulture);
     }
 
+    /// <summary>This process's resident memory (VmRSS), MB.</summary>
+    internal static double ResidentMb() => Probe.ReadStatus().Rss;
+
     internal static double LeastSquaresSlope(double[] x, double[] y)
     {
         double mx = x.Average(), my = y.Average();
@@ -489,7 +492,7 @@ internal static class SoakBench
             $"managed {ManagedMb:F1} MB ({ManagedAfterGcMb:F2} after GC, {GcCommittedMb:F1} committed), RSS {RssMb:F1} MB (anon {RssAnonMb:F1}, native~ {NativeMb:F1}, " +
             $"malloc in use {MallocInUseMb:F1}, free {MallocFreeMb:F1}), {Threads} threads, live tensors {LiveThread} / {LiveAll}";
 
-        private static (double Rss, double Anon, int Threads) ReadStatus()
+        internal static (double Rss, double Anon, int Threads) ReadStatus()
         {
             double rss = double.NaN, anon = double.NaN;
             int threads = 0;

@@ -56,7 +56,7 @@ internal static class StreamBench
             .Fit(new GeneratedImages(20_000)).Model.Dispose();
         GC.Collect();
         GC.WaitForPendingFinalizers();
-        double baseRss = ResidentMb(), baseManaged = GC.GetTotalMemory(true) / 1048576.0, peakRss = baseRss;
+        double baseRss = SoakBench.ResidentMb(), baseManaged = GC.GetTotalMemory(true) / 1048576.0, peakRss = baseRss;
         Console.WriteLine($"baseline after warm-up: resident {baseRss:F0} MB, managed {baseManaged:F0} MB");
         Console.WriteLine("  time  phase          rows read   resident  (growth)   managed  GC committed  native (resident - GC committed)");
 
@@ -71,7 +71,7 @@ internal static class StreamBench
                 Thread.Sleep(every * 1000);
                 if (Volatile.Read(ref done)) break;
                 int pass = source.Passes;
-                double rss = ResidentMb(), committed = GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0;
+                double rss = SoakBench.ResidentMb(), committed = GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0;
                 peakRss = Math.Max(peakRss, rss);
                 if (pass >= 2 && double.IsNaN(trainingStarted)) trainingStarted = clock.Elapsed.TotalSeconds;
                 string phase = pass <= 1 ? "checking pass" : "training";
@@ -94,7 +94,7 @@ internal static class StreamBench
         Volatile.Write(ref done, true);
         monitor.Join();
         long trained = source.Passes >= 2 ? source.RowsInPass : 0;
-        peakRss = Math.Max(peakRss, ResidentMb());
+        peakRss = Math.Max(peakRss, SoakBench.ResidentMb());
         Console.WriteLine($"end: {end}; {trained:N0} rows trained in the streamed epoch, {clock.Elapsed.TotalSeconds:F0} s in all");
         double growth = peakRss - baseRss;
         Console.WriteLine($"peak resident growth {growth:F0} MB while streaming {dataGb:F1} GB; bound {boundMb:F1} MB + network (the rest is libtorch's and the");
@@ -107,14 +107,6 @@ internal static class StreamBench
                               $"{(Math.Abs(slope) < 5 ? "PASS" : "FAIL")} (|slope| < 5 MB per million rows)");
         }
         return 0;
-    }
-
-    private static double ResidentMb()
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
-        return Environment.WorkingSet / 1048576.0;
     }
 
     private static long TotalMemoryBytes()

@@ -177,17 +177,9 @@ public sealed class CheckpointTests
     {
         using var dir = new TempDirectory("ckpt-kill");
         var rows = Synthetic.LowRank(600, 10, 3, seed: 12);
-        File.WriteAllLines(dir.File("rows.txt"), rows.Select(r => string.Join(" ", r.Select(v => BitConverter.SingleToInt32Bits(v).ToString("X8", System.Globalization.CultureInfo.InvariantCulture)))));
+        File.WriteAllLines(dir.File("rows.txt"), rows.Select(r => string.Join(" ", r.Select(MlNetModelSaveLoadTests.Hex))));
         string checkpoint = dir.File("run.ckpt");
-        string dll = System.Reflection.CustomAttributeExtensions.GetCustomAttributes<System.Reflection.AssemblyMetadataAttribute>(typeof(CheckpointTests).Assembly)
-            .Single(a => a.Key == "MlAutoencodersLoadCheckPath").Value!;
-        var start = new System.Diagnostics.ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in new[] { dll, "train", dir.File("rows.txt"), checkpoint, "6" }) start.ArgumentList.Add(arg);
+        var start = MlNetModelSaveLoadTests.LoadCheckStartInfo("train", dir.File("rows.txt"), checkpoint, "6");
         using (var child = System.Diagnostics.Process.Start(start)!)
         {
             var stderr = child.StandardError.ReadToEndAsync();

@@ -151,9 +151,11 @@ public sealed class MlNetModelSaveLoadTests
         return latent.Select((code, i) => string.Join(" ", code.Select(Hex)) + " | " + Hex(error[i])).ToArray();
     }
 
-    private static string Hex(float v) => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture);
+    /// <summary>A float's bit pattern in hex, as the LoadCheck program reads and writes rows.</summary>
+    internal static string Hex(float v) => BitConverter.SingleToInt32Bits(v).ToString("X8", CultureInfo.InvariantCulture);
 
-    private static (int ExitCode, string Stdout, string Stderr) RunLoadCheck(params string[] args)
+    /// <summary>How to start the LoadCheck program (a fresh process) with <paramref name="args"/>, output redirected.</summary>
+    internal static ProcessStartInfo LoadCheckStartInfo(params string[] args)
     {
         string dll = typeof(MlNetModelSaveLoadTests).Assembly.GetCustomAttributes<AssemblyMetadataAttribute>()
             .Single(a => a.Key == "MlAutoencodersLoadCheckPath").Value!;
@@ -170,6 +172,12 @@ public sealed class MlNetModelSaveLoadTests
             start.ArgumentList.Add(arg);
         }
 
+        return start;
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) RunLoadCheck(params string[] args)
+    {
+        var start = LoadCheckStartInfo(args);
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

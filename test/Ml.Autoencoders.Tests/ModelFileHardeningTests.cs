@@ -107,14 +107,6 @@ public sealed class ModelFileHardeningTests
         return buffer.ToArray();
     }
 
-    /// <summary>This process's resident memory (Linux; 0 elsewhere).</summary>
-    private static long ResidentBytes()
-    {
-        if (!File.Exists("/proc/self/status")) return 0;
-        var line = File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-        return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
-    }
-
     /// <summary>
     /// A re-signed header that is consistent in every respect (both copies of the widths, a tensor table to match) but
     /// claims a 16,777,216-input network with a 16,777,216 x 16,777,216 first layer (2^48 weights, a PiB): it is refused
@@ -143,11 +135,11 @@ public sealed class ModelFileHardeningTests
             AutoencoderModelFile.Load(new MemoryStream(Bytes(model))).Model.Dispose(); // warm: JIT, torch, JSON metadata
             Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderModelFile.Load(new MemoryStream(hostile)));
             GC.Collect();
-            long resident = ResidentBytes(), allocated = GC.GetAllocatedBytesForCurrentThread();
+            long resident = ReliabilityTests.ResidentBytes(), allocated = GC.GetAllocatedBytesForCurrentThread();
             AutoencoderModelFormatException? refused = null;
             for (int i = 0; i < 50; i++)
                 refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderModelFile.Load(new MemoryStream(hostile)));
-            long perLoad = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 50, grown = ResidentBytes() - resident;
+            long perLoad = (GC.GetAllocatedBytesForCurrentThread() - allocated) / 50, grown = ReliabilityTests.ResidentBytes() - resident;
 
             StringAssert.Contains(refused!.Message, $"has {weights} weights ({weights * 4} bytes)");
             StringAssert.Contains(refused.Message, "bytes of weights");
