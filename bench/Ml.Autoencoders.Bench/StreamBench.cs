@@ -51,6 +51,9 @@ internal static class StreamBench
             HiddenLayerSizes = [128], LatentDimension = 32, Epochs = 1, BatchSize = batch, ShuffleBufferRows = buffer, Threads = threads,
             CancellationToken = cancel.Token, Seed = 1,
         };
+        // Auto streams what does not fit MaxCacheBytes; a smaller --rows would be cached, so name streaming for it.
+        if (rows * (long)features * sizeof(float) <= options.MaxCacheBytes) options.Caching = DataCaching.Stream;
+        Console.WriteLine($"Caching = {options.Caching} (MaxCacheBytes {options.MaxCacheBytes / 1048576.0:F0} MB)");
         // Warm up libtorch, the JIT and the thread pools on a small slice, so the baseline includes them.
         ml.Transforms.Autoencoder(new AutoencoderOptions { HiddenLayerSizes = [128], LatentDimension = 32, Epochs = 1, BatchSize = batch, Threads = threads })
             .Fit(new GeneratedImages(20_000)).Model.Dispose();
