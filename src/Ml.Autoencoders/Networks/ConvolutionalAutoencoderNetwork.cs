@@ -53,7 +53,7 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
         for (int i = 0; i < plan.Encoder.Count; i++)
         {
             var l = plan.Encoder[i];
-            layers.Add(($"conv{i}", nn.Conv2d(l.InChannels, l.OutChannels, l.KernelSize, stride: l.Stride, padding: l.Padding)));
+            layers.Add(($"conv{i}", new Convolution(l.InChannels, l.OutChannels, l.KernelSize, l.Stride, l.Padding)));
             AddNormalisedActivation(layers, i, l.OutChannels, conv);
             if (l.PoolSize > 1) layers.Add(($"pool{i}", nn.MaxPool2d(l.PoolSize)));
         }
@@ -67,7 +67,7 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
             var l = plan.Decoder[j];
             if (l.UpsampleTo is { } size) layers.Add(($"up{j}", nn.Upsample(size: new long[] { size.Height, size.Width }, mode: UpsampleMode.Nearest)));
             layers.Add(l.Kind == PlannedKind.Convolution
-                ? ($"conv{j}", nn.Conv2d(l.InChannels, l.OutChannels, l.KernelSize, stride: l.Stride, padding: l.Padding))
+                ? ($"conv{j}", new Convolution(l.InChannels, l.OutChannels, l.KernelSize, l.Stride, l.Padding))
                 : ($"tconv{j}", new TransposedConvolution(l.InChannels, l.OutChannels, l.KernelSize, l.Stride, l.Padding, l.OutputPadding)));
             if (j < plan.Decoder.Count - 1)
                 AddNormalisedActivation(layers, j, l.OutChannels, conv);

@@ -9,7 +9,8 @@ namespace Ml.Autoencoders.Networks;
 /// module passes only its first output padding to libtorch (which then uses it for both sides), so a non-square image
 /// whose height and width need different output paddings would come out the wrong size. The weights are created and
 /// initialised exactly as <c>nn.ConvTranspose2d</c> does (same shapes, same random draws); state-dict names are
-/// "weight" and "bias".
+/// "weight" and "bias". The computation goes through <see cref="ConvolutionKernels.TransposedConvolution"/>, which
+/// avoids libtorch's faulty kernel on the CPUs where it is wrong.
 /// </summary>
 internal sealed class TransposedConvolution : nn.Module<Tensor, Tensor>
 {
@@ -35,5 +36,5 @@ internal sealed class TransposedConvolution : nn.Module<Tensor, Tensor>
     }
 
     public override Tensor forward(Tensor input) =>
-        nn.functional.conv_transpose2d(input, weight, bias, stride, padding, outputPadding);
+        ConvolutionKernels.TransposedConvolution(input, weight, bias, stride, padding, outputPadding);
 }
