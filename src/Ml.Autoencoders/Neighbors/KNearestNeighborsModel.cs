@@ -136,6 +136,7 @@ public sealed class KNearestNeighborsModel : IDisposable
     }
 
     /// <summary>Writes the model (options, class names, labels, training rows) to a file, atomically.</summary>
+    /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>, the reason and keeps the original as the inner exception); a file already there is left as it was.</exception>
     public void Save(string path) => TransformerFile.Save(path, Save);
 
     /// <summary>
