@@ -14,6 +14,8 @@ namespace Ml.Autoencoders;
 /// process) before <c>mlContext.Model.Load</c>. The context that saved a model can load it back without the call.
 /// The bridge relies on ML.NET internals (Microsoft.ML 5.0.1 exactly); <see cref="AutoencoderTransformer.Save(string)"/>
 /// and <see cref="AutoencoderTransformer.Load(string, Runtime.ComputeDevice)"/> need none of them.
+/// To save without risking an earlier file at the path (ML.NET's <c>Model.Save(model, schema, filePath)</c> empties the
+/// file before a failing transformer can object), use <see cref="AtomicModelSaveCatalog.SaveAtomically"/>.
 /// </remarks>
 public static class AutoencoderModelRegistration
 {

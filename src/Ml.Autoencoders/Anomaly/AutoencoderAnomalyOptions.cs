@@ -46,7 +46,11 @@ public sealed class AutoencoderAnomalyOptions
     /// </summary>
     public double Contamination { get; set; } = 0.1;
 
-    /// <summary>An explicit score threshold (rows scoring above it are anomalies); overrides <see cref="Contamination"/>.</summary>
+    /// <summary>
+    /// An explicit score threshold (rows scoring above it are anomalies); overrides <see cref="Contamination"/>. Kept as a
+    /// <see cref="float"/>: NaN, infinities and values beyond ±<see cref="float.MaxValue"/> are refused
+    /// (<see cref="ArgumentOutOfRangeException"/>) when the detector is created.
+    /// </summary>
     public double? Threshold { get; set; }
 
     /// <summary>What the score is. Default <see cref="AnomalyScoreKind.ReconstructionError"/>.</summary>
@@ -86,7 +90,9 @@ public sealed class AutoencoderAnomalyOptions
         foreach (var (name, value) in new[] { (nameof(FeatureColumnName), FeatureColumnName), (nameof(ScoreColumnName), ScoreColumnName), (nameof(PredictedLabelColumnName), PredictedLabelColumnName) })
             if (string.IsNullOrEmpty(value)) throw new ArgumentException($"{name} must name a column.", name);
         if (!(Contamination >= 0 && Contamination < 1)) throw new ArgumentOutOfRangeException(nameof(Contamination), Contamination, "Contamination must be in [0, 1).");
-        if (Threshold is { } t && !double.IsFinite(t)) throw new ArgumentOutOfRangeException(nameof(Threshold), t, "Threshold must be finite.");
+        // The detector keeps the threshold as a float: a double beyond float's range would become infinity.
+        if (Threshold is { } t && !float.IsFinite((float)t))
+            throw new ArgumentOutOfRangeException(nameof(Threshold), t, $"Threshold must be a finite value within float's range (±{float.MaxValue}).");
         if (!Enum.IsDefined(ScoreKind)) throw new ArgumentOutOfRangeException(nameof(ScoreKind), ScoreKind, "Unknown score kind.");
         if (ScoreKind == AnomalyScoreKind.NegativeElbo && Autoencoder.LatentHead != LatentHead.Gaussian)
             throw new ArgumentException("ScoreKind.NegativeElbo needs a variational autoencoder (Autoencoder.LatentHead = Gaussian, e.g. AutoencoderPresets.Variational).", nameof(ScoreKind));

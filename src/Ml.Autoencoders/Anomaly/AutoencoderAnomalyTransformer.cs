@@ -48,10 +48,11 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     public AnomalyScoreKind ScoreKind => options.ScoreKind;
 
     /// <summary>Rows scoring above this are anomalies (PredictedLabel true). Settable; Score does not change with it.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is NaN or infinite (the threshold is left as it was).</exception>
     public float Threshold
     {
         get => threshold;
-        set => threshold = float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(value), value, "The threshold must be finite.");
+        set => threshold = float.IsFinite(value) ? value : throw new ArgumentOutOfRangeException(nameof(Threshold), value, "Threshold must be finite.");
     }
 
     /// <summary>The scores of the training rows (in training order), from which contamination thresholds are taken.</summary>
@@ -65,15 +66,20 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 
     /// <summary>
     /// Sets <see cref="Threshold"/> so that round(<paramref name="fraction"/> x training rows) training rows score above it
-    /// (fewer when scores tie at the threshold).
+    /// (fewer when scores tie at the threshold): 0 flags none of them; a fraction that rounds to every row puts the
+    /// threshold just below the lowest training score.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is outside [0, 1) or NaN; the threshold is left as it was.</exception>
     public void SetThresholdByContamination(double fraction) => threshold = ContaminationThreshold(trainingScores, fraction);
 
     /// <summary>Anomaly scores of rows (row-major, <see cref="InputSize"/> values each).</summary>
+    /// <exception cref="ArgumentException"><paramref name="rows"/> does not hold <paramref name="count"/> rows.</exception>
+    /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value), as Transform reports it.</exception>
     public float[] Score(ReadOnlySpan<float> rows, int count)
     {
         if (rows.Length != (long)count * InputSize)
             throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
+        VectorColumn.CheckFinite(rows, InputSize, FeatureColumnName, nameof(rows), "the anomaly detector");
         var scores = new float[count];
         const int Batch = 1024;
         var work = new float[WorkLength(Math.Min(Batch, count))];
@@ -144,13 +150,19 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         var sorted = (float[])scores.Clone();
         Array.Sort(sorted);
         int flagged = (int)Math.Round(fraction * sorted.Length);
+        // Every row flagged (a fraction close to 1, or few rows): just below the lowest score, so all of them lie above it.
+        // The lowest finite float has nothing below it that is finite; a row scoring exactly that stays unflagged.
+        if (flagged >= sorted.Length) return sorted[0] > -float.MaxValue ? MathF.BitDecrement(sorted[0]) : sorted[0];
         // The (flagged + 1)-th largest score: exactly `flagged` rows lie above it unless scores tie there.
         return sorted[sorted.Length - 1 - flagged];
     }
 
     /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the autoencoder's own model file, a SHA-256.</summary>
+    /// <exception cref="InvalidOperationException">A value the loader refuses (a non-finite threshold or weight); nothing is written.</exception>
     public override void Save(Stream stream)
     {
+        // Load refuses these: never write a file that cannot be read back.
+        if (!float.IsFinite(threshold)) throw new InvalidOperationException($"The anomaly detector cannot be saved: its threshold {threshold} is not finite.");
         TransformerFile.WriteChecked(stream, Magic, w =>
         {
             w.Write(FormatVersion);

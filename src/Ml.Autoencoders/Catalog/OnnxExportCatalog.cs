@@ -46,6 +46,7 @@ public static class OnnxExportCatalog
     /// <param name="parts">The encoder only (input to latent code) or the whole autoencoder.</param>
     /// <exception cref="NotSupportedException">The autoencoder has a convolutional body.</exception>
     /// <exception cref="ArgumentException">Two of the exported column names are equal.</exception>
+    /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>); a file already there is left as it was.</exception>
     public static void ConvertAutoencoderToOnnx(this ModelOperationsCatalog catalog, AutoencoderTransformer transformer, string path,
         AutoencoderOnnxParts parts = AutoencoderOnnxParts.Autoencoder)
     {
@@ -53,17 +54,6 @@ public static class OnnxExportCatalog
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentException.ThrowIfNullOrEmpty(path);
         var model = AutoencoderOnnxExporter.Build(transformer, parts); // refuse before touching the file system
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-                OnnxProtoWriter.Write(model, stream);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        Persistence.AtomicFile.Write(path, stream => OnnxProtoWriter.Write(model, stream));
     }
 }

@@ -102,6 +102,22 @@ internal static class VectorColumn
                 "(replace missing values first, for example with ReplaceMissingValues).");
     }
 
+    /// <summary>
+    /// The check <see cref="CopyDense"/> makes, for rows handed over as an array (row-major, <paramref name="width"/>
+    /// values each): throws <see cref="AutoencoderDataException"/> naming the row, the index and the value of the first
+    /// NaN or infinity. <paramref name="columnName"/> is the column the rows stand for; <paramref name="argumentName"/>
+    /// the parameter that holds them.
+    /// </summary>
+    internal static void CheckFinite(ReadOnlySpan<float> rows, int width, string columnName, string argumentName, string consumer)
+    {
+        int bad = IndexOfNonFinite(rows);
+        if (bad < 0) return;
+        long row = bad / width;
+        throw new AutoencoderDataException(columnName, row,
+            $"Row {row} of '{argumentName}' holds {rows[bad]} at index {bad % width}; {consumer} needs finite values " +
+            "(replace missing values first, for example with ReplaceMissingValues).");
+    }
+
     /// <summary>Smallest and largest value of a (finite) row, vectorised.</summary>
     internal static (float Min, float Max) Range(ReadOnlySpan<float> values)
     {

@@ -67,6 +67,8 @@ public sealed class KNearestNeighborsModel : IDisposable
     /// The <see cref="NumberOfNeighbors"/> nearest training rows of each of <paramref name="rows"/> rows (row-major in
     /// <paramref name="features"/>), nearest first: distances and zero-based training-row positions, row-major.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="features"/> does not hold <paramref name="rows"/> rows.</exception>
+    /// <exception cref="Data.AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value).</exception>
     public (float[] Distances, int[] TrainingRows) FindNeighbors(ReadOnlySpan<float> features, int rows)
     {
         CheckRows(features, rows);
@@ -77,6 +79,8 @@ public sealed class KNearestNeighborsModel : IDisposable
     /// Class scores (vote shares summing to 1, <see cref="ClassCount"/> per row, row-major) and predicted classes as
     /// zero-based class indices (key − 1) for <paramref name="rows"/> rows of <paramref name="features"/>.
     /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="features"/> does not hold <paramref name="rows"/> rows.</exception>
+    /// <exception cref="Data.AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value).</exception>
     public (float[] Scores, int[] Classes) Predict(ReadOnlySpan<float> features, int rows)
     {
         var scores = new float[(long)rows * ClassCount];
@@ -127,9 +131,12 @@ public sealed class KNearestNeighborsModel : IDisposable
         if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "Expected a non-negative row count.");
         if (features.Length != (long)rows * FeatureCount)
             throw new ArgumentException($"Expected {rows} rows x {FeatureCount} features = {(long)rows * FeatureCount} values, got {features.Length}.", nameof(features));
+        // A NaN distance would otherwise vote like any other (equal shares, class 0): refused as Transform refuses it.
+        Data.VectorColumn.CheckFinite(features, FeatureCount, nameof(features), nameof(features), "the k-NN classifier");
     }
 
     /// <summary>Writes the model (options, class names, labels, training rows) to a file, atomically.</summary>
+    /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>, the reason and keeps the original as the inner exception); a file already there is left as it was.</exception>
     public void Save(string path) => TransformerFile.Save(path, Save);
 
     /// <summary>

@@ -49,6 +49,15 @@ namespace Ml.Autoencoders.Neighbors;
 /// product accumulates in float32 and rounds its output once, as oneDNN and PyTorch's fallback kernels do.
 /// </para>
 /// <para>
+/// <b>Values large enough to overflow float32.</b> The float32 product path squares and sums values; where rows are so
+/// large that a squared norm or a squared distance could pass <see cref="float.MaxValue"/> (features x max|x|² above
+/// <see cref="float.MaxValue"/>/8; for rows of 784 features, values above about 2.3e17), that path would give infinite
+/// distances and arbitrary neighbours. Only then (training rows: checked once; queries: per chunk) the same search runs
+/// in float64, where no finite float32 input can overflow, and the returned distances saturate at
+/// <see cref="float.MaxValue"/>. Cosine rows are scaled by their largest magnitude before they are normalised in that
+/// case (the direction is unchanged). Everything else keeps the float32 path.
+/// </para>
+/// <para>
 /// The float32 screen (rows over the limit, <see cref="ScreeningExactLimit"/>): G = fl32(q·t) on the raw rows, so
 /// |‖q‖² + ‖t‖² − 2G − d²| ≤ 2γ_F‖q‖‖t‖ (F features), doubled likewise, plus 1e-12 relative for the float64 terms;
 /// every row it cannot exclude is examined, however many.
@@ -59,6 +68,11 @@ internal sealed class NearestNeighborIndex : IDisposable
     private readonly Tensor train;
     private readonly Tensor squaredNorms;
     private readonly ReducedPrecisionScreen? screen;
+    // Whether some training row is large enough for float32 Euclidean arithmetic to overflow (see the remarks).
+    private readonly bool trainMayOverflow;
+    // Float64 copies of the rows and their squared norms, made on the first query that needs them.
+    private (Tensor Rows, Tensor SquaredNorms)? wide;
+    private readonly Lock wideGate = new();
 
     /// <param name="rows">Training rows, row-major.</param>
     /// <param name="count">How many rows.</param>
@@ -81,11 +95,13 @@ internal sealed class NearestNeighborIndex : IDisposable
         bool onCpu = device is null || device.type == TorchSharp.DeviceType.CPU;
         if (reducedPrecision == true && (metric != NeighborMetric.Euclidean || !onCpu))
             throw new ArgumentException("Reduced-precision screening serves Euclidean search on the CPU only.", nameof(reducedPrecision));
+        bool large = MayOverflow(rows, features);
+        trainMayOverflow = large && metric == NeighborMetric.Euclidean; // unit cosine rows never overflow
         using (var scope = NewDisposeScope())
         {
             var t = TensorSpans.FromSpan(rows, count, features);
             if (!onCpu) t = t.to(device!);
-            if (metric == NeighborMetric.Cosine && !prepared) t = Normalise(t);
+            if (metric == NeighborMetric.Cosine && !prepared) t = Normalise(t, large);
             train = t.contiguous().MoveToOuterDisposeScope();
             squaredNorms = train.pow(Scalars.Two).sum(1).MoveToOuterDisposeScope();
         }
@@ -153,16 +169,37 @@ internal sealed class NearestNeighborIndex : IDisposable
         return (distances, indices);
     }
 
-    /// <summary>The float32 product path: one product and one top-k per chunk, then the k chosen recomputed.</summary>
+    /// <summary>
+    /// The float32 product path: one product and one top-k per chunk, then the k chosen recomputed. <paramref name="q"/>
+    /// is a contiguous CPU tensor. A chunk whose values could overflow float32 goes to <see cref="QueryWide"/>.
+    /// </summary>
     private void QueryDense(Tensor q, int k, Span<float> distances, Span<int> indices)
     {
+        var rowValues = TensorSpans.AsSpan<float>(q);
+        bool large = MayOverflow(rowValues, Features);
+        if (Metric == NeighborMetric.Euclidean && trainMayOverflow)
+        {
+            QueryWide(q, k, distances, indices);
+            return;
+        }
+        if (Metric == NeighborMetric.Euclidean && large)
+        {
+            // Only the rows that could overflow take the float64 path: a row's answer never depends on its chunk.
+            var wideRows = new List<int>();
+            var denseRows = new List<int>();
+            for (int r = 0; r < q.shape[0]; r++)
+                (MayOverflow(rowValues.Slice(r * Features, Features), Features) ? wideRows : denseRows).Add(r);
+            QueryRows(rowValues, wideRows, k, distances, indices, QueryWide);
+            QueryRows(rowValues, denseRows, k, distances, indices, QueryDense);
+            return;
+        }
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long n = q.shape[0];
         if (train.device.type != TorchSharp.DeviceType.CPU) q = q.to(train.device);
         Tensor d;
         if (Metric == NeighborMetric.Cosine)
-            d = Normalise(q).matmul(train.t()).neg_().add_(Scalars.One, Scalars.One).clamp_min_(Scalars.Zero); // rounding can push 1 - cos below 0
+            d = Normalise(q, large).matmul(train.t()).neg_().add_(Scalars.One, Scalars.One).clamp_min_(Scalars.Zero); // rounding can push 1 - cos below 0
         else
             d = q.matmul(train.t()).mul_(Scalars.MinusTwo).add_(squaredNorms.unsqueeze(0), Scalars.One).add_(q.pow(Scalars.Two).sum(1, keepdim: true), Scalars.One).clamp_min_(Scalars.Zero);
         var (values, positions) = d.topk(k, dim: 1, largest: false, sorted: true);
@@ -180,13 +217,114 @@ internal sealed class NearestNeighborIndex : IDisposable
         TensorSpans.ToArray<int>(positions.to_type(ScalarType.Int32).cpu()).CopyTo(indices);
     }
 
-    private static Tensor Normalise(Tensor rows) => rows.div(rows.norm(1, keepdim: true).clamp_min(Scalars.TinyNorm));
+    /// <summary>
+    /// The Euclidean search of <see cref="QueryDense"/> in float64, for values large enough to overflow float32 (see the
+    /// remarks): candidates from ‖q‖² − 2 q·t + ‖t‖², the k chosen recomputed directly; distances saturate at
+    /// <see cref="float.MaxValue"/>.
+    /// </summary>
+    private void QueryWide(Tensor q, int k, Span<float> distances, Span<int> indices)
+    {
+        var (rows, norms) = WideRows();
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long n = q.shape[0];
+        var q64 = q.to(train.device).to_type(ScalarType.Float64);
+        var d = q64.matmul(rows.t()).mul_(Scalars.MinusTwo).add_(norms.unsqueeze(0), Scalars.One).add_(q64.pow(Scalars.Two).sum(1, keepdim: true), Scalars.One);
+        var (_, positions) = d.topk(k, dim: 1, largest: false, sorted: true);
+        var chosen = rows.index_select(0, positions.flatten()).view(n, k, Features);
+        var exact = chosen.sub(q64.unsqueeze(1)).pow(Scalars.Two).sum(2).sqrt();
+        var (sorted, order) = exact.sort(dim: 1);
+        TensorSpans.CopyTo(sorted.clamp_max(Scalars.FloatMax).to_type(ScalarType.Float32).cpu(), distances);
+        TensorSpans.ToArray<int>(positions.gather(1, order).to_type(ScalarType.Int32).cpu()).CopyTo(indices);
+    }
+
+    private delegate void ChunkQuery(Tensor q, int k, Span<float> distances, Span<int> indices);
+
+    /// <summary>Answers the query rows <paramref name="rows"/> of <paramref name="values"/> with <paramref name="query"/>, writing their slots.</summary>
+    private void QueryRows(ReadOnlySpan<float> values, List<int> rows, int k, Span<float> distances, Span<int> indices, ChunkQuery query)
+    {
+        if (rows.Count == 0) return;
+        using var scope = NewDisposeScope();
+        var q = empty(new long[] { rows.Count, Features }, dtype: ScalarType.Float32);
+        var qs = TensorSpans.AsSpan<float>(q);
+        for (int i = 0; i < rows.Count; i++) values.Slice(rows[i] * Features, Features).CopyTo(qs.Slice(i * Features, Features));
+        var d = new float[rows.Count * k];
+        var ix = new int[rows.Count * k];
+        query(q, k, d, ix);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            d.AsSpan(i * k, k).CopyTo(distances.Slice(rows[i] * k, k));
+            ix.AsSpan(i * k, k).CopyTo(indices.Slice(rows[i] * k, k));
+        }
+    }
+
+    /// <summary>The float64 copy of the rows and their squared norms, made once (outside any caller's dispose scope).</summary>
+    private (Tensor Rows, Tensor SquaredNorms) WideRows()
+    {
+        lock (wideGate)
+        {
+            if (wide is { } made) return made;
+            using var noGrad = no_grad();
+            var rows = train.to_type(ScalarType.Float64).DetachFromDisposeScope();
+            var norms = rows.pow(Scalars.Two).sum(1).DetachFromDisposeScope();
+            wide = (rows, norms);
+            return (rows, norms);
+        }
+    }
+
+    /// <summary>
+    /// Whether float32 Euclidean arithmetic on rows holding these values could overflow: features x max|x|² above
+    /// <see cref="float.MaxValue"/>/8 (a squared distance is at most 4 x features x max|x|², and the expanded form adds
+    /// three terms of that size).
+    /// </summary>
+    internal static bool MayOverflow(ReadOnlySpan<float> values, int features)
+    {
+        double largest = MaxAbs(values);
+        return largest * largest * features > float.MaxValue / 8.0;
+    }
+
+    /// <summary>The largest magnitude among finite values, vectorised.</summary>
+    private static float MaxAbs(ReadOnlySpan<float> values)
+    {
+        int i = 0;
+        float largest = 0;
+        if (Vector.IsHardwareAccelerated && values.Length >= Vector<float>.Count)
+        {
+            var acc = Vector<float>.Zero;
+            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, Vector<float>>(values);
+            foreach (var v in vectors) acc = Vector.Max(acc, Vector.Abs(v));
+            for (int lane = 0; lane < Vector<float>.Count; lane++) largest = Math.Max(largest, acc[lane]);
+            i = vectors.Length * Vector<float>.Count;
+        }
+        for (; i < values.Length; i++) largest = Math.Max(largest, Math.Abs(values[i]));
+        return largest;
+    }
+
+    /// <summary>
+    /// Unit rows. Where the values could overflow float32 (<paramref name="large"/>), each row is first divided by the
+    /// power of two at or below its largest magnitude: that keeps its norm finite, and being exact it leaves the unit row
+    /// of a row that needed no scaling bit for bit what it would have been.
+    /// </summary>
+    private static Tensor Normalise(Tensor rows, bool large)
+    {
+        if (large) rows = rows.div(rows.abs().amax(new long[] { 1 }, keepdim: true).clamp_min(Scalars.TinyNorm).log2_().floor_().exp2_());
+        return rows.div(rows.norm(1, keepdim: true).clamp_min(Scalars.TinyNorm));
+    }
 
     public void Dispose()
     {
         train.Dispose();
         squaredNorms.Dispose();
         screen?.Dispose();
+        lock (wideGate)
+        {
+            if (wide is var (rows, norms))
+            {
+                rows.Dispose();
+                norms.Dispose();
+            }
+            wide = null;
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------------

@@ -52,22 +52,12 @@ public static class AutoencoderModelFile
 
     /// <summary>Saves to a file, atomically: a temporary file beside it is renamed over the target.</summary>
     /// <exception cref="InvalidOperationException">A weight is NaN or infinite; a file already at <paramref name="path"/> is left as it was.</exception>
+    /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>); a file already there is left as it was.</exception>
     public static void Save(AutoencoderTransformer transformer, string path)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
-                Save(transformer, stream);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+        AtomicFile.Write(path, stream => Save(transformer, stream));
     }
 
     /// <summary>Writes the model to a stream.</summary>

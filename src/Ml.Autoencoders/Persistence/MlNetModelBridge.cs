@@ -75,7 +75,14 @@ internal static class MlNetModelBridge
         byte[] payload;
         using (var buffer = new MemoryStream())
         {
-            kind.Write(transformer, buffer);
+            try
+            {
+                kind.Write(transformer, buffer);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw SaveFailed(kind, e);
+            }
             payload = buffer.ToArray();
         }
 
@@ -90,6 +97,23 @@ internal static class MlNetModelBridge
         if (api.SaveEnvironment(ctx) is IHostEnvironment env)
             RegisterLoader(env.ComponentCatalog);
     }
+
+    /// <summary>Set (on the saving thread) while <see cref="AtomicModelSaveCatalog.SaveAtomically"/> runs, so a failure message can say the file is safe.</summary>
+    [ThreadStatic]
+    internal static bool SavingAtomically;
+
+    /// <summary>
+    /// Why the transformer could not be saved. The transformer is serialised before anything reaches the model, but by the
+    /// time ML.NET calls us with a file path it has already emptied that file (ML.NET offers no hook before it does): the
+    /// message says so and names the atomic route.
+    /// </summary>
+    private static InvalidOperationException SaveFailed(Kind kind, Exception e) => new(
+        $"The {kind.Description} cannot be saved: {e.Message} " + (SavingAtomically
+            ? "The file being replaced is left as it was."
+            : "If mlContext.Model.Save was given a file path, ML.NET emptied that file before this error; " +
+              "mlContext.Model.SaveAtomically(model, inputSchema, filePath) (Ml.Autoencoders) writes a temporary file and " +
+              "replaces the target only once the save is complete, so a failed save leaves the previous file as it was."),
+        e);
 
     /// <summary>Adds the loaders of every kind to <paramref name="catalog"/> (idempotent, thread-safe).</summary>
     /// <exception cref="NotSupportedException">This Microsoft.ML version lacks an internal member the bridge needs.</exception>

@@ -3,21 +3,11 @@ namespace Ml.Autoencoders.Persistence;
 /// <summary>Small helpers shared by the transformers' own file formats.</summary>
 internal static class TransformerFile
 {
-    /// <summary>Saves to a file atomically: the stream writer fills a temporary file beside it, which is then renamed over the target.</summary>
-    public static void Save(string path, Action<Stream> write)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path), temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write)) write(stream);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
-    }
+    /// <summary>
+    /// Saves to a file atomically: the stream writer fills a temporary file beside it, which is then renamed over the
+    /// target (<see cref="AtomicFile.Write"/>: errors name <paramref name="path"/>).
+    /// </summary>
+    public static void Save(string path, Action<Stream> write) => AtomicFile.Write(path, write);
 
     /// <summary>
     /// Writes <paramref name="magic"/>, then what <paramref name="write"/> writes, then a SHA-256 of all of it, to

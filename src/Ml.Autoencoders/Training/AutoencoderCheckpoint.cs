@@ -42,10 +42,13 @@ public sealed class AutoencoderCheckpoint
     public static AutoencoderCheckpoint Read(string path) => new(CheckpointFile.Read(path).Header);
 }
 
-/// <summary>A checkpoint cannot be resumed by this run: it was written with other options, another network or other data.</summary>
+/// <summary>
+/// A checkpoint cannot be resumed by this run (it was written with other options, another network or other data), or
+/// <see cref="Transforms.AutoencoderOptions.CheckpointPath"/> cannot be written (found before any training).
+/// </summary>
 public sealed class AutoencoderCheckpointException : InvalidOperationException
 {
-    internal AutoencoderCheckpointException(string message, string path) : base(message) => Path = path;
+    internal AutoencoderCheckpointException(string message, string path, Exception? inner = null) : base(message, inner) => Path = path;
 
     /// <summary>The checkpoint file.</summary>
     public string Path { get; }

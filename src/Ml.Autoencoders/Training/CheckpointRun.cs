@@ -72,6 +72,53 @@ internal sealed class CheckpointRun
         },
     };
 
+    /// <summary>
+    /// Checks, before any training, that a checkpoint can be written at <paramref name="path"/>
+    /// (<see cref="AutoencoderOptions.CheckpointPath"/>): its directory exists (it is not created) and a file can be
+    /// created there (a probe file beside the target, removed at once). Otherwise the first checkpoint would fail only
+    /// after an epoch of work.
+    /// </summary>
+    /// <exception cref="AutoencoderCheckpointException">Names the option, the path and the reason.</exception>
+    public static void CheckWritable(string path)
+    {
+        string full;
+        try
+        {
+            full = System.IO.Path.GetFullPath(path);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw Unwritable(path, "it is not a valid path: " + e.Message, e);
+        }
+        if (Directory.Exists(full)) throw Unwritable(path, "it is a directory");
+        string? directory = System.IO.Path.GetDirectoryName(full);
+        if (directory is null || !Directory.Exists(directory))
+            throw Unwritable(path, File.Exists(directory) ? $"'{directory}' is a file, not a directory" : $"the directory '{directory}' does not exist");
+        string probe = full + ".probe-" + Guid.NewGuid().ToString("N");
+        try
+        {
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw Unwritable(path, $"no file can be created in '{directory}': {e.Message.Replace(probe, full, StringComparison.Ordinal)}", e);
+        }
+        finally
+        {
+            try
+            {
+                if (File.Exists(probe)) File.Delete(probe);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Best effort: DeleteOnClose normally removed it already.
+            }
+        }
+    }
+
+    private static AutoencoderCheckpointException Unwritable(string path, string reason, Exception? inner = null) =>
+        new($"{nameof(AutoencoderOptions.CheckpointPath)} '{path}' cannot be written: {reason}. (Checked before training, so no epoch is lost.)", path, inner);
+
     /// <summary>Returns <paramref name="checkpoint"/> when this run may continue from it; otherwise says what differs.</summary>
     public CheckpointContents Check(CheckpointContents checkpoint, string path)
     {

@@ -50,12 +50,14 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     /// <exception cref="AutoencoderDataException">No rows, or a row with NaN/infinity (named).</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
+    /// <exception cref="AutoencoderCheckpointException"><see cref="AutoencoderOptions.CheckpointPath"/> cannot be written (checked before training).</exception>
     public AutoencoderTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var (_, size) = options.Convolution is { ImageShape: { } shape } conv
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, shape, conv.PixelOrder)
             : VectorColumn.Check(input.Schema, options.InputColumnName, null);
+        if (options.CheckpointPath is { } checkpointTarget) CheckpointRun.CheckWritable(checkpointTarget);
         TorchRuntime.EnsureLoaded();
         if (options.Threads > 0) set_num_threads(options.Threads);
         var device = TorchRuntime.Resolve(options.Device);

@@ -246,7 +246,8 @@ public sealed class AutoencoderOptions
     /// the early-stopping state and the history to a temporary file beside it, then renames it over this path: a crash
     /// mid-write leaves the previous checkpoint intact. Resume with <see cref="ResumeFromCheckpoint"/>. Checkpoints
     /// cover end-to-end training; greedy pretraining (<see cref="PretrainEpochs"/>) is not checkpointed but its result
-    /// is, so a resumed run skips it.
+    /// is, so a resumed run skips it. <c>Fit</c> checks before any training that the directory exists (it is not
+    /// created) and a file can be created in it (<see cref="Training.AutoencoderCheckpointException"/> otherwise).
     /// </summary>
     public string? CheckpointPath { get; set; }
 

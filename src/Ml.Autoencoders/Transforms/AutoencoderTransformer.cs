@@ -97,6 +97,7 @@ public sealed class AutoencoderTransformer : ITransformer
 
     /// <summary>Writes the model to one self-describing file (see <see cref="AutoencoderModelFile"/>).</summary>
     /// <exception cref="InvalidOperationException">A weight is NaN or infinite; an existing file at <paramref name="path"/> is left as it was.</exception>
+    /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>, the reason and keeps the original as the inner exception); a file already there is left as it was.</exception>
     public void Save(string path) => AutoencoderModelFile.Save(this, path);
 
     /// <summary>Writes the model to a stream in the library's own format.</summary>
