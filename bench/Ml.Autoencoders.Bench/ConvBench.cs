@@ -40,8 +40,10 @@ internal static partial class Program
         Header($"(f) conv denoising autoencoder: library vs PyTorch (bench/reference/conv_denoise.py), {cfg.Threads} threads, {cfg.ConvEpochs} epochs (1 warm-up), batch {ConvBatch}, {cfg.RefReps} reps interleaved");
         Console.WriteLine("    Conv 16, 8 (3x3, stride 2, ReLU) -> transposed Conv 8, 16 (3x3, stride 2, ReLU) -> Conv 1 (3x3) sigmoid; noise 0.6 clipped [0,1]; MSE; Adam 1e-3");
         Console.WriteLine($"    test images with noise (seed 1234): PSNR {psnrNoisy:F2} dB, SSIM {ssimNoisy:F3}");
+        ConvWorkaroundCost(cfg);
         var libRate = new List<double>();
         var rawRate = new List<double>();
+        string? rawFailure = null;
         var refRate = new List<double>();
         var libPsnr = new List<double>();
         var libSsim = new List<double>();
@@ -63,10 +65,21 @@ internal static partial class Program
 
             void RunRaw()
             {
+                if (rawFailure is not null) return;
                 Collect();
-                var raw = RawConvEpochs(data, cfg, r);
-                rawRate.Add(Median(raw.Skip(1)));
-                Console.WriteLine($"    rep {r + 1} A' raw TorchSharp : median {rawRate[^1],8:N0} samples/s (epochs: {EpochList(raw)})");
+                try
+                {
+                    var raw = RawConvEpochs(data, cfg, r);
+                    rawRate.Add(Median(raw.Skip(1)));
+                    Console.WriteLine($"    rep {r + 1} A' raw TorchSharp : median {rawRate[^1],8:N0} samples/s (epochs: {EpochList(raw)})");
+                }
+                catch (InvalidOperationException e)
+                {
+                    // The raw loop calls libtorch's convolutions directly, so on a CPU where they are wrong it can diverge:
+                    // report it and go on with the other measurements.
+                    rawFailure = e.Message;
+                    Console.WriteLine($"    rep {r + 1} A' raw TorchSharp : FAILED ({e.Message}); not run again");
+                }
             }
 
             var args = $"\"{script}\" --script conv_denoise.py --data \"{dataDir}\" --threads {cfg.Threads} --epochs {cfg.ConvEpochs} --warmup-epochs 1 --seed {r} --json";
@@ -96,7 +109,9 @@ internal static partial class Program
         double dPsnr = Median(libPsnr) - Median(refPsnr);
         Console.WriteLine($"    => samples/s median {Median(libRate):N0} vs {Median(refRate):N0} = {ratio:F3}; PSNR {Median(libPsnr):F2} vs {Median(refPsnr):F2} dB ({dPsnr:+0.00;-0.00}); SSIM {Median(libSsim):F3} vs {Median(refSsim):F3}; better preset PSNR {bp:F2} dB ({bp - Median(refPsnr):+0.00;-0.00}), SSIM {bs:F3}");
         Table.Add(new Row($"(f) conv denoising fit samples/s vs PyTorch [median of {refRate.Count}]", Fmt(Median(libRate)), Fmt(Median(refRate)), ratio, ">= 0.9", ratio >= 0.9));
-        if (rawRate.Count > 0)
+        if (rawFailure is not null)
+            Table.Add(new Row("(f) conv denoising fit samples/s vs raw TorchSharp", Fmt(Median(libRate)), "failed", null, ">= 0.95", null));
+        else if (rawRate.Count > 0)
         {
             double rawRatio = Median(libRate) / Median(rawRate);
             Console.WriteLine($"    => library vs raw TorchSharp loop: {Median(libRate):N0} vs {Median(rawRate):N0} = {rawRatio:F3}; raw TorchSharp vs PyTorch = {Median(rawRate) / Median(refRate):F3}");
@@ -166,7 +181,8 @@ internal static partial class Program
                 var noisy = (xb + torch.randn_like(xb) * ConvNoise).clamp_(0, 1);
                 opt.zero_grad();
                 var loss = nn.functional.mse_loss(net.forward(noisy), xb);
-                if (!float.IsFinite(loss.item<float>())) throw new InvalidOperationException("raw conv loop diverged");
+                if (!float.IsFinite(loss.item<float>()))
+                    throw new InvalidOperationException($"raw conv loop diverged (loss {loss.item<float>()} in epoch {e + 1}, libtorch's own conv calls; see the workaround's error line above)");
                 loss.backward();
                 opt.step();
             }
