@@ -122,8 +122,10 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         int bestEpoch = 0, sinceBest = 0;
         Dictionary<string, Tensor>? bestState = null;
         bool stoppedEarly = false;
-        var batch = new float[options.BatchSize * d];
-        var labels = new long[options.BatchSize];
+        // No batch holds more rows than there are (a BatchSize above the row count is one batch of all rows).
+        int batchRows = Math.Min(options.BatchSize, n);
+        var batch = new float[(long)batchRows * d];
+        var labels = new long[batchRows];
         try
         {
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
