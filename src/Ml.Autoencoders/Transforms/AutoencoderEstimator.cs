@@ -87,7 +87,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         fitted.ResumeFromCheckpoint = null;
         try
         {
-            int epochs = options.ResolveEpochs(data.TrainRows);
+            var (epochs, epochsChoice) = options.ChooseEpochs(data.TrainRows, network.parameters().Sum(p => p.numel()));
             fitted.Epochs = epochs;
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
@@ -103,6 +103,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
                 settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
             var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings with { Resume = resume }, device);
+            history.EpochsChoice = epochsChoice;
             var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
         }

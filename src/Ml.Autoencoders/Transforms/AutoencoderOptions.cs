@@ -32,6 +32,13 @@ public sealed class AutoencoderOptions
         public const int MinSteps = 3000;
         /// <summary>Most epochs when <see cref="AutoencoderOptions.Epochs"/> is left to the library.</summary>
         public const int MaxEpochs = 1000;
+        /// <summary>
+        /// Most optimizer steps x network weights when <see cref="AutoencoderOptions.Epochs"/> is left to the library:
+        /// 1e10. The epochs added beyond <see cref="MinEpochs"/> to reach <see cref="MinSteps"/> stop there, so a few rows
+        /// of very many features do not get 1,000 epochs of a huge network. (The default network on 60,000 Fashion-MNIST
+        /// rows takes 4.4e9, on 2,000 rows 1.4e9: unaffected.)
+        /// </summary>
+        public const double MaxStepWeights = 1e10;
         /// <summary>Rows per batch.</summary>
         public const int BatchSize = 128;
         /// <summary>Initial learning rate.</summary>
@@ -170,16 +177,40 @@ public sealed class AutoencoderOptions
     /// <summary>
     /// Training epochs (passes over the data). Null (the default) lets the library choose: at least
     /// <see cref="Defaults.MinEpochs"/> epochs and at least <see cref="Defaults.MinSteps"/> optimizer steps
-    /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>.
+    /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>,
+    /// and no more epochs beyond <see cref="Defaults.MinEpochs"/> than keep optimizer steps x network weights within
+    /// <see cref="Defaults.MaxStepWeights"/>. <see cref="TrainingHistory.EpochsChoice"/> says what was chosen and why.
     /// </summary>
     public int? Epochs { get; set; }
 
-    /// <summary>The epochs to train on <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice.</summary>
-    public int ResolveEpochs(long trainRows)
+    /// <summary>
+    /// The epochs to train on <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice
+    /// without the work budget (see <see cref="ResolveEpochs(long, long)"/>, which <c>Fit</c> uses).
+    /// </summary>
+    public int ResolveEpochs(long trainRows) => ChooseEpochs(trainRows, 0).Epochs;
+
+    /// <summary>
+    /// The epochs <c>Fit</c> trains a network of <paramref name="weights"/> weights (0: unknown, no work budget) on
+    /// <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice (see <see cref="Epochs"/>).
+    /// </summary>
+    public int ResolveEpochs(long trainRows, long weights) => ChooseEpochs(trainRows, weights).Epochs;
+
+    /// <summary>The epochs to train and, when the library chose them, a sentence saying how (null when <see cref="Epochs"/> is set).</summary>
+    internal (int Epochs, string? Reason) ChooseEpochs(long trainRows, long weights)
     {
-        if (Epochs is { } epochs) return epochs;
+        if (Epochs is { } epochs) return (epochs, null);
         long batches = Math.Max(1, (trainRows + BatchSize - 1) / BatchSize);
-        return (int)Math.Clamp((Defaults.MinSteps + batches - 1) / batches, Defaults.MinEpochs, Defaults.MaxEpochs);
+        int bySteps = (int)Math.Clamp((Defaults.MinSteps + batches - 1) / batches, Defaults.MinEpochs, Defaults.MaxEpochs);
+        string rule = $"at least {Defaults.MinEpochs} epochs and {Defaults.MinSteps} optimizer steps, at most {Defaults.MaxEpochs} epochs; " +
+                      $"{trainRows} training rows in batches of {BatchSize} make {batches} steps per epoch";
+        // The work budget only trims the epochs that MinSteps added above MinEpochs.
+        double budgetEpochs = weights > 0 ? Math.Floor(Defaults.MaxStepWeights / ((double)batches * weights)) : double.PositiveInfinity;
+        if (bySteps <= Defaults.MinEpochs || bySteps <= budgetEpochs)
+            return (bySteps, $"Epochs chosen by the library: {bySteps} ({rule}).");
+        int capped = (int)Math.Max(Defaults.MinEpochs, budgetEpochs);
+        return (capped, $"Epochs chosen by the library: {capped}, capped by the work budget from {bySteps} ({rule}): " +
+                        $"{batches} steps per epoch x {weights} weights allow {capped} epochs within {Defaults.MaxStepWeights:G3} step-weights " +
+                        $"(never fewer than {Defaults.MinEpochs}). Set Epochs to choose yourself.");
     }
 
     /// <summary>Rows per training batch.</summary>
