@@ -182,6 +182,19 @@ public sealed class FineTuningTests
         Assert.AreEqual(option, e.ParamName);
     }
 
+    /// <summary>A BatchSize above the row count (int.MaxValue) trains on one batch of all rows instead of overflowing.</summary>
+    [TestMethod]
+    public void BatchSizeAboveTheRowCountIsOneBatch()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(PretrainTiny(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(50, seed: 22));
+        var classifier = Last(Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, Epochs = 2, BatchSize = int.MaxValue }).Fit(labelled));
+        Assert.AreEqual(2, classifier.History.Epochs.Count);
+        Assert.IsTrue(classifier.History.Epochs.All(e => e.Rows == 50 && double.IsFinite(e.TrainLoss)));
+        classifier.Autoencoder.Model.Dispose();
+    }
+
     /// <summary>
     /// LearningRate 1e30 makes the loss NaN in the first epoch: Fit throws the divergence error naming epoch 1 instead of
     /// finishing with NaN losses and one predicted class; no epoch completed, so there is no best model.
