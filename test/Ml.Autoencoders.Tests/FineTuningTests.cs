@@ -159,6 +159,88 @@ public sealed class FineTuningTests
         loaded.Autoencoder.Model.Dispose();
     }
 
+    /// <summary>A tiny pretrained autoencoder, for tests that only need an encoder to fine-tune.</summary>
+    private static AutoencoderTransformer PretrainTiny(MLContext ml) => ml.Transforms.Autoencoder(new AutoencoderOptions
+    {
+        HiddenLayerSizes = [16], LatentDimension = 2, Epochs = 2, BatchSize = 64, Seed = 1,
+    }).Fit(ml.Data.LoadFromEnumerable(Problem(200, seed: 10)));
+
+    /// <summary>A NaN or infinite learning rate is refused when the trainer is created, naming the option.</summary>
+    [TestMethod]
+    [DataRow(nameof(AutoencoderClassifierOptions.LearningRate), double.PositiveInfinity)]
+    [DataRow(nameof(AutoencoderClassifierOptions.LearningRate), double.NaN)]
+    [DataRow(nameof(AutoencoderClassifierOptions.EncoderLearningRate), double.PositiveInfinity)]
+    [DataRow(nameof(AutoencoderClassifierOptions.EncoderLearningRate), double.NaN)]
+    public void NonFiniteLearningRatesAreRefused(string option, double value)
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(PretrainTiny(ml));
+        var options = new AutoencoderClassifierOptions { Autoencoder = pretrained.Value };
+        if (option == nameof(AutoencoderClassifierOptions.LearningRate)) options.LearningRate = value;
+        else options.EncoderLearningRate = value;
+        var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(options));
+        Assert.AreEqual(option, e.ParamName);
+    }
+
+    /// <summary>A BatchSize above the row count (int.MaxValue) trains on one batch of all rows instead of overflowing.</summary>
+    [TestMethod]
+    public void BatchSizeAboveTheRowCountIsOneBatch()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(PretrainTiny(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(50, seed: 22));
+        var classifier = Last(Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, Epochs = 2, BatchSize = int.MaxValue }).Fit(labelled));
+        Assert.AreEqual(2, classifier.History.Epochs.Count);
+        Assert.IsTrue(classifier.History.Epochs.All(e => e.Rows == 50 && double.IsFinite(e.TrainLoss)));
+        classifier.Autoencoder.Model.Dispose();
+    }
+
+    /// <summary>
+    /// LearningRate 1e30 makes the loss NaN in the first epoch: Fit throws the divergence error naming epoch 1 instead of
+    /// finishing with NaN losses and one predicted class; no epoch completed, so there is no best model.
+    /// </summary>
+    [TestMethod]
+    public void DivergenceInTheFirstEpochThrowsNamingTheEpoch()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(PretrainTiny(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(200, seed: 22));
+        var e = Assert.ThrowsExactly<AutoencoderClassifierDivergedException>(() =>
+            Classifier(ml, new AutoencoderClassifierOptions { Autoencoder = pretrained.Value, Epochs = 3, LearningRate = 1e30 }).Fit(labelled));
+        Assert.AreEqual(1, e.Epoch);
+        StringAssert.Contains(e.Message, "epoch 1,");
+        Assert.AreEqual(0, e.BestEpoch);
+        Assert.IsNull(e.BestModel);
+    }
+
+    /// <summary>
+    /// The head trains alone for one epoch (finite), then the encoder thaws with EncoderLearningRate 1e30 and the loss
+    /// becomes NaN in epoch 2: the error names epoch 2 and hands over epoch 1's classifier, whose scores are finite.
+    /// </summary>
+    [TestMethod]
+    public void DivergenceAfterAFiniteEpochKeepsTheBestModel()
+    {
+        var ml = new MLContext(seed: 1);
+        using var pretrained = new Disposer(PretrainTiny(ml));
+        var labelled = ml.Data.LoadFromEnumerable(Problem(200, seed: 22));
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(labelled).Transform(labelled);
+        var e = Assert.ThrowsExactly<AutoencoderClassifierDivergedException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(new AutoencoderClassifierOptions
+        {
+            Autoencoder = pretrained.Value, Epochs = 4, FreezeEncoderEpochs = 1, EncoderLearningRate = 1e30,
+        }).Fit(keyed));
+        Assert.AreEqual(2, e.Epoch);
+        StringAssert.Contains(e.Message, "epoch 2,");
+        Assert.AreEqual(1, e.BestEpoch);
+        var best = e.BestModel!;
+        Assert.IsNotNull(best);
+        Assert.AreEqual(1, best.History.BestEpoch);
+        Assert.AreEqual(1, best.History.Epochs.Count);
+        Assert.IsTrue(double.IsFinite(best.History.Epochs[0].TrainLoss));
+        var scores = best.Transform(keyed).GetColumn<float[]>("Score").ToArray();
+        Assert.IsTrue(scores.All(r => r.All(float.IsFinite)), "the best model's scores are finite");
+        best.Autoencoder.Model.Dispose();
+    }
+
     private static AutoencoderClassifierTransformer Last(ITransformer model) => ((IEnumerable<ITransformer>)model).OfType<AutoencoderClassifierTransformer>().Single();
 
     private static void Same(float[][] expected, float[][] actual)

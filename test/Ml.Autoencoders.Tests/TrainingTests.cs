@@ -27,6 +27,55 @@ public sealed class TrainingTests
         Seed = 3,
     };
 
+    /// <summary>
+    /// The automatic epoch count: unchanged for Fashion-MNIST sizes with the default network (60,000 x 784: 20 epochs;
+    /// 2,000 x 784: 188), but 10 rows x 200,000 features no longer get 1,000 epochs of a 100-million-weight network: the
+    /// work budget caps them, and the reason says so.
+    /// </summary>
+    [TestMethod]
+    public void AutomaticEpochsAreBoundedByTheWorkBudget()
+    {
+        var defaults = new AutoencoderOptions();
+        long Weights(int features) => AutoencoderOptions.ParameterCount(AutoencoderEstimator.DenseSpec(defaults, features, Activation.Sigmoid));
+        foreach (var (rows, expected) in new[] { (60_000L, 20), (2_000L, 188) })
+        {
+            var (epochs, reason) = defaults.ChooseEpochs(rows, Weights(784));
+            Assert.AreEqual(expected, epochs, $"{rows} x 784");
+            Assert.AreEqual(defaults.ResolveEpochs(rows), epochs, "the budget leaves this size alone");
+            StringAssert.Contains(reason, $"chosen by the library: {expected} (");
+        }
+
+        long wide = Weights(200_000);
+        Assert.AreEqual(AutoencoderOptions.Defaults.MaxEpochs, defaults.ResolveEpochs(10), "without the budget: 1,000 epochs");
+        var (capped, why) = defaults.ChooseEpochs(10, wide);
+        Assert.AreEqual((int)Math.Floor(AutoencoderOptions.Defaults.MaxStepWeights / wide), capped);
+        Assert.IsTrue(capped is >= AutoencoderOptions.Defaults.MinEpochs and < 100, $"{capped} epochs");
+        Assert.IsTrue(capped * (double)wide <= AutoencoderOptions.Defaults.MaxStepWeights);
+        Assert.AreEqual(capped, defaults.ResolveEpochs(10, wide));
+        StringAssert.Contains(why, $"{capped}, capped by the work budget from 1000");
+        StringAssert.Contains(why, $"{wide} weights");
+
+        // Never below MinEpochs, however large the network.
+        Assert.AreEqual(AutoencoderOptions.Defaults.MinEpochs, defaults.ResolveEpochs(10, long.MaxValue / 4));
+        // Epochs given: no reason, no cap.
+        Assert.AreEqual((7, (string?)null), new AutoencoderOptions { Epochs = 7 }.ChooseEpochs(10, wide));
+    }
+
+    /// <summary>A fit with automatic epochs records the choice in its history; one with Epochs set records none.</summary>
+    [TestMethod]
+    public void HistoryRecordsTheAutomaticEpochChoice()
+    {
+        var data = Ml.ToDataView(Synthetic.LowRank(20, 6, 2));
+        var automatic = Small();
+        automatic.Epochs = null;
+        automatic.HiddenLayerSizes = [];
+        automatic.BatchSize = 64; // one step per epoch: 1,000 tiny epochs
+        var model = Ml.Transforms.Autoencoder(automatic).Fit(data);
+        Assert.AreEqual(1000, model.History.Epochs.Count);
+        StringAssert.Contains(model.History.EpochsChoice, "Epochs chosen by the library: 1000");
+        Assert.IsNull(Ml.Transforms.Autoencoder(Small(epochs: 1)).Fit(data).History.EpochsChoice);
+    }
+
     /// <summary>The training loss at the last epoch is well below the first epoch's.</summary>
     [TestMethod]
     public void LossDecreasesOnSyntheticData()

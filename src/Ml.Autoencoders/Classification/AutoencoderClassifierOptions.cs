@@ -81,8 +81,8 @@ public sealed class AutoencoderClassifierOptions
         if (Autoencoder is null) throw new ArgumentException("Autoencoder must be a fitted autoencoder (AutoencoderTransformer) whose encoder is fine-tuned.", nameof(Autoencoder));
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
-        if (!(LearningRate > 0)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be positive.");
-        if (EncoderLearningRate is { } e && !(e >= 0)) throw new ArgumentOutOfRangeException(nameof(EncoderLearningRate), e, "EncoderLearningRate must be 0 or more.");
+        if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a positive finite number.");
+        if (EncoderLearningRate is { } e && (!(e >= 0) || !double.IsFinite(e))) throw new ArgumentOutOfRangeException(nameof(EncoderLearningRate), e, "EncoderLearningRate must be a finite number, 0 or more.");
         if (FreezeEncoderEpochs < 0) throw new ArgumentOutOfRangeException(nameof(FreezeEncoderEpochs), FreezeEncoderEpochs, "FreezeEncoderEpochs must be 0 or more.");
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");

@@ -34,6 +34,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     /// <summary>Reads the labelled rows, copies the encoder, and trains the classifier.</summary>
     /// <exception cref="AutoencoderSchemaException">A column is missing, of the wrong type, or not the autoencoder's input size.</exception>
     /// <exception cref="AutoencoderDataException">A feature is NaN or infinite (names the row), or there are no labelled rows.</exception>
+    /// <exception cref="AutoencoderClassifierDivergedException">The loss or the weights became NaN or infinite (names the epoch; holds the best epoch's model when there is one).</exception>
     public AutoencoderClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -43,10 +44,10 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         if (data.Count == 0)
             throw new AutoencoderDataException(options.LabelColumnName, null, $"Column '{options.LabelColumnName}' has no labelled rows ({data.SkippedRows} rows with a missing label).");
         var autoencoder = Copy(pretrained, options.ReinitializeEncoder, options.Seed);
+        EncoderClassifierNetwork? network = null;
         try
         {
             var device = autoencoder.Model.TorchDevice;
-            EncoderClassifierNetwork network;
             lock (AutoencoderEstimator.SeedLock)
             {
                 random.manual_seed(options.Seed);
@@ -57,6 +58,15 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             network.eval();
             return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
                 Neighbors.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+        }
+        catch (AutoencoderClassifierDivergedException e) when (e.BestEpoch > 0 && network is not null)
+        {
+            // Train put the best epoch's weights back: hand them over instead of dropping them.
+            network.eval();
+            var history = new TrainingHistory(e.CompletedEpochs, e.BestEpoch, stoppedEarly: false, restoredBest: true);
+            e.BestModel = new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
+                Neighbors.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+            throw;
         }
         catch
         {
@@ -106,12 +116,16 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         });
 
         var records = new List<EpochRecord>();
+        // The best epoch by the monitored loss (validation, else training): restored by early stopping (validation
+        // only) and handed over on divergence.
         double best = double.PositiveInfinity;
         int bestEpoch = 0, sinceBest = 0;
         Dictionary<string, Tensor>? bestState = null;
         bool stoppedEarly = false;
-        var batch = new float[options.BatchSize * d];
-        var labels = new long[options.BatchSize];
+        // No batch holds more rows than there are (a BatchSize above the row count is one batch of all rows).
+        int batchRows = Math.Min(options.BatchSize, n);
+        var batch = new float[(long)batchRows * d];
+        var labels = new long[batchRows];
         try
         {
             for (int epoch = 1; epoch <= options.Epochs; epoch++)
@@ -123,48 +137,66 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
                 if (frozen) network.Autoencoder.eval();
                 var shuffled = training.OrderBy(_ => random.Next()).ToArray();
                 double lossSum = 0;
+                int batchIndex = 0;
                 for (int start = 0; start < shuffled.Length; start += options.BatchSize)
                 {
                     options.CancellationToken.ThrowIfCancellationRequested();
                     int rows = Math.Min(options.BatchSize, shuffled.Length - start);
+                    batchIndex++;
                     using var scope = NewDisposeScope();
                     var (x, y) = Batch(data, shuffled.AsSpan(start, rows), batch, labels, device);
                     var loss = nn.functional.cross_entropy(network.forward(x), y);
+                    double value = loss.item<float>();
+                    if (!double.IsFinite(value))
+                        throw Diverged(network, records, bestState, bestEpoch, epoch, batchIndex, value, "the loss became " + value);
                     optimizer.ZeroGrad();
                     loss.backward();
                     optimizer.Step();
-                    lossSum += loss.item<float>() * rows;
+                    lossSum += value * rows;
                 }
+                if (AutoencoderTrainer.FirstNonFinite(network) is { } bad)
+                    throw Diverged(network, records, bestState, bestEpoch, epoch, batchIndex, double.NaN, $"the weights of '{bad}' became non-finite");
                 double? validationLoss = validation.Length > 0 ? Evaluate(network, data, validation, batch, labels, device) : null;
                 var record = new EpochRecord(epoch, lossSum / shuffled.Length, validationLoss, options.LearningRate, clock.Elapsed, shuffled.Length);
                 records.Add(record);
                 options.Progress?.Report(record);
-                if (validationLoss is { } v)
+                if (validationLoss is { } invalid && !double.IsFinite(invalid))
+                    throw Diverged(network, records, bestState, bestEpoch, epoch, batchIndex, invalid, "the validation loss became " + invalid);
+                double monitored = record.MonitoredLoss;
+                if (monitored < best)
                 {
-                    if (v < best)
-                    {
-                        best = v;
-                        bestEpoch = epoch;
-                        sinceBest = 0;
-                        DisposeState(bestState);
-                        bestState = Snapshot(network);
-                    }
-                    else if (options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience)
-                    {
-                        stoppedEarly = true;
-                        break;
-                    }
+                    best = monitored;
+                    bestEpoch = epoch;
+                    sinceBest = 0;
+                    DisposeState(bestState);
+                    bestState = Snapshot(network);
+                }
+                else if (validationLoss is not null && options.EarlyStoppingPatience > 0 && ++sinceBest >= options.EarlyStoppingPatience)
+                {
+                    stoppedEarly = true;
+                    break;
                 }
             }
-            bool restore = bestState is not null && bestEpoch != records.Count;
+            // Without validation the history reports the last epoch as the best (nothing is restored), as before.
+            bool restore = validation.Length > 0 && bestState is not null && bestEpoch != records.Count;
             if (restore) Restore(network, bestState!);
-            foreach (var p in encoderParameters) p.requires_grad = true;
-            return new TrainingHistory(records, bestEpoch == 0 ? records.Count : bestEpoch, stoppedEarly, restore);
+            return new TrainingHistory(records, validation.Length > 0 && bestEpoch > 0 ? bestEpoch : records.Count, stoppedEarly, restore);
         }
         finally
         {
+            foreach (var p in encoderParameters) p.requires_grad = true;
             DisposeState(bestState);
         }
+    }
+
+    /// <summary>Puts the best weights so far back (when there are any) and builds the divergence error.</summary>
+    private AutoencoderClassifierDivergedException Diverged(EncoderClassifierNetwork network, List<EpochRecord> records, Dictionary<string, Tensor>? bestState, int bestEpoch, int epoch, int batch, double loss, string what)
+    {
+        if (bestState is not null) Restore(network, bestState);
+        return new AutoencoderClassifierDivergedException(epoch, batch, loss, options.LearningRate, what, bestState is null ? 0 : bestEpoch)
+        {
+            CompletedEpochs = records.ToArray(),
+        };
     }
 
     private static (Tensor X, Tensor Y) Batch(LabelledRows data, ReadOnlySpan<int> rows, float[] batch, long[] labels, Device device)

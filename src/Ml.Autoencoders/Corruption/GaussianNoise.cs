@@ -35,6 +35,11 @@ public sealed class GaussianNoise : InputCorruption
                 if (!(s[i] >= 0) || !float.IsFinite(s[i]))
                     throw new ArgumentOutOfRangeException(nameof(StandardDeviations), s[i], $"Standard deviation {i} is {s[i]}; expected a finite number >= 0.");
         }
+        // An infinite bound means no bound: that is null. NaN would clip every value to NaN.
+        if (ClipMin is { } min && !double.IsFinite(min))
+            throw new ArgumentOutOfRangeException(nameof(ClipMin), min, $"{nameof(ClipMin)} must be a finite number, or null for no lower bound.");
+        if (ClipMax is { } max && !double.IsFinite(max))
+            throw new ArgumentOutOfRangeException(nameof(ClipMax), max, $"{nameof(ClipMax)} must be a finite number, or null for no upper bound.");
         if (ClipMin is { } lo && ClipMax is { } hi && !(lo <= hi))
             throw new ArgumentException($"{nameof(ClipMin)} ({lo}) must not exceed {nameof(ClipMax)} ({hi}).", nameof(ClipMin));
     }

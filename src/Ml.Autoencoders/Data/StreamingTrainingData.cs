@@ -18,17 +18,29 @@ internal sealed class StreamingTrainingData : ITrainingData
 {
     private readonly Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows;
     private readonly int bufferRows;
+    private readonly long rowsPerPass;
     private Buffers? spare; // the last pass's arrays, reused by the next pass (an epoch is one pass)
 
     /// <param name="featureCount">Features per row.</param>
     /// <param name="readRows">Reads the rows of one pass, in an order drawn from the random source when one is given and the source can shuffle; each item is one row (it may be reused after the next item).</param>
     /// <param name="bufferRows">Rows in the shuffle buffer.</param>
-    public StreamingTrainingData(int featureCount, Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows, int bufferRows)
+    /// <param name="rowsPerPass">Rows one pass yields (counted by the checking pass): neither a batch nor the buffer needs room for more.</param>
+    public StreamingTrainingData(int featureCount, Func<CancellationToken, Random?, IEnumerable<ReadOnlyMemory<float>>> readRows, int bufferRows, long rowsPerPass = long.MaxValue)
     {
         FeatureCount = featureCount;
         this.readRows = readRows;
-        this.bufferRows = Math.Max(1, bufferRows);
+        this.rowsPerPass = Math.Max(1, rowsPerPass);
+        // A buffer as large as the data holds all of it, exactly as a larger one would: the pass is the same.
+        this.bufferRows = (int)Math.Max(1, Math.Min(bufferRows, this.rowsPerPass));
     }
+
+    /// <summary>
+    /// Floats a pass allocates for a batch of <paramref name="batchSize"/> rows and the shuffle buffer of
+    /// <paramref name="bufferRows"/> rows, with <paramref name="rowsPerPass"/> rows of <paramref name="featureCount"/> values
+    /// (neither holds more rows than a pass yields).
+    /// </summary>
+    internal static (long Batch, long Buffer) Floats(int featureCount, int batchSize, int bufferRows, long rowsPerPass) =>
+        (Math.Min(batchSize, Math.Max(1, rowsPerPass)) * (long)featureCount, Math.Min(bufferRows, Math.Max(1, rowsPerPass)) * (long)featureCount);
 
     public int FeatureCount { get; }
 
@@ -39,9 +51,11 @@ internal sealed class StreamingTrainingData : ITrainingData
         // next: the shuffle buffer is bufferRows x features floats (51 MB for 16,384 rows of 784), too much to allocate
         // afresh every epoch.
         var arrays = Interlocked.Exchange(ref spare, null) ?? new Buffers();
-        var batch = arrays.Batch is { } b && b.Length == batchSize * d ? b : arrays.Batch = new float[batchSize * d];
+        // A batch never holds more rows than the pass has: a batch size above the row count gives one batch of all rows.
+        int batchRows = (int)Math.Min(batchSize, rowsPerPass);
+        var batch = arrays.Batch is { } b && b.Length == (long)batchRows * d ? b : arrays.Batch = new float[(long)batchRows * d];
         int inBatch = 0;
-        float[]? buffer = shuffle is null ? null : arrays.Shuffle ??= new float[bufferRows * d];
+        float[]? buffer = shuffle is null ? null : arrays.Shuffle ??= new float[(long)bufferRows * d];
         int buffered = 0;
         var sourceOrder = shuffle is null ? null : new Random(shuffle.Next());
         try
@@ -64,7 +78,7 @@ internal sealed class StreamingTrainingData : ITrainingData
                     buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
                     span.CopyTo(buffer.AsSpan(slot * d, d));
                 }
-                if (++inBatch == batchSize)
+                if (++inBatch == batchRows)
                 {
                     yield return ToTensor(batch, inBatch, d, device);
                     inBatch = 0;
@@ -79,7 +93,7 @@ internal sealed class StreamingTrainingData : ITrainingData
                     int slot = shuffle!.Next(remaining);
                     buffer.AsSpan(slot * d, d).CopyTo(batch.AsSpan(inBatch * d, d));
                     buffer.AsSpan((remaining - 1) * d, d).CopyTo(buffer.AsSpan(slot * d, d));
-                    if (++inBatch == batchSize)
+                    if (++inBatch == batchRows)
                     {
                         yield return ToTensor(batch, inBatch, d, device);
                         inBatch = 0;

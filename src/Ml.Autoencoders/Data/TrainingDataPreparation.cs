@@ -27,7 +27,13 @@ internal sealed class PreparedData : IDisposable
 /// </summary>
 internal static class TrainingDataPreparation
 {
-    public static PreparedData Prepare(IDataView trainData, IDataView? validationData, int size, AutoencoderOptions options, Device device)
+    /// <param name="trainData">The rows to train on.</param>
+    /// <param name="validationData">Separate validation rows, or null.</param>
+    /// <param name="size">Values per row.</param>
+    /// <param name="options">The estimator's options.</param>
+    /// <param name="device">Where the cached rows go.</param>
+    /// <param name="role">What <paramref name="trainData"/> is, in errors ("The training data has no rows ...").</param>
+    public static PreparedData Prepare(IDataView trainData, IDataView? validationData, int size, AutoencoderOptions options, Device device, string role = "The training data")
     {
         var token = options.CancellationToken;
         string column = options.InputColumnName;
@@ -81,7 +87,7 @@ internal static class TrainingDataPreparation
                 heldOut.Clear();
             }
             if (nTrain + nValid == 0)
-                throw new AutoencoderDataException(column, null, $"The training data has no rows in column '{column}'.");
+                throw new AutoencoderDataException(column, null, $"{role} has no rows in column '{column}'.");
             if (nTrain == 0)
                 throw new AutoencoderDataException(column, null, $"ValidationFraction {options.ValidationFraction} left no training rows out of {nValid}.");
             if (split && nValid == 0)
@@ -95,13 +101,14 @@ internal static class TrainingDataPreparation
             }
             else
             {
+                CheckStreamingArrays(size, Math.Max(nTrain, nValid), options);
                 int seed = options.Seed;
                 double fraction = split ? options.ValidationFraction : 0;
                 // The validation split is keyed by row position, so with a split the source is always read in its own order.
                 train = split
-                    ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows)
-                    : new StreamingTrainingData(size, (t, order) => source.Read(t, order).Select(r => r.Values), options.ShuffleBufferRows);
-                validation = split ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows) : null;
+                    ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => !ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows, nTrain)
+                    : new StreamingTrainingData(size, (t, order) => source.Read(t, order).Select(r => r.Values), options.ShuffleBufferRows, nTrain);
+                validation = split ? new StreamingTrainingData(size, (t, _) => Filter(source, t, r => ValidationSplit.IsValidation(r, seed, fraction)), options.ShuffleBufferRows, nValid) : null;
             }
 
             if (validationData is not null)
@@ -118,7 +125,7 @@ internal static class TrainingDataPreparation
                 var validationOptions = options.Clone();
                 validationOptions.ValidationFraction = 0;
                 validationOptions.Caching = mayCache ? DataCaching.Auto : DataCaching.Stream;
-                validation = Prepare(validationData, null, validationSize, validationOptions, device).Train;
+                validation = Prepare(validationData, null, validationSize, validationOptions, device, $"The validation data ({nameof(AutoencoderOptions.ValidationData)})").Train;
             }
         }
         catch
@@ -139,6 +146,21 @@ internal static class TrainingDataPreparation
             Min = min,
             Max = max,
         };
+    }
+
+    /// <summary>
+    /// A streamed pass holds one batch and the shuffle buffer in managed arrays (at most as many rows as the data has):
+    /// refuses, naming the option, sizes no array can hold.
+    /// </summary>
+    private static void CheckStreamingArrays(int size, long rows, AutoencoderOptions options)
+    {
+        var (batch, buffer) = StreamingTrainingData.Floats(size, options.BatchSize, options.ShuffleBufferRows, rows);
+        if (batch > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(AutoencoderOptions.BatchSize), options.BatchSize,
+                $"{nameof(AutoencoderOptions.BatchSize)} = {options.BatchSize}: a streamed batch of {Math.Min(options.BatchSize, rows)} rows of {size} values (the data has {rows} rows) is {batch} floats, more than one array holds ({Array.MaxLength}). Use a smaller batch.");
+        if (options.Shuffle && buffer > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(AutoencoderOptions.ShuffleBufferRows), options.ShuffleBufferRows,
+                $"{nameof(AutoencoderOptions.ShuffleBufferRows)} = {options.ShuffleBufferRows}: a shuffle buffer of {Math.Min(options.ShuffleBufferRows, rows)} rows of {size} values (the data has {rows} rows) is {buffer} floats, more than one array holds ({Array.MaxLength}). Use a smaller buffer.");
     }
 
     private static IEnumerable<ReadOnlyMemory<float>> Filter(DataViewRows source, CancellationToken token, Func<long, bool> keep)

@@ -45,7 +45,10 @@ internal static class TsneEmbedder
             using (repulsion as IDisposable)
             {
                 optimizer.Run(y, options, learningRate, clock);
-                return (y, index, optimizer.KlDivergence(y));
+                double kl = optimizer.KlDivergence(y);
+                if (!double.IsFinite(kl))
+                    throw new TsneDivergedException(options.Iterations, options.Iterations, learningRate, $"the KL divergence of the final embedding became {kl}");
+                return (y, index, kl);
             }
         }
         catch

@@ -31,6 +31,7 @@ public sealed class TsneEstimator : IEstimator<TsneTransformer>
     /// <summary>Reads the input column once and embeds its rows.</summary>
     /// <exception cref="AutoencoderSchemaException">The input column is missing or not a known-size float vector.</exception>
     /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row), or there are too few rows for the perplexity.</exception>
+    /// <exception cref="TsneDivergedException">The embedding or its KL divergence became NaN or infinite (names the iteration).</exception>
     public TsneTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);

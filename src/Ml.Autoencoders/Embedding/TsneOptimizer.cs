@@ -170,8 +170,28 @@ internal sealed class TsneOptimizer
             if (report && early) kl = KlDivergence(y);
             Step(y, gradient, update, gains, momentum, learningRate);
             Recentre(y, dims);
+            // Checked every step (O(n), cheap next to the gradient): a NaN embedding must never be returned, and the
+            // repulsions cannot work on one (the FFT grid would refuse it with an unclear error).
+            if (FirstDiverged(y) is { } bad)
+                throw new TsneDivergedException(iteration + 1, options.Iterations, learningRate, $"coordinate {bad % dims} of row {bad / dims} became {y[bad]:G3}");
+            if (report && !double.IsFinite(kl))
+                throw new TsneDivergedException(iteration + 1, options.Iterations, learningRate, $"the KL divergence became {kl}");
             if (report) options.Progress!.Report(new TsneProgress(iteration + 1, options.Iterations, kl, clock.Elapsed));
         }
+    }
+
+    /// <summary>
+    /// Coordinates beyond this size square to infinity (sqrt(double.MaxValue) is about 1.3e154): every distance to them,
+    /// and so Q, is no longer a finite number, although the coordinate itself still is. Real embeddings span hundreds.
+    /// </summary>
+    internal const double LargestCoordinate = 1e150;
+
+    /// <summary>The index of the first NaN, infinite or overflowing (see <see cref="LargestCoordinate"/>) coordinate, or null.</summary>
+    internal static int? FirstDiverged(ReadOnlySpan<double> y)
+    {
+        for (int e = 0; e < y.Length; e++)
+            if (!(Math.Abs(y[e]) <= LargestCoordinate)) return e;
+        return null;
     }
 
     /// <summary>KL(P‖Q) of an embedding.</summary>

@@ -140,6 +140,13 @@ public sealed class TsneOptions
 
     internal void Validate(int rows)
     {
+        // Every number first: a NaN or infinite option would either poison the optimisation or be saved into a file
+        // that Load then refuses.
+        Finite(nameof(Perplexity), Perplexity);
+        Finite(nameof(EarlyExaggeration), EarlyExaggeration);
+        if (LearningRate is { } rate) Finite(nameof(LearningRate), rate);
+        Finite(nameof(Theta), Theta);
+        Finite(nameof(TransformPerplexity), TransformPerplexity);
         if (string.IsNullOrEmpty(InputColumnName)) throw new ArgumentException("InputColumnName must name a column.", nameof(InputColumnName));
         if (string.IsNullOrEmpty(OutputColumnName)) throw new ArgumentException("OutputColumnName must name a column.", nameof(OutputColumnName));
         if (Dimensions is < 1 or > 3) throw new ArgumentOutOfRangeException(nameof(Dimensions), Dimensions, "t-SNE embeds into 1, 2 or 3 dimensions.");
@@ -161,6 +168,11 @@ public sealed class TsneOptions
         if (TransformBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(TransformBatchSize), TransformBatchSize, "TransformBatchSize must be at least 1.");
         if (ProgressInterval < 1) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), ProgressInterval, "ProgressInterval must be at least 1.");
         if (ExactMaximumRows < 0) throw new ArgumentOutOfRangeException(nameof(ExactMaximumRows), ExactMaximumRows, "ExactMaximumRows must be 0 or more.");
+    }
+
+    private static void Finite(string name, double value)
+    {
+        if (!double.IsFinite(value)) throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number; got {value}.");
     }
 
     /// <summary>The method used for <paramref name="rows"/> rows.</summary>

@@ -23,6 +23,13 @@ public sealed class TrainingHistory
     /// <summary>True when the weights of <see cref="BestEpoch"/> were restored at the end (early stopping on).</summary>
     public bool RestoredBestWeights { get; }
 
+    /// <summary>
+    /// How the number of epochs was chosen when <c>AutoencoderOptions.Epochs</c> was left to the library (the count and
+    /// the rule, including a cap by the work budget); null when the epochs were given, and for a model loaded from a
+    /// file (the file keeps the epoch count in its options).
+    /// </summary>
+    public string? EpochsChoice { get; internal set; }
+
     /// <summary>Mean training rows per second over the epochs after the first <paramref name="warmupEpochs"/>.</summary>
     public double SamplesPerSecond(int warmupEpochs = 0)
     {

@@ -26,6 +26,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        options.CheckForThisMachine();
         this.options = options.Clone();
     }
 
@@ -48,6 +49,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     /// </summary>
     /// <exception cref="AutoencoderSchemaException">The input column is missing or of the wrong type.</exception>
     /// <exception cref="AutoencoderDataException">No rows, or a row with NaN/infinity (named).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The dense layers would have more than <see cref="AutoencoderOptions.Defaults.MaxParameters"/> weights for this input size, or a batch or shuffle buffer of this many rows cannot be held (names the option).</exception>
     /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
     /// <exception cref="OperationCanceledException">The options' cancellation token was cancelled.</exception>
     /// <exception cref="AutoencoderCheckpointException"><see cref="AutoencoderOptions.CheckpointPath"/> cannot be written (checked before training).</exception>
@@ -57,6 +59,9 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         var (_, size) = options.Convolution is { ImageShape: { } shape } conv
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, shape, conv.PixelOrder)
             : VectorColumn.Check(input.Schema, options.InputColumnName, null);
+        // The dense layers' size with the real input (or code map) size, before reading any data.
+        if (options.Convolution is null) options.CheckParameterCount(size);
+        else if (ConvSpec(options, Activation.Linear).Core is { } core) options.CheckParameterCount(core.InputSize);
         if (options.CheckpointPath is { } checkpointTarget) CheckpointRun.CheckWritable(checkpointTarget);
         TorchRuntime.EnsureLoaded();
         if (options.Threads > 0) set_num_threads(options.Threads);
@@ -84,7 +89,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         fitted.ResumeFromCheckpoint = null;
         try
         {
-            int epochs = options.ResolveEpochs(data.TrainRows);
+            var (epochs, epochsChoice) = options.ChooseEpochs(data.TrainRows, network.parameters().Sum(p => p.numel()));
             fitted.Epochs = epochs;
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
@@ -100,6 +105,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
                 settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
             var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings with { Resume = resume }, device);
+            history.EpochsChoice = epochsChoice;
             var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
         }

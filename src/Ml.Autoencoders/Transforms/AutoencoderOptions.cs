@@ -32,6 +32,13 @@ public sealed class AutoencoderOptions
         public const int MinSteps = 3000;
         /// <summary>Most epochs when <see cref="AutoencoderOptions.Epochs"/> is left to the library.</summary>
         public const int MaxEpochs = 1000;
+        /// <summary>
+        /// Most optimizer steps x network weights when <see cref="AutoencoderOptions.Epochs"/> is left to the library:
+        /// 1e10. The epochs added beyond <see cref="MinEpochs"/> to reach <see cref="MinSteps"/> stop there, so a few rows
+        /// of very many features do not get 1,000 epochs of a huge network. (The default network on 60,000 Fashion-MNIST
+        /// rows takes 4.4e9, on 2,000 rows 1.4e9: unaffected.)
+        /// </summary>
+        public const double MaxStepWeights = 1e10;
         /// <summary>Rows per batch.</summary>
         public const int BatchSize = 128;
         /// <summary>Initial learning rate.</summary>
@@ -46,6 +53,14 @@ public sealed class AutoencoderOptions
         public const int ShuffleBufferRows = 16_384;
         /// <summary>Weight β of a variational autoencoder's KL term (1: the plain VAE's ELBO).</summary>
         public const double KlWeight = 1;
+        /// <summary>
+        /// Most weights and biases the dense layers (<see cref="AutoencoderOptions.HiddenLayerSizes"/>,
+        /// <see cref="AutoencoderOptions.LatentDimension"/>) may have: 2^31, 8 GiB of float32 weights before gradients
+        /// and optimizer state. A larger network is a typo, not a model to train.
+        /// </summary>
+        public const long MaxParameters = 1L << 31;
+        /// <summary>Most <see cref="AutoencoderOptions.Threads"/> per CPU core of this machine: 4 (more only adds scheduling overhead).</summary>
+        public const int MaxThreadsPerCore = 4;
     }
 
     /// <summary>Input column: a known-size vector of <see cref="float"/>.</summary>
@@ -129,10 +144,13 @@ public sealed class AutoencoderOptions
     /// </summary>
     public ConvolutionalOptions? Convolution { get; set; }
 
-    /// <summary>Width of the latent code (the bottleneck).</summary>
+    /// <summary>Width of the latent code (the bottleneck). The dense layers may have at most <see cref="Defaults.MaxParameters"/> weights.</summary>
     public int LatentDimension { get; set; } = Defaults.LatentDimension;
 
-    /// <summary>Hidden widths of the encoder, input side first; the decoder mirrors them. Empty for a single-layer autoencoder.</summary>
+    /// <summary>
+    /// Hidden widths of the encoder, input side first; the decoder mirrors them. Empty for a single-layer autoencoder.
+    /// The dense layers may have at most <see cref="Defaults.MaxParameters"/> weights (checked with the input size at <c>Fit</c>).
+    /// </summary>
     public int[] HiddenLayerSizes { get; set; } = Defaults.HiddenLayerSizes;
 
     /// <summary>Activation after every hidden layer, unless <see cref="HiddenActivations"/> names one per layer.</summary>
@@ -159,16 +177,40 @@ public sealed class AutoencoderOptions
     /// <summary>
     /// Training epochs (passes over the data). Null (the default) lets the library choose: at least
     /// <see cref="Defaults.MinEpochs"/> epochs and at least <see cref="Defaults.MinSteps"/> optimizer steps
-    /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>.
+    /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>,
+    /// and no more epochs beyond <see cref="Defaults.MinEpochs"/> than keep optimizer steps x network weights within
+    /// <see cref="Defaults.MaxStepWeights"/>. <see cref="TrainingHistory.EpochsChoice"/> says what was chosen and why.
     /// </summary>
     public int? Epochs { get; set; }
 
-    /// <summary>The epochs to train on <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice.</summary>
-    public int ResolveEpochs(long trainRows)
+    /// <summary>
+    /// The epochs to train on <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice
+    /// without the work budget (see <see cref="ResolveEpochs(long, long)"/>, which <c>Fit</c> uses).
+    /// </summary>
+    public int ResolveEpochs(long trainRows) => ChooseEpochs(trainRows, 0).Epochs;
+
+    /// <summary>
+    /// The epochs <c>Fit</c> trains a network of <paramref name="weights"/> weights (0: unknown, no work budget) on
+    /// <paramref name="trainRows"/> rows: <see cref="Epochs"/> when set, else the automatic choice (see <see cref="Epochs"/>).
+    /// </summary>
+    public int ResolveEpochs(long trainRows, long weights) => ChooseEpochs(trainRows, weights).Epochs;
+
+    /// <summary>The epochs to train and, when the library chose them, a sentence saying how (null when <see cref="Epochs"/> is set).</summary>
+    internal (int Epochs, string? Reason) ChooseEpochs(long trainRows, long weights)
     {
-        if (Epochs is { } epochs) return epochs;
+        if (Epochs is { } epochs) return (epochs, null);
         long batches = Math.Max(1, (trainRows + BatchSize - 1) / BatchSize);
-        return (int)Math.Clamp((Defaults.MinSteps + batches - 1) / batches, Defaults.MinEpochs, Defaults.MaxEpochs);
+        int bySteps = (int)Math.Clamp((Defaults.MinSteps + batches - 1) / batches, Defaults.MinEpochs, Defaults.MaxEpochs);
+        string rule = $"at least {Defaults.MinEpochs} epochs and {Defaults.MinSteps} optimizer steps, at most {Defaults.MaxEpochs} epochs; " +
+                      $"{trainRows} training rows in batches of {BatchSize} make {batches} steps per epoch";
+        // The work budget only trims the epochs that MinSteps added above MinEpochs.
+        double budgetEpochs = weights > 0 ? Math.Floor(Defaults.MaxStepWeights / ((double)batches * weights)) : double.PositiveInfinity;
+        if (bySteps <= Defaults.MinEpochs || bySteps <= budgetEpochs)
+            return (bySteps, $"Epochs chosen by the library: {bySteps} ({rule}).");
+        int capped = (int)Math.Max(Defaults.MinEpochs, budgetEpochs);
+        return (capped, $"Epochs chosen by the library: {capped}, capped by the work budget from {bySteps} ({rule}): " +
+                        $"{batches} steps per epoch x {weights} weights allow {capped} epochs within {Defaults.MaxStepWeights:G3} step-weights " +
+                        $"(never fewer than {Defaults.MinEpochs}). Set Epochs to choose yourself.");
     }
 
     /// <summary>Rows per training batch.</summary>
@@ -220,7 +262,11 @@ public sealed class AutoencoderOptions
     /// <summary>Device to train and run on.</summary>
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
-    /// <summary>CPU threads for TorchSharp (process-wide setting); 0 leaves TorchSharp's default.</summary>
+    /// <summary>
+    /// CPU threads for TorchSharp (process-wide setting); 0 leaves TorchSharp's default. The estimator refuses more than
+    /// <see cref="Defaults.MaxThreadsPerCore"/> x <see cref="Environment.ProcessorCount"/> (oversubscribed threads make
+    /// training many times slower, never faster).
+    /// </summary>
     public int Threads { get; set; }
 
     /// <summary>How <c>Fit</c> holds the training rows.</summary>
@@ -287,6 +333,7 @@ public sealed class AutoencoderOptions
         for (int i = 0; i < HiddenLayerSizes.Length; i++)
             if (HiddenLayerSizes[i] <= 0)
                 throw new ArgumentOutOfRangeException(nameof(HiddenLayerSizes), HiddenLayerSizes[i], $"Hidden layer {i} has width {HiddenLayerSizes[i]}; widths must be positive.");
+        CheckParameterCount(null);
         if (HiddenActivations is not null && HiddenActivations.Length != HiddenLayerSizes.Length)
             throw new ArgumentException($"{nameof(HiddenActivations)} has {HiddenActivations.Length} entries for {HiddenLayerSizes.Length} hidden layers; give one per layer or leave it null.", nameof(HiddenActivations));
         if (Epochs is { } e) Positive(e, nameof(Epochs));
@@ -306,8 +353,8 @@ public sealed class AutoencoderOptions
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "Expected a fraction in [0, 1).");
         if (EarlyStoppingPatience < 0)
             throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "Patience must be >= 0 (0 turns early stopping off).");
-        if (!(EarlyStoppingMinDelta >= 0))
-            throw new ArgumentOutOfRangeException(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "Expected a delta >= 0.");
+        if (!(EarlyStoppingMinDelta >= 0) || !double.IsFinite(EarlyStoppingMinDelta))
+            throw new ArgumentOutOfRangeException(nameof(EarlyStoppingMinDelta), EarlyStoppingMinDelta, "Expected a finite delta >= 0.");
         if (Threads < 0) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be >= 0 (0 keeps TorchSharp's default).");
         if (MaxCacheBytes < 0) throw new ArgumentOutOfRangeException(nameof(MaxCacheBytes), MaxCacheBytes, "Expected bytes >= 0.");
         Positive(ShuffleBufferRows, nameof(ShuffleBufferRows));
@@ -320,6 +367,56 @@ public sealed class AutoencoderOptions
         var names = AutoencoderTransformer.OutputColumns(Outputs, this).Select(c => c.Name).ToArray();
         if (names.Distinct(StringComparer.Ordinal).Count() != names.Length)
             throw new ArgumentException($"The output column names must differ: {string.Join(", ", names.Select(n => $"'{n}'"))}.");
+    }
+
+    /// <summary>
+    /// Refuses dense layers with more than <see cref="Defaults.MaxParameters"/> weights, naming the widest of
+    /// <see cref="LatentDimension"/> and <see cref="HiddenLayerSizes"/>. Without <paramref name="inputSize"/> (before the
+    /// data is seen) the input counts as 1 value, a lower bound that already catches an absurd width.
+    /// </summary>
+    internal void CheckParameterCount(int? inputSize)
+    {
+        var spec = new DenseNetworkSpec(inputSize ?? 1, HiddenLayerSizes, new Activation[HiddenLayerSizes.Length], LatentDimension,
+            Activation.Linear, Activation.Linear, LatentHead, TiedWeights && LatentHead == LatentHead.Deterministic);
+        long count = ParameterCount(spec);
+        if (count <= Defaults.MaxParameters) return;
+        int widest = HiddenLayerSizes.Length == 0 ? -1 : Array.IndexOf(HiddenLayerSizes, HiddenLayerSizes.Max());
+        bool latent = widest < 0 || LatentDimension >= HiddenLayerSizes[widest];
+        string name = latent ? nameof(LatentDimension) : nameof(HiddenLayerSizes);
+        object value = latent ? LatentDimension : HiddenLayerSizes[widest];
+        string shape = $"{(inputSize is { } n ? n.ToString() : "at least 1")} inputs, {nameof(HiddenLayerSizes)} [{string.Join(", ", HiddenLayerSizes)}], {nameof(LatentDimension)} {LatentDimension}";
+        throw new ArgumentOutOfRangeException(name, value,
+            $"{(latent ? nameof(LatentDimension) : $"{nameof(HiddenLayerSizes)}[{widest}]")} = {value} makes a network of " +
+            $"{(count == long.MaxValue ? "more than 9.2e18" : count.ToString("N0"))} weights ({shape}); the limit is {Defaults.MaxParameters:N0}. Use narrower layers.");
+    }
+
+    /// <summary>Weights and biases of a dense network; <see cref="long.MaxValue"/> when the count overflows.</summary>
+    internal static long ParameterCount(DenseNetworkSpec spec)
+    {
+        try
+        {
+            long total = 0;
+            foreach (var (_, shape) in DenseAutoencoderNetwork.ExpectedTensors(spec))
+            {
+                long size = 1;
+                foreach (long d in shape) size = checked(size * d);
+                total = checked(total + size);
+            }
+            return total;
+        }
+        catch (OverflowException)
+        {
+            return long.MaxValue;
+        }
+    }
+
+    /// <summary>Refuses what depends on this machine, not on the model: more than <see cref="Defaults.MaxThreadsPerCore"/> threads per core.</summary>
+    internal void CheckForThisMachine()
+    {
+        int cores = Environment.ProcessorCount;
+        if (Threads > Defaults.MaxThreadsPerCore * cores)
+            throw new ArgumentOutOfRangeException(nameof(Threads), Threads,
+                $"{nameof(Threads)} = {Threads} is more than {Defaults.MaxThreadsPerCore} per core on this machine ({cores} cores, so at most {Defaults.MaxThreadsPerCore * cores}); oversubscribed threads make training many times slower. Use 0 for TorchSharp's default.");
     }
 
     /// <summary>Every enum value is one the library knows (a cast integer or a damaged model file can hold any).</summary>
