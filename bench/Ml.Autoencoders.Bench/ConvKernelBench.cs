@@ -8,7 +8,7 @@ namespace Ml.Autoencoders.Bench;
 /// <summary>
 /// (f) The cost of the convolution workaround (<see cref="ConvolutionKernels"/>): each layer of the conv denoiser that
 /// takes it, forward and backward at batch 128 on 28x28 images, timed against libtorch's plain call on the same tensors
-/// (interleaved), with both results' error against float64 so the run also shows whether the plain call is right here.
+/// (interleaved), with both results' error against float64 (first calls) so the run also shows whether the plain call is right here.
 /// </summary>
 internal static partial class Program
 {
@@ -42,6 +42,8 @@ internal static partial class Program
             Tensor Workaround() => c.Transposed
                 ? ConvolutionKernels.TransposedConvolution(x, weight, bias, stride, padding, outputPadding)
                 : ConvolutionKernels.Convolution(x, weight, bias, stride, padding);
+            // Errors first: on a CPU with the fault, libtorch's first calls of a shape are the likeliest to be wrong.
+            var (plainError, workaroundError) = (InputGradientError(Plain, x, weight, bias, c), InputGradientError(Workaround, x, weight, bias, c));
             var plain = new List<double>();
             var workaround = new List<double>();
             for (int r = 0; r < Math.Max(3, cfg.Reps); r++)
@@ -49,7 +51,6 @@ internal static partial class Program
                 plain.Add(StepSeconds(Plain, x, weight, bias));
                 workaround.Add(StepSeconds(Workaround, x, weight, bias));
             }
-            var (plainError, workaroundError) = (InputGradientError(Plain, x, weight, bias, c), InputGradientError(Workaround, x, weight, bias, c));
             double p = Median(plain), w = Median(workaround);
             plainTotal += p;
             workaroundTotal += w;
