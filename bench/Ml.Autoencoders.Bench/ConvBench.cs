@@ -182,7 +182,7 @@ internal static partial class Program
                 opt.zero_grad();
                 var loss = nn.functional.mse_loss(net.forward(noisy), xb);
                 if (!float.IsFinite(loss.item<float>()))
-                    throw new InvalidOperationException($"raw conv loop diverged (loss {loss.item<float>()} in epoch {e + 1}, libtorch's own conv calls; see the workaround's error line above)");
+                    throw new InvalidOperationException($"raw conv loop diverged (loss {loss.item<float>()} in epoch {e + 1}, libtorch's own convolution calls, see ENVIRONMENT.md on the backward-data fault)");
                 loss.backward();
                 opt.step();
             }
