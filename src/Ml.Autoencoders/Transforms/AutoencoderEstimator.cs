@@ -64,7 +64,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         else if (ConvSpec(options, Activation.Linear).Core is { } core) options.CheckParameterCount(core.InputSize);
         if (options.CheckpointPath is { } checkpointTarget) CheckpointRun.CheckWritable(checkpointTarget);
         TorchRuntime.EnsureLoaded();
-        if (options.Threads > 0) set_num_threads(options.Threads);
+        using var threads = TorchThreads.Use(options.Threads);
         var device = TorchRuntime.Resolve(options.Device);
 
         options.Corruption?.Validate(size);

@@ -263,7 +263,8 @@ public sealed class AutoencoderOptions
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
     /// <summary>
-    /// CPU threads for TorchSharp (process-wide setting); 0 leaves TorchSharp's default. The estimator refuses more than
+    /// CPU threads for TorchSharp during <c>Fit</c> (libtorch's setting is process-wide: it is set when Fit starts and
+    /// the previous count is restored when it ends); 0 leaves TorchSharp's default. The estimator refuses more than
     /// <see cref="Defaults.MaxThreadsPerCore"/> x <see cref="Environment.ProcessorCount"/> (oversubscribed threads make
     /// training many times slower, never faster).
     /// </summary>
