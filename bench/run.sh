@@ -5,6 +5,7 @@
 #   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
 #   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
+#   bash bench/run.sh --only j   # default fits alone and next to a busy process (thread policy), vs PyTorch
 #   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
 #   bash bench/run.sh --stream   # Fit streaming a generated data view larger than this machine's memory (~3 minutes)
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)

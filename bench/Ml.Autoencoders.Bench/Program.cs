@@ -127,7 +127,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
-                                      "[--data DIR] [--only abcdefgh] (f, g and h run only when named in --only; g and h use --ref-reps only when given, else 1); " +
+                                      "[--data DIR] [--only abcdefghj] (f, g, h and j run only when named in --only; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -202,6 +202,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('f')) PartF(cfg, ml, trainView, train, test);
             if (cfg.Parts.Contains('g')) PartG(cfg, ml, train, test);
             if (cfg.Parts.Contains('h')) PartH(cfg, ml, train, test);
+            if (cfg.Parts.Contains('j')) PartJ(cfg, ml, trainView);
         }
         finally
         {
@@ -248,21 +249,27 @@ internal static partial class Program
         return last!;
     }
 
-    private static AutoencoderTransformer FitClassic(MLContext ml, IDataView trainView, Config cfg, int epochs) =>
-        ml.Transforms.Autoencoder(new AutoencoderOptions
-        {
-            LatentDimension = 16,
-            HiddenLayerSizes = new[] { 64, 32 },
-            HiddenActivation = Activation.ReLU,
-            CodeActivation = Activation.ReLU,
-            OutputActivation = Activation.Sigmoid,
-            LearningRateSchedule = LearningRateSchedule.Constant,
-            LearningRate = 1e-3,
-            BatchSize = Batch,
-            Epochs = epochs,
-            Seed = 0,
-            Threads = cfg.Threads,
-        }).Fit(trainView);
+    private static AutoencoderTransformer FitClassic(MLContext ml, IDataView trainView, Config cfg, int epochs)
+    {
+        var options = ClassicOptions(epochs);
+        options.Threads = cfg.Threads;
+        return ml.Transforms.Autoencoder(options).Fit(trainView);
+    }
+
+    /// <summary>The classic 784-64-32-16 ReLU autoencoder, Adam 1e-3 constant, batch <see cref="Batch"/>, seed 0.</summary>
+    private static AutoencoderOptions ClassicOptions(int epochs) => new()
+    {
+        LatentDimension = 16,
+        HiddenLayerSizes = new[] { 64, 32 },
+        HiddenActivation = Activation.ReLU,
+        CodeActivation = Activation.ReLU,
+        OutputActivation = Activation.Sigmoid,
+        LearningRateSchedule = LearningRateSchedule.Constant,
+        LearningRate = 1e-3,
+        BatchSize = Batch,
+        Epochs = epochs,
+        Seed = 0,
+    };
 
     /// <summary>Hand-written training loop; returns per-epoch seconds, rows per epoch and the last epoch's mean loss.</summary>
     private static (double[] Seconds, long Rows, double LastLoss) RawTrain(Tensor data, int epochs, int batch, long seed)
