@@ -6,6 +6,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
@@ -173,6 +174,7 @@ internal static partial class Program
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
         var total = Stopwatch.StartNew();
 
+        TorchRuntime.EnsureLoaded(); // first, so that libtorch loads with the library's OpenMP wait policy (TorchThreads)
         torch.set_num_threads(cfg.Threads);
         Console.WriteLine($"Ml.Autoencoders benchmark  {(cfg.Quick ? "(QUICK smoke run: fewer rows/reps, figures are indicative only)" : "")}");
         Console.WriteLine($"  command : {cfg.Command}");
