@@ -32,6 +32,48 @@ public sealed class ThreadPolicyTests
         Assert.AreEqual(before, torch.get_num_threads(), "Fit restores the thread count that was in force before it");
     }
 
+    /// <summary>The fine-tuning classifier takes the same knob: set during its Fit, restored after, oversubscription refused by name.</summary>
+    [TestMethod]
+    public void FineTuningRestoresTheThreadCountItSet()
+    {
+        int before = torch.get_num_threads();
+        int asked = before == 2 ? 1 : 2;
+        var ml = new MLContext(seed: 0);
+        var random = new Random(3);
+        var rows = Enumerable.Range(0, 80).Select(i => new LabelledRow
+        {
+            Features = Enumerable.Range(0, 6).Select(j => (float)(random.NextDouble() + (i % 2) * (j % 2))).ToArray(),
+            Label = (uint)(i % 2),
+        }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var autoencoder = ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, Epochs = 2 }).Fit(data);
+        int during = -1;
+        var options = new Ml.Autoencoders.Classification.AutoencoderClassifierOptions
+        {
+            Autoencoder = autoencoder, Epochs = 2, Threads = asked,
+            Progress = new SynchronousProgress(_ => during = torch.get_num_threads()),
+        };
+        var classifier = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.AutoencoderClassifier(options)).Fit(data);
+        Assert.AreEqual(asked, during, "Threads is in force while the classifier trains");
+        Assert.AreEqual(before, torch.get_num_threads(), "Fit restores the thread count that was in force before it");
+        var tooMany = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(
+            new Ml.Autoencoders.Classification.AutoencoderClassifierOptions { Autoencoder = autoencoder, Threads = 1000 }));
+        Assert.AreEqual("Threads", tooMany.ParamName);
+        classifier.LastTransformer.Autoencoder.Model.Dispose();
+        autoencoder.Model.Dispose();
+    }
+
+    /// <summary>Six features and a two-class label.</summary>
+    public sealed class LabelledRow
+    {
+        /// <summary>Features.</summary>
+        [Microsoft.ML.Data.VectorType(6)]
+        public float[] Features { get; set; } = [];
+
+        /// <summary>Class 0 or 1.</summary>
+        public uint Label { get; set; }
+    }
+
     /// <summary>A scope inside a scope restores each count in turn; 0 changes nothing.</summary>
     [TestMethod]
     public void NestedScopesRestoreInTurn()

@@ -68,6 +68,13 @@ public sealed class AutoencoderClassifierOptions
     /// <summary>Seed of the head's initialisation, dropout, shuffling and the validation split. Default 0.</summary>
     public int Seed { get; set; }
 
+    /// <summary>
+    /// CPU threads for TorchSharp during <c>Fit</c> (libtorch's setting is process-wide: it is set when Fit starts and
+    /// the previous count is restored when it ends); 0 (the default) leaves the count in force. At most
+    /// <see cref="Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore"/> per core of this machine.
+    /// </summary>
+    public int Threads { get; set; }
+
     /// <summary>Receives each epoch's record (training loss; validation loss when there is validation).</summary>
     public IProgress<EpochRecord>? Progress { get; set; }
 
@@ -87,6 +94,7 @@ public sealed class AutoencoderClassifierOptions
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
         if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be 0 or more.");
+        Runtime.TorchThreads.Check(Threads, nameof(Threads), Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore);
         if (EarlyStoppingPatience > 0 && ValidationFraction == 0)
             throw new ArgumentException("EarlyStoppingPatience needs validation rows: set ValidationFraction.", nameof(EarlyStoppingPatience));
         foreach (var (name, value) in new[] { (nameof(LabelColumnName), LabelColumnName), (nameof(ScoreColumnName), ScoreColumnName), (nameof(PredictedLabelColumnName), PredictedLabelColumnName) })

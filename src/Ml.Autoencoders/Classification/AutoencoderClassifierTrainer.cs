@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Runtime;
 using System.Diagnostics;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
@@ -43,6 +44,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         var data = LabelledRows.Read(input, FeatureColumn, options.LabelColumnName, "the fine-tuning classifier", options.CancellationToken);
         if (data.Count == 0)
             throw new AutoencoderDataException(options.LabelColumnName, null, $"Column '{options.LabelColumnName}' has no labelled rows ({data.SkippedRows} rows with a missing label).");
+        using var threads = TorchThreads.Use(options.Threads);
         var autoencoder = Copy(pretrained, options.ReinitializeEncoder, options.Seed);
         EncoderClassifierNetwork? network = null;
         try

@@ -42,6 +42,19 @@ internal static class TorchThreads
         }
     }
 
+    /// <summary>
+    /// Refuses a thread count below 0 or above <paramref name="maxPerCore"/> per core of this machine (oversubscribed
+    /// threads make training many times slower, never faster), naming the option <paramref name="option"/>.
+    /// </summary>
+    public static void Check(int threads, string option, int maxPerCore)
+    {
+        if (threads < 0) throw new ArgumentOutOfRangeException(option, threads, $"{option} must be >= 0 (0 keeps TorchSharp's default).");
+        int cores = Environment.ProcessorCount;
+        if (threads > maxPerCore * cores)
+            throw new ArgumentOutOfRangeException(option, threads,
+                $"{option} = {threads} is more than {maxPerCore} per core on this machine ({cores} cores, so at most {maxPerCore * cores}); oversubscribed threads make training many times slower. Use 0 for TorchSharp's default.");
+    }
+
     /// <summary>What <see cref="PreferPassiveWaiting"/> found or did, for <see cref="TorchRuntime.EnsureLoaded"/>'s description.</summary>
     public static string WaitPolicy { get; private set; } = "not checked";
 

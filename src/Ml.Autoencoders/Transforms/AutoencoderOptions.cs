@@ -414,10 +414,7 @@ public sealed class AutoencoderOptions
     /// <summary>Refuses what depends on this machine, not on the model: more than <see cref="Defaults.MaxThreadsPerCore"/> threads per core.</summary>
     internal void CheckForThisMachine()
     {
-        int cores = Environment.ProcessorCount;
-        if (Threads > Defaults.MaxThreadsPerCore * cores)
-            throw new ArgumentOutOfRangeException(nameof(Threads), Threads,
-                $"{nameof(Threads)} = {Threads} is more than {Defaults.MaxThreadsPerCore} per core on this machine ({cores} cores, so at most {Defaults.MaxThreadsPerCore * cores}); oversubscribed threads make training many times slower. Use 0 for TorchSharp's default.");
+        TorchThreads.Check(Threads, nameof(Threads), Defaults.MaxThreadsPerCore);
     }
 
     /// <summary>Every enum value is one the library knows (a cast integer or a damaged model file can hold any).</summary>
