@@ -56,6 +56,9 @@ internal sealed class Config
     public int[] AnomalyClasses = Enumerable.Range(0, 10).ToArray(); // (h) normal classes, one detector each
     public string[] AnomalyPresets = { "same" }; // (h) extra library detectors with another body
     public int HRefReps => RefRepsGiven ? RefReps : 1;
+    public string[] SmallVariants = { "default" }; // (i) option sets compared on the small data sets, the first one in the table
+    public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
+    public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -120,6 +123,9 @@ internal sealed class Config
                     string presets = Next();
                     c.AnomalyPresets = presets is "" or "none" ? Array.Empty<string>() : presets.Split(',', StringSplitOptions.RemoveEmptyEntries);
                     break;
+                case "--small-variants": c.SmallVariants = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--small-data": c.SmallDataDir = Next(); break;
+                case "--small-fashion": c.SmallFashionDir = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -180,6 +186,16 @@ internal static partial class Program
         Console.WriteLine($"  torch   : TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})");
         Console.WriteLine($"  env     : OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "-"} OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "-"} OPENBLAS_L2_SIZE={Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "-"}");
         Console.WriteLine($"  settings: threads {cfg.Threads}, epochs {cfg.Epochs} (first {cfg.Warmup} = warm-up, not timed), reps {cfg.Reps} (reference reps {cfg.RefReps}), batch {Batch}");
+
+        if (cfg.Parts.Contains('i'))
+        {
+            PartI(cfg);
+            if (cfg.Parts.All(p => p == 'i'))
+            {
+                PrintTable(cfg, total.Elapsed);
+                return 0;
+            }
+        }
 
         var (train, test) = FashionMnist.LoadDefault(cfg.DataDir);
         Console.WriteLine($"  data    : {train.Source}: train {train.Count}, test {test.Count}{(train.IsSubset ? " (SUBSET!)" : "")}");

@@ -30,6 +30,13 @@ public sealed class TrainingHistory
     /// </summary>
     public string? EpochsChoice { get; internal set; }
 
+    /// <summary>
+    /// Whether the small-data rule (<c>AutoencoderOptions.SmallDataRows</c>) held out validation rows and stopped early,
+    /// and why (the row count against the threshold); null when the rule was off or the user set the epochs, a validation
+    /// split or early stopping, and for a model loaded from a file (the file keeps the resulting options).
+    /// </summary>
+    public string? SmallDataChoice { get; internal set; }
+
     /// <summary>Mean training rows per second over the epochs after the first <paramref name="warmupEpochs"/>.</summary>
     public double SamplesPerSecond(int warmupEpochs = 0)
     {
