@@ -57,6 +57,7 @@ internal sealed class Config
     public string[] AnomalyPresets = { "same" }; // (h) extra library detectors with another body
     public int HRefReps => RefRepsGiven ? RefReps : 1;
     public string[] SmallVariants = { "default" }; // (i) option sets compared on the small data sets, the first one in the table
+    public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
     public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
     public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
@@ -124,6 +125,7 @@ internal sealed class Config
                     c.AnomalyPresets = presets is "" or "none" ? Array.Empty<string>() : presets.Split(',', StringSplitOptions.RemoveEmptyEntries);
                     break;
                 case "--small-variants": c.SmallVariants = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--small-sets": c.SmallSets = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
                 case "--small-data": c.SmallDataDir = Next(); break;
                 case "--small-fashion": c.SmallFashionDir = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
@@ -133,7 +135,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
-                                      "[--data DIR] [--only abcdefgh] (f, g and h run only when named in --only; g and h use --ref-reps only when given, else 1); " +
+                                      "[--data DIR] [--only abcdefghi] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h and i run only when named in --only; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;

@@ -32,7 +32,7 @@ internal static partial class Program
     /// </summary>
     private static void PartI(Config cfg)
     {
-        var sets = LoadSmallSets(cfg);
+        var sets = LoadSmallSets(cfg).Where(s => cfg.SmallSets is null || cfg.SmallSets.Contains(s.Name)).ToList();
         Header($"(i) Small data sets: default autoencoder codes vs ML.NET PCA (same dimension d = min(16, features / 2)), {Neighbours}-NN accuracy, {SmallFolds}-fold CV");
         Console.WriteLine("    features standardised with the training fold's mean and deviation (pixels of Fashion-MNIST kept in [0, 1]);");
         Console.WriteLine("    autoencoder: new AutoencoderOptions { LatentDimension = d, Seed = 0 }, all else default; PCA: ProjectToPrincipalComponents(rank d, seed 0);");
@@ -96,8 +96,16 @@ internal static partial class Program
             }
             else
             {
-                var options = SmallVariant(variant, d, set.Features);
+                var options = SmallVariant(variant.Replace("+refit", ""), d, set.Features);
                 var t = ml.Transforms.Autoencoder(options).Fit(trainView);
+                if (variant.Contains("+refit"))
+                {
+                    // Emulation: the epochs the validation run found best, then all training rows for that many epochs.
+                    var again = SmallVariant("off", d, set.Features);
+                    again.Epochs = t.History.BestEpoch;
+                    t.Model.Dispose();
+                    t = ml.Transforms.Autoencoder(again).Fit(trainView);
+                }
                 try
                 {
                     epochs.Add(t.History.Epochs.Count);
@@ -122,7 +130,9 @@ internal static partial class Program
 
     /// <summary>
     /// The options of a named variant: "default" is the library's defaults; the others are candidate rules measured
-    /// against them (--small-variants): "off" switches the small-data rule off, the rest add one knob each.
+    /// against them (--small-variants, parts joined by '+'): "off" switches the small-data rule off (the defaults before it);
+    /// "vfN" holds out N% with early stopping instead of the rule; "pN" early-stopping patience N; "bsN" batch size N; "wdN"
+    /// weight decay 1e-N; "narrow" hidden layers 64, 32; "noise" Gaussian input noise 0.1.
     /// </summary>
     private static AutoencoderOptions SmallVariant(string variant, int d, int features)
     {
@@ -133,13 +143,17 @@ internal static partial class Program
             {
                 case "default": break;
                 case "off": o.SmallDataRows = 0; break;
-                case "es": o.SmallDataRows = 0; o.ValidationFraction = 0.2; o.EarlyStoppingPatience = 20; break;
-                case "es10": o.SmallDataRows = 0; o.ValidationFraction = 0.1; o.EarlyStoppingPatience = 10; break;
-                case "wd": o.WeightDecay = 1e-4; break;
-                case "wd3": o.WeightDecay = 1e-3; break;
-                case "noise": o.Corruption = new GaussianNoise { Factor = 0.1 }; break;
                 case "narrow": o.HiddenLayerSizes = new[] { 64, 32 }; break;
-                case "ep100": o.Epochs = 100; break;
+                case "noise": o.Corruption = new GaussianNoise { Factor = 0.1 }; break;
+                // vfN: a validation split of N% with early stopping (patience 20 unless pN follows), the rule itself off
+                case var v when v.StartsWith("vf", StringComparison.Ordinal):
+                    o.SmallDataRows = 0;
+                    o.ValidationFraction = int.Parse(v[2..], CultureInfo.InvariantCulture) / 100.0;
+                    if (o.EarlyStoppingPatience == 0) o.EarlyStoppingPatience = 20;
+                    break;
+                case var v when v.StartsWith("p", StringComparison.Ordinal): o.EarlyStoppingPatience = int.Parse(v[1..], CultureInfo.InvariantCulture); break;
+                case var v when v.StartsWith("bs", StringComparison.Ordinal): o.BatchSize = int.Parse(v[2..], CultureInfo.InvariantCulture); break;
+                case var v when v.StartsWith("wd", StringComparison.Ordinal): o.WeightDecay = Math.Pow(10, -int.Parse(v[2..], CultureInfo.InvariantCulture)); break;
                 default: throw new ArgumentException($"Unknown small-data variant '{part}'.");
             }
         }

@@ -31,8 +31,9 @@ public sealed class TrainingHistory
     public string? EpochsChoice { get; internal set; }
 
     /// <summary>
-    /// Whether the small-data rule (<c>AutoencoderOptions.SmallDataRows</c>) held out validation rows and stopped early,
-    /// and why (the row count against the threshold); null when the rule was off or the user set the epochs, a validation
+    /// Whether the small-data rule (<c>AutoencoderOptions.SmallDataRows</c>) applied and why (the row count against the
+    /// threshold), and what its validation run found (epochs trained, best epoch and its validation loss) before the final
+    /// run on all rows that this history records; null when the rule was off or the user set the epochs, a validation
     /// split or early stopping, and for a model loaded from a file (the file keeps the resulting options).
     /// </summary>
     public string? SmallDataChoice { get; internal set; }

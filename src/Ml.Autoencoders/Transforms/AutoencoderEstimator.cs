@@ -57,7 +57,21 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     {
         ArgumentNullException.ThrowIfNull(input);
         var (effective, smallDataChoice) = options.ApplySmallDataRule(options.SmallDataRows > 0 ? CountRows(input, options.SmallDataRows) : null);
-        return FitWith(input, effective, smallDataChoice);
+        if (ReferenceEquals(effective, options)) return FitWith(input, options, smallDataChoice);
+
+        // The small-data rule: a validation run finds the epoch count, then all rows train for that many epochs (the
+        // held-out fifth is too much to lose on a few hundred rows, and the final run's schedule anneals fully).
+        var probe = FitWith(input, effective, null);
+        var probeHistory = probe.History;
+        probe.Model.Dispose();
+        var final = options.Clone();
+        final.Epochs = probeHistory.BestEpoch;
+        var model = FitWith(input, final, smallDataChoice +
+            $" The validation run trained {probeHistory.Epochs.Count} epochs{(probeHistory.StoppedEarly ? " (stopped early)" : "")}, the best at epoch " +
+            $"{probeHistory.BestEpoch} (validation loss {probeHistory.Epochs[probeHistory.BestEpoch - 1].ValidationLoss:G4}); then all rows trained " +
+            $"{probeHistory.BestEpoch} epochs, the learning-rate schedule over those.");
+        model.History.EpochsChoice = probeHistory.EpochsChoice;
+        return model;
     }
 
     /// <summary>

@@ -41,8 +41,9 @@ public sealed class AutoencoderOptions
         public const double MaxStepWeights = 1e10;
         /// <summary>
         /// Below this many input rows, when the library chooses the epochs and no validation or early stopping is set,
-        /// <c>Fit</c> holds out <see cref="SmallDataValidationFraction"/> of the rows and stops early (see
-        /// <see cref="AutoencoderOptions.SmallDataRows"/>): 10,000. Fashion-MNIST's 60,000 rows are above it.
+        /// <c>Fit</c> finds the epoch count with a validation run (<see cref="SmallDataValidationFraction"/> held out,
+        /// early stopping) and then trains on all rows for that many epochs (see <see cref="AutoencoderOptions.SmallDataRows"/>):
+        /// 10,000. Fashion-MNIST's 60,000 rows are above it.
         /// </summary>
         public const int SmallDataRows = 10_000;
         /// <summary>Fraction of the rows held out for validation by the small-data rule: 0.2.</summary>
@@ -192,6 +193,7 @@ public sealed class AutoencoderOptions
     /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>,
     /// and no more epochs beyond <see cref="Defaults.MinEpochs"/> than keep optimizer steps x network weights within
     /// <see cref="Defaults.MaxStepWeights"/>. <see cref="TrainingHistory.EpochsChoice"/> says what was chosen and why.
+    /// Below <see cref="SmallDataRows"/> rows a validation run then picks the epochs actually trained (the small-data rule).
     /// </summary>
     public int? Epochs { get; set; }
 
@@ -267,14 +269,16 @@ public sealed class AutoencoderOptions
 
     /// <summary>
     /// The small-data rule: when the input has at least <see cref="Defaults.SmallDataMinRows"/> and fewer than this many
-    /// rows, <see cref="Epochs"/> is left to the library, and none of <see cref="ValidationFraction"/>,
-    /// <see cref="ValidationData"/> and <see cref="EarlyStoppingPatience"/> is set, <c>Fit</c> holds out
-    /// <see cref="Defaults.SmallDataValidationFraction"/> of the rows for validation and stops after
-    /// <see cref="Defaults.SmallDataPatience"/> epochs without a lower validation loss, restoring the best epoch's
-    /// weights. Without it, the epochs that small data sets get (up to 1,000, to reach <see cref="Defaults.MinSteps"/>
-    /// optimizer steps) overfit them: codes that lose to PCA in k-NN (see the README). Default
-    /// <see cref="Defaults.SmallDataRows"/>; 0 turns the rule off. <see cref="TrainingHistory.SmallDataChoice"/> says
-    /// whether it applied and why. Larger data sets train exactly as without the rule.
+    /// rows, <see cref="Epochs"/> is left to the library, none of <see cref="ValidationFraction"/>,
+    /// <see cref="ValidationData"/> and <see cref="EarlyStoppingPatience"/> is set and no checkpoint is written or resumed,
+    /// <c>Fit</c> first trains a validation run: <see cref="Defaults.SmallDataValidationFraction"/> of the rows held out,
+    /// stopping after <see cref="Defaults.SmallDataPatience"/> epochs without a lower validation loss. Then it trains the
+    /// returned model on all rows for the best epoch count of that run (the learning-rate schedule spread over those
+    /// epochs). Without the rule, the epochs that small data sets get (up to 1,000, to reach
+    /// <see cref="Defaults.MinSteps"/> optimizer steps) overfit them: codes that lose to PCA in k-NN (see the README).
+    /// The returned model's options say <see cref="Epochs"/> = that count. Default <see cref="Defaults.SmallDataRows"/>;
+    /// 0 turns the rule off. <see cref="TrainingHistory.SmallDataChoice"/> says whether it applied and why, and what
+    /// the validation run found. Larger data sets train exactly as without the rule.
     /// </summary>
     public int SmallDataRows { get; set; } = Defaults.SmallDataRows;
 
@@ -286,7 +290,8 @@ public sealed class AutoencoderOptions
     /// </summary>
     internal (AutoencoderOptions Options, string? Reason) ApplySmallDataRule(long? inputRows)
     {
-        if (SmallDataRows <= 0 || Epochs is not null || ValidationFraction > 0 || ValidationData is not null || EarlyStoppingPatience > 0)
+        if (SmallDataRows <= 0 || Epochs is not null || ValidationFraction > 0 || ValidationData is not null || EarlyStoppingPatience > 0
+            || CheckpointPath is not null || ResumeFromCheckpoint is not null)
             return (this, null);
         string rows = inputRows is { } n ? $"{n}" : $"at least {SmallDataRows}";
         if (inputRows is not { } count || count >= SmallDataRows)
@@ -297,10 +302,10 @@ public sealed class AutoencoderOptions
         effective.ValidationFraction = Defaults.SmallDataValidationFraction;
         effective.EarlyStoppingPatience = Defaults.SmallDataPatience;
         return (effective, $"Small-data rule applied: {count} rows, below {nameof(SmallDataRows)} = {SmallDataRows}, and no epochs, validation " +
-                           $"or early stopping were set, so {Defaults.SmallDataValidationFraction:P0} of the rows are held out for validation " +
-                           $"({nameof(ValidationFraction)} = {Defaults.SmallDataValidationFraction}) and training stops after {Defaults.SmallDataPatience} " +
-                           $"epochs without a lower validation loss ({nameof(EarlyStoppingPatience)} = {Defaults.SmallDataPatience}), keeping the best " +
-                           $"epoch's weights: the epochs chosen for small data overfit without it. Set {nameof(SmallDataRows)} = 0 to turn it off.");
+                           $"or early stopping were set, so a validation run held out {Defaults.SmallDataValidationFraction * 100:F0}% of the rows " +
+                           $"({nameof(ValidationFraction)} = {Defaults.SmallDataValidationFraction}) and stopped after {Defaults.SmallDataPatience} " +
+                           $"epochs without a lower validation loss ({nameof(EarlyStoppingPatience)} = {Defaults.SmallDataPatience}) to find the epoch count: " +
+                           $"the epochs chosen for small data overfit without it. Set {nameof(SmallDataRows)} = 0 to turn it off.");
     }
 
     /// <summary>Epochs without improvement of the monitored loss (validation, else training) before stopping; 0 turns early stopping off. When on, the best epoch's weights are restored.</summary>
