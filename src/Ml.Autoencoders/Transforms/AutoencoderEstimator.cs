@@ -56,7 +56,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     public AutoencoderTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var (effective, smallDataChoice) = options.ApplySmallDataRule(options.SmallDataRows > 0 ? CountRows(input, options.SmallDataRows) : null);
+        var (effective, smallDataChoice) = options.ApplySmallDataRule(options.SmallDataRuleMayApply ? CountRows(input, options.SmallDataRows) : null);
         if (ReferenceEquals(effective, options)) return FitWith(input, options, smallDataChoice);
 
         // The small-data rule: a validation run finds the epoch count, then all rows train for that many epochs (the

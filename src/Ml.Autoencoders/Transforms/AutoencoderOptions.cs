@@ -283,6 +283,14 @@ public sealed class AutoencoderOptions
     public int SmallDataRows { get; set; } = Defaults.SmallDataRows;
 
     /// <summary>
+    /// False when the small-data rule cannot apply whatever the row count: the rule is off, or the user chose epochs,
+    /// validation, early stopping or checkpoints. <c>Fit</c> counts rows for the rule only when this is true.
+    /// </summary>
+    internal bool SmallDataRuleMayApply =>
+        SmallDataRows > 0 && Epochs is null && !(ValidationFraction > 0) && ValidationData is null && EarlyStoppingPatience == 0
+        && CheckpointPath is null && ResumeFromCheckpoint is null;
+
+    /// <summary>
     /// The options <c>Fit</c> trains with on <paramref name="inputRows"/> rows (null: the count is unknown) and a
     /// sentence saying whether the small-data rule (see <see cref="SmallDataRows"/>) applied and why; the sentence is
     /// null when the rule is off or the user chose epochs, validation or early stopping. Returns this object itself
@@ -290,9 +298,7 @@ public sealed class AutoencoderOptions
     /// </summary>
     internal (AutoencoderOptions Options, string? Reason) ApplySmallDataRule(long? inputRows)
     {
-        if (SmallDataRows <= 0 || Epochs is not null || ValidationFraction > 0 || ValidationData is not null || EarlyStoppingPatience > 0
-            || CheckpointPath is not null || ResumeFromCheckpoint is not null)
-            return (this, null);
+        if (!SmallDataRuleMayApply) return (this, null);
         string rows = inputRows is { } n ? $"{n}" : $"at least {SmallDataRows}";
         if (inputRows is not { } count || count >= SmallDataRows)
             return (this, $"Small-data rule not applied: {rows} rows, not below {nameof(SmallDataRows)} = {SmallDataRows}.");
