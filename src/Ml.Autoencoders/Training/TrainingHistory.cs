@@ -25,7 +25,8 @@ public sealed class TrainingHistory
 
     /// <summary>
     /// How the number of epochs was chosen when <c>AutoencoderOptions.Epochs</c> was left to the library (the count and
-    /// the rule, including a cap by the work budget); null when the epochs were given, and for a model loaded from a
+    /// the rule, including a cap by the work budget; under the small-data rule, the choice for its validation run, whose
+    /// best epoch <see cref="SmallDataChoice"/> reports); null when the epochs were given, and for a model loaded from a
     /// file (the file keeps the epoch count in its options).
     /// </summary>
     public string? EpochsChoice { get; internal set; }
