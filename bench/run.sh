@@ -5,6 +5,7 @@
 #   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
 #   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
+#   bash bench/run.sh --only i --threads 1   # small data sets: default codes vs PCA (5-NN, 5-fold CV); no Fashion-MNIST download
 #   bash bench/run.sh --only j   # default fits alone and next to a busy process (thread policy), vs PyTorch
 #   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
 #   bash bench/run.sh --stream   # Fit streaming a generated data view larger than this machine's memory (~3 minutes)
@@ -32,6 +33,16 @@ args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
   if [ "${args[$i]}" = "--data" ] && [ $((i + 1)) -lt ${#args[@]} ]; then data_dir=${args[$((i + 1))]}; fi
 done
+
+only=""
+for ((i = 0; i < ${#args[@]}; i++)); do
+  if [ "${args[$i]}" = "--only" ] && [ $((i + 1)) -lt ${#args[@]} ]; then only=${args[$((i + 1))]}; fi
+done
+if [[ "$only" == *i* ]] && [ ! -f bench/small-data/satellite.csv ]; then
+  bash bench/small-data/prepare.sh   # part (i)'s CSVs (installs python3-sklearn, r-base-core, r-cran-mlbench if missing)
+fi
+# Part (i) alone reads only bench/small-data and the shipped subset: no Fashion-MNIST download.
+if [ "$only" = i ]; then data_dir=none; fi
 
 if [ "$data_dir" = /usr/share/datasets/fashion-mnist ] && [ ! -f "$data_dir/train-images-idx3-ubyte.gz" ]; then
   echo "run.sh: installing dataset-fashion-mnist (benchmark only)" >&2

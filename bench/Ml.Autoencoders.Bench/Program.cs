@@ -57,6 +57,10 @@ internal sealed class Config
     public int[] AnomalyClasses = Enumerable.Range(0, 10).ToArray(); // (h) normal classes, one detector each
     public string[] AnomalyPresets = { "same" }; // (h) extra library detectors with another body
     public int HRefReps => RefRepsGiven ? RefReps : 1;
+    public string[] SmallVariants = { "default" }; // (i) option sets compared on the small data sets, the first one in the table
+    public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
+    public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
+    public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -121,6 +125,10 @@ internal sealed class Config
                     string presets = Next();
                     c.AnomalyPresets = presets is "" or "none" ? Array.Empty<string>() : presets.Split(',', StringSplitOptions.RemoveEmptyEntries);
                     break;
+                case "--small-variants": c.SmallVariants = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--small-sets": c.SmallSets = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--small-data": c.SmallDataDir = Next(); break;
+                case "--small-fashion": c.SmallFashionDir = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -128,7 +136,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
-                                      "[--data DIR] [--only abcdefghj] (f, g, h and j run only when named in --only; g and h use --ref-reps only when given, else 1); " +
+                                      "[--data DIR] [--only abcdefghij] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i and j run only when named in --only; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -182,6 +190,16 @@ internal static partial class Program
         Console.WriteLine($"  torch   : TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch threads {torch.get_num_threads()} (interop {torch.get_num_interop_threads()})");
         Console.WriteLine($"  env     : OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "-"} OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "-"} OPENBLAS_L2_SIZE={Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "-"}");
         Console.WriteLine($"  settings: threads {cfg.Threads}, epochs {cfg.Epochs} (first {cfg.Warmup} = warm-up, not timed), reps {cfg.Reps} (reference reps {cfg.RefReps}), batch {Batch}");
+
+        if (cfg.Parts.Contains('i'))
+        {
+            PartI(cfg);
+            if (cfg.Parts.All(p => p == 'i'))
+            {
+                PrintTable(cfg, total.Elapsed);
+                return 0;
+            }
+        }
 
         var (train, test) = FashionMnist.LoadDefault(cfg.DataDir);
         Console.WriteLine($"  data    : {train.Source}: train {train.Count}, test {test.Count}{(train.IsSubset ? " (SUBSET!)" : "")}");

@@ -341,7 +341,9 @@ public sealed class TrainingTests
         Assert.AreEqual(1000, o.ResolveEpochs(1), "capped");
         o.Epochs = 7;
         Assert.AreEqual(7, o.ResolveEpochs(2_000), "an explicit value is kept");
-        var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, BatchSize = 256 })
+        // The step rule alone: 2,560 rows are below SmallDataRows, whose validation run would choose fewer epochs
+        // (SmallDataRuleTests covers that rule).
+        var model = Ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, BatchSize = 256, SmallDataRows = 0 })
             .Fit(Ml.ToDataView(Synthetic.LowRank(2560, 4, 2)));
         Assert.AreEqual(300, model.History.Epochs.Count, "10 batches per epoch, 3,000 steps");
         Assert.AreEqual(300, model.Options.Epochs, "the fitted options record the epochs used");

@@ -25,10 +25,19 @@ public sealed class TrainingHistory
 
     /// <summary>
     /// How the number of epochs was chosen when <c>AutoencoderOptions.Epochs</c> was left to the library (the count and
-    /// the rule, including a cap by the work budget); null when the epochs were given, and for a model loaded from a
+    /// the rule, including a cap by the work budget; under the small-data rule, the choice for its validation run, whose
+    /// best epoch <see cref="SmallDataChoice"/> reports); null when the epochs were given, and for a model loaded from a
     /// file (the file keeps the epoch count in its options).
     /// </summary>
     public string? EpochsChoice { get; internal set; }
+
+    /// <summary>
+    /// Whether the small-data rule (<c>AutoencoderOptions.SmallDataRows</c>) applied and why (the row count against the
+    /// threshold), and what its validation run found (epochs trained, best epoch and its validation loss) before the final
+    /// run on all rows that this history records; null when the rule was off or the user set the epochs, a validation
+    /// split or early stopping, and for a model loaded from a file (the file keeps the resulting options).
+    /// </summary>
+    public string? SmallDataChoice { get; internal set; }
 
     /// <summary>Mean training rows per second over the epochs after the first <paramref name="warmupEpochs"/>.</summary>
     public double SamplesPerSecond(int warmupEpochs = 0)

@@ -56,6 +56,40 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     public AutoencoderTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        var (effective, smallDataChoice) = options.ApplySmallDataRule(options.SmallDataRuleMayApply ? CountRows(input, options.SmallDataRows) : null);
+        if (ReferenceEquals(effective, options)) return FitWith(input, options, smallDataChoice);
+
+        // The small-data rule: a validation run finds the epoch count, then all rows train for that many epochs (the
+        // held-out fifth is too much to lose on a few hundred rows, and the final run's schedule anneals fully).
+        var probe = FitWith(input, effective, null);
+        var probeHistory = probe.History;
+        probe.Model.Dispose();
+        var final = options.Clone();
+        final.Epochs = probeHistory.BestEpoch;
+        var model = FitWith(input, final, smallDataChoice +
+            $" The validation run trained {probeHistory.Epochs.Count} epochs{(probeHistory.StoppedEarly ? " (stopped early)" : "")}, the best at epoch " +
+            $"{probeHistory.BestEpoch} (validation loss {probeHistory.Epochs[probeHistory.BestEpoch - 1].ValidationLoss:G4}); then all rows trained " +
+            $"{probeHistory.BestEpoch} epochs, the learning-rate schedule over those.");
+        model.History.EpochsChoice = probeHistory.EpochsChoice;
+        return model;
+    }
+
+    /// <summary>
+    /// The rows of <paramref name="input"/>, counted up to <paramref name="limit"/> when the view does not know its
+    /// count (a cursor with no active column: cheap, and never more than <paramref name="limit"/> rows).
+    /// </summary>
+    private static long CountRows(IDataView input, int limit)
+    {
+        if (input.GetRowCount() is { } known) return known;
+        long n = 0;
+        using var cursor = input.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        while (n < limit && cursor.MoveNext()) n++;
+        return n;
+    }
+
+    /// <summary>Trains with <paramref name="options"/> (the estimator's options after the small-data rule).</summary>
+    private static AutoencoderTransformer FitWith(IDataView input, AutoencoderOptions options, string? smallDataChoice)
+    {
         var (_, size) = options.Convolution is { ImageShape: { } shape } conv
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, shape, conv.PixelOrder)
             : VectorColumn.Check(input.Schema, options.InputColumnName, null);
@@ -106,6 +140,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
             var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings with { Resume = resume }, device);
             history.EpochsChoice = epochsChoice;
+            history.SmallDataChoice = smallDataChoice;
             var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
         }

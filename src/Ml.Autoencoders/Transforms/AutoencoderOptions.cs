@@ -39,6 +39,19 @@ public sealed class AutoencoderOptions
         /// rows takes 4.4e9, on 2,000 rows 1.4e9: unaffected.)
         /// </summary>
         public const double MaxStepWeights = 1e10;
+        /// <summary>
+        /// Below this many input rows, when the library chooses the epochs and no validation or early stopping is set,
+        /// <c>Fit</c> finds the epoch count with a validation run (<see cref="SmallDataValidationFraction"/> held out,
+        /// early stopping) and then trains on all rows for that many epochs (see <see cref="AutoencoderOptions.SmallDataRows"/>):
+        /// 10,000. Fashion-MNIST's 60,000 rows are above it.
+        /// </summary>
+        public const int SmallDataRows = 10_000;
+        /// <summary>Fraction of the rows held out for validation by the small-data rule: 0.2.</summary>
+        public const double SmallDataValidationFraction = 0.2;
+        /// <summary>Early-stopping patience (epochs without a lower validation loss) of the small-data rule: 20.</summary>
+        public const int SmallDataPatience = 20;
+        /// <summary>Fewest rows the small-data rule splits: 50 (20% of fewer would leave a validation set of a handful of rows).</summary>
+        public const int SmallDataMinRows = 50;
         /// <summary>Rows per batch.</summary>
         public const int BatchSize = 128;
         /// <summary>Initial learning rate.</summary>
@@ -180,6 +193,7 @@ public sealed class AutoencoderOptions
     /// (so a 2,000-row data set trains for about 190 epochs, 60,000 rows for 20), at most <see cref="Defaults.MaxEpochs"/>,
     /// and no more epochs beyond <see cref="Defaults.MinEpochs"/> than keep optimizer steps x network weights within
     /// <see cref="Defaults.MaxStepWeights"/>. <see cref="TrainingHistory.EpochsChoice"/> says what was chosen and why.
+    /// Below <see cref="SmallDataRows"/> rows a validation run then picks the epochs actually trained (the small-data rule).
     /// </summary>
     public int? Epochs { get; set; }
 
@@ -252,6 +266,53 @@ public sealed class AutoencoderOptions
     /// <summary>Separate validation data with the same input column; takes precedence over <see cref="ValidationFraction"/>.</summary>
     [JsonIgnore]
     public IDataView? ValidationData { get; set; }
+
+    /// <summary>
+    /// The small-data rule: when the input has at least <see cref="Defaults.SmallDataMinRows"/> and fewer than this many
+    /// rows, <see cref="Epochs"/> is left to the library, none of <see cref="ValidationFraction"/>,
+    /// <see cref="ValidationData"/> and <see cref="EarlyStoppingPatience"/> is set and no checkpoint is written or resumed,
+    /// <c>Fit</c> first trains a validation run: <see cref="Defaults.SmallDataValidationFraction"/> of the rows held out,
+    /// stopping after <see cref="Defaults.SmallDataPatience"/> epochs without a lower validation loss. Then it trains the
+    /// returned model on all rows for the best epoch count of that run (the learning-rate schedule spread over those
+    /// epochs). Without the rule, the epochs that small data sets get (up to 1,000, to reach
+    /// <see cref="Defaults.MinSteps"/> optimizer steps) overfit them: codes that lose to PCA in k-NN (see the README).
+    /// The returned model's options say <see cref="Epochs"/> = that count. Default <see cref="Defaults.SmallDataRows"/>;
+    /// 0 turns the rule off. <see cref="TrainingHistory.SmallDataChoice"/> says whether it applied and why, and what
+    /// the validation run found. Larger data sets train exactly as without the rule.
+    /// </summary>
+    public int SmallDataRows { get; set; } = Defaults.SmallDataRows;
+
+    /// <summary>
+    /// False when the small-data rule cannot apply whatever the row count: the rule is off, or the user chose epochs,
+    /// validation, early stopping or checkpoints. <c>Fit</c> counts rows for the rule only when this is true.
+    /// </summary>
+    internal bool SmallDataRuleMayApply =>
+        SmallDataRows > 0 && Epochs is null && !(ValidationFraction > 0) && ValidationData is null && EarlyStoppingPatience == 0
+        && CheckpointPath is null && ResumeFromCheckpoint is null;
+
+    /// <summary>
+    /// The options <c>Fit</c> trains with on <paramref name="inputRows"/> rows (null: the count is unknown) and a
+    /// sentence saying whether the small-data rule (see <see cref="SmallDataRows"/>) applied and why; the sentence is
+    /// null when the rule is off or the user chose epochs, validation or early stopping. Returns this object itself
+    /// when nothing changes.
+    /// </summary>
+    internal (AutoencoderOptions Options, string? Reason) ApplySmallDataRule(long? inputRows)
+    {
+        if (!SmallDataRuleMayApply) return (this, null);
+        string rows = inputRows is { } n ? $"{n}" : $"at least {SmallDataRows}";
+        if (inputRows is not { } count || count >= SmallDataRows)
+            return (this, $"Small-data rule not applied: {rows} rows, not below {nameof(SmallDataRows)} = {SmallDataRows}.");
+        if (count < Defaults.SmallDataMinRows)
+            return (this, $"Small-data rule not applied: {count} rows are too few to hold out a validation set (fewer than {Defaults.SmallDataMinRows}).");
+        var effective = Clone();
+        effective.ValidationFraction = Defaults.SmallDataValidationFraction;
+        effective.EarlyStoppingPatience = Defaults.SmallDataPatience;
+        return (effective, $"Small-data rule applied: {count} rows, below {nameof(SmallDataRows)} = {SmallDataRows}, and no epochs, validation " +
+                           $"or early stopping were set, so a validation run held out {Defaults.SmallDataValidationFraction * 100:F0}% of the rows " +
+                           $"({nameof(ValidationFraction)} = {Defaults.SmallDataValidationFraction}) and stopped after {Defaults.SmallDataPatience} " +
+                           $"epochs without a lower validation loss ({nameof(EarlyStoppingPatience)} = {Defaults.SmallDataPatience}) to find the epoch count: " +
+                           $"the epochs chosen for small data overfit without it. Set {nameof(SmallDataRows)} = 0 to turn it off.");
+    }
 
     /// <summary>Epochs without improvement of the monitored loss (validation, else training) before stopping; 0 turns early stopping off. When on, the best epoch's weights are restored.</summary>
     public int EarlyStoppingPatience { get; set; }
@@ -352,6 +413,8 @@ public sealed class AutoencoderOptions
             throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Expected momentum in [0, 1).");
         if (!(ValidationFraction >= 0) || ValidationFraction >= 1)
             throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "Expected a fraction in [0, 1).");
+        if (SmallDataRows < 0)
+            throw new ArgumentOutOfRangeException(nameof(SmallDataRows), SmallDataRows, "Expected rows >= 0 (0 turns the small-data rule off).");
         if (EarlyStoppingPatience < 0)
             throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "Patience must be >= 0 (0 turns early stopping off).");
         if (!(EarlyStoppingMinDelta >= 0) || !double.IsFinite(EarlyStoppingMinDelta))
