@@ -9,7 +9,7 @@ namespace Ml.Autoencoders.Bench;
 /// <summary>
 /// (j) The same fits alone and next to a CPU-bound competitor process (one busy loop: half of a 2-core machine), with
 /// default thread settings: the library's slowdown, and the library vs PyTorch ratio in both conditions. Without
-/// passive OpenMP waiting, a small fit ran 20-50x slower next to other work (ThreadPolicyTests, TorchThreads).
+/// watching the load (TorchThreads.LoadWatch), a small fit ran 20-50x slower next to other work.
 /// </summary>
 internal static partial class Program
 {

@@ -142,6 +142,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
                 int batchIndex = 0;
                 for (int start = 0; start < shuffled.Length; start += options.BatchSize)
                 {
+                    TorchThreads.Poll();
                     options.CancellationToken.ThrowIfCancellationRequested();
                     int rows = Math.Min(options.BatchSize, shuffled.Length - start);
                     batchIndex++;

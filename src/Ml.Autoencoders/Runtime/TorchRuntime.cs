@@ -51,14 +51,13 @@ public static class TorchRuntime
 
     private static string Load()
     {
-        TorchThreads.PreferPassiveWaiting();
         try
         {
             torch.InitializeDeviceType(DeviceType.CPU);
             using var probe = torch.ones(1);
             RaiseMallocMmapThreshold();
             return $"TorchSharp {typeof(torch).Assembly.GetName().Version}, libtorch {torch.__version__}, " +
-                   $"CUDA {(torch.cuda.is_available() ? "available" : "not available")}, threads {torch.get_num_threads()}, {TorchThreads.WaitPolicy}";
+                   $"CUDA {(torch.cuda.is_available() ? "available" : "not available")}, threads {torch.get_num_threads()}";
         }
         catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or NotSupportedException or InvalidOperationException)
         {

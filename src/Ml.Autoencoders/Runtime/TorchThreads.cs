@@ -1,26 +1,37 @@
-using System.Runtime.InteropServices;
+using System.Diagnostics;
 using TorchSharp;
 
 namespace Ml.Autoencoders.Runtime;
 
 /// <summary>
-/// How the library uses libtorch's CPU threads: a thread count set for one call and restored after it, and OpenMP
-/// workers that sleep instead of spinning while they wait.
+/// How the library uses libtorch's CPU threads: a thread count set for one call and restored after it, and, with the
+/// default count, one thread while other processes keep the cores busy.
 /// </summary>
 internal static class TorchThreads
 {
     /// <summary>
-    /// Sets libtorch's intra-op thread count to <paramref name="threads"/> (0 = leave it) until the returned scope is
-    /// disposed, then restores the count that was in force. The count is process-wide in libtorch: two calls that run
-    /// at the same time with different counts see whichever was set last.
+    /// Sets libtorch's intra-op thread count to <paramref name="threads"/> until the returned scope is disposed, then
+    /// restores the count that was in force. With 0 (libtorch's default count), the scope instead watches the machine
+    /// while the caller trains (<see cref="Poll"/>, Linux): see <see cref="LoadWatch"/>. The count is process-wide in
+    /// libtorch: two calls that run at the same time with different counts see whichever was set last.
     /// </summary>
     public static IDisposable Use(int threads)
     {
-        if (threads <= 0) return NoScope.Instance;
+        if (threads <= 0)
+        {
+            if (!OperatingSystem.IsLinux() || torch.get_num_threads() <= 1 || LoadWatch.Sample() is null) return NoScope.Instance;
+            return current = new LoadWatch(torch.get_num_threads(), current);
+        }
         int before = torch.get_num_threads();
         if (before != threads) torch.set_num_threads(threads);
         return new Scope(before, threads);
     }
+
+    [ThreadStatic]
+    private static LoadWatch? current;
+
+    /// <summary>Called by the training loops before each batch: lets the innermost watching scope of this thread look at the machine (at most every 0.25 s).</summary>
+    public static void Poll() => current?.Poll();
 
     private sealed class Scope(int before, int set) : IDisposable
     {
@@ -43,6 +54,96 @@ internal static class TorchThreads
     }
 
     /// <summary>
+    /// libtorch's OpenMP workers (GNU libgomp) spin while they wait for work. On a quiet machine that is what makes two
+    /// threads pay (the classic dense fit: 113,700 samples/s spinning, 73,700 with OMP_WAIT_POLICY=PASSIVE, bench part
+    /// c); next to another busy process a spinning worker holds a core the thread it waits for needs, and every small
+    /// parallel region waits for the scheduler: the same fit fell to 634 samples/s, and a 16-d autoencoder on 1,437 x 64
+    /// rows took 1.5-5.6 s per epoch instead of 0.03-0.25 s. So while a fit runs with the default thread count, this
+    /// measures, every 0.25 s, how much CPU other processes use (/proc/stat minus this process's /proc/self/stat): from
+    /// <see cref="BusyCores"/> cores on it trains with one thread (no parallel regions, nothing spins), and back with the
+    /// default count once they use less than <see cref="QuietCores"/>.
+    /// </summary>
+    internal sealed class LoadWatch : IDisposable
+    {
+        /// <summary>Other processes' CPU use, in cores, from which training drops to one thread.</summary>
+        public const double BusyCores = 0.4;
+
+        /// <summary>Other processes' CPU use, in cores, below which training goes back to the default count.</summary>
+        public const double QuietCores = 0.2;
+
+        private static readonly TimeSpan Interval = TimeSpan.FromSeconds(0.25);
+        private readonly int defaultThreads;
+        private readonly LoadWatch? outer;
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+        private (long Busy, long Total, long Self)? last;
+        private bool disposed;
+
+        public LoadWatch(int defaultThreads, LoadWatch? outer)
+        {
+            this.defaultThreads = defaultThreads;
+            this.outer = outer;
+            last = Sample();
+        }
+
+        /// <summary>True while training runs with one thread because other processes are busy.</summary>
+        public bool Reduced { get; private set; }
+
+        public void Poll()
+        {
+            if (disposed || clock.Elapsed < Interval) return;
+            clock.Restart();
+            var now = Sample();
+            if (now is not { } n || last is not { } l) return;
+            last = n;
+            long total = n.Total - l.Total;
+            if (total <= 0) return;
+            double others = Math.Max(0, n.Busy - l.Busy - (n.Self - l.Self)) * (double)Environment.ProcessorCount / total;
+            Apply(Decide(Reduced, others));
+        }
+
+        /// <summary>Trains with one thread (<paramref name="reduce"/>) or the default count from now on.</summary>
+        internal void Apply(bool reduce)
+        {
+            if (reduce == Reduced || disposed) return;
+            Reduced = reduce;
+            torch.set_num_threads(reduce ? 1 : defaultThreads);
+        }
+
+        /// <summary>Whether to train with one thread, given whether it does now and other processes' use in cores (hysteresis between <see cref="QuietCores"/> and <see cref="BusyCores"/>).</summary>
+        internal static bool Decide(bool reduced, double otherCores) => reduced ? otherCores >= QuietCores : otherCores >= BusyCores;
+
+        public void Dispose()
+        {
+            if (disposed) return;
+            disposed = true;
+            if (Reduced) torch.set_num_threads(defaultThreads);
+            current = outer;
+        }
+
+        /// <summary>Busy and total ticks of all CPUs (/proc/stat) and this process's own ticks (/proc/self/stat); null where unreadable.</summary>
+        internal static (long Busy, long Total, long Self)? Sample()
+        {
+            try
+            {
+                string? cpu = File.ReadLines("/proc/stat").FirstOrDefault();
+                string self = File.ReadAllText("/proc/self/stat");
+                if (cpu is null || !cpu.StartsWith("cpu ", StringComparison.Ordinal)) return null;
+                var f = cpu.Split(' ', StringSplitOptions.RemoveEmptyEntries).Skip(1).Select(long.Parse).ToArray();
+                if (f.Length < 8) return null;
+                long busy = f[0] + f[1] + f[2] + f[5] + f[6] + f[7]; // user nice system irq softirq steal
+                long total = busy + f[3] + f[4];                    // + idle iowait
+                var p = self[(self.LastIndexOf(')') + 2)..].Split(' ');
+                long own = long.Parse(p[11]) + long.Parse(p[12]);   // utime stime (fields 14 and 15)
+                return (busy, total, own);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException or OverflowException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>
     /// Refuses a thread count below 0 or above <paramref name="maxPerCore"/> per core of this machine (oversubscribed
     /// threads make training many times slower, never faster), naming the option <paramref name="option"/>.
     /// </summary>
@@ -54,62 +155,4 @@ internal static class TorchThreads
             throw new ArgumentOutOfRangeException(option, threads,
                 $"{option} = {threads} is more than {maxPerCore} per core on this machine ({cores} cores, so at most {maxPerCore * cores}); oversubscribed threads make training many times slower. Use 0 for TorchSharp's default.");
     }
-
-    /// <summary>What <see cref="PreferPassiveWaiting"/> found or did, for <see cref="TorchRuntime.EnsureLoaded"/>'s description.</summary>
-    public static string WaitPolicy { get; private set; } = "not checked";
-
-    /// <summary>
-    /// libtorch's OpenMP workers (GNU libgomp on Linux) spin while they wait for work by default. When another process
-    /// uses the cores, a spinning worker holds a core the thread it waits for needs, and each of the thousands of small
-    /// parallel regions in a fit waits for the scheduler: a 16-d autoencoder on 1,437 x 64 rows took 1.5-5.6 s per epoch
-    /// with 2 threads next to other work, against 0.03-0.25 s with 1 thread or with passive waiting (bench part j).
-    /// libgomp reads OMP_WAIT_POLICY once, when it is loaded; so before libtorch is first loaded, and only where the
-    /// host has not set it, this sets it to PASSIVE in the process environment. A host value (OMP_WAIT_POLICY=ACTIVE
-    /// for a dedicated machine) is left alone; if libtorch was loaded before the library (the application used
-    /// TorchSharp first), it is too late and the description says so.
-    /// </summary>
-    public static void PreferPassiveWaiting()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            WaitPolicy = "OpenMP wait policy left to the platform";
-            return;
-        }
-        string? host = Marshal.PtrToStringAnsi(GetEnv("OMP_WAIT_POLICY"));
-        if (host is not null)
-        {
-            WaitPolicy = $"OMP_WAIT_POLICY={host} (host)";
-            return;
-        }
-        if (OpenMpAlreadyLoaded())
-        {
-            WaitPolicy = "OpenMP loaded before Ml.Autoencoders (spin-waiting; set OMP_WAIT_POLICY=PASSIVE before start on a shared machine)";
-            return;
-        }
-        WaitPolicy = SetEnv("OMP_WAIT_POLICY", "PASSIVE", 0) == 0
-            ? "OMP_WAIT_POLICY=PASSIVE (set by Ml.Autoencoders)"
-            : "OMP_WAIT_POLICY could not be set (spin-waiting)";
-    }
-
-    private static bool OpenMpAlreadyLoaded()
-    {
-        try
-        {
-            return File.ReadLines("/proc/self/maps").Any(l => l.Contains("libgomp", StringComparison.Ordinal));
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-        catch (UnauthorizedAccessException)
-        {
-            return false;
-        }
-    }
-
-    [DllImport("libc.so.6", EntryPoint = "getenv")]
-    private static extern IntPtr GetEnv([MarshalAs(UnmanagedType.LPStr)] string name);
-
-    [DllImport("libc.so.6", EntryPoint = "setenv")]
-    private static extern int SetEnv([MarshalAs(UnmanagedType.LPStr)] string name, [MarshalAs(UnmanagedType.LPStr)] string value, int overwrite);
 }

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Runtime;
 using System.Diagnostics;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Objectives;
@@ -58,6 +59,7 @@ internal static class AutoencoderTrainer
                 int batchIndex = 0;
                 foreach (var batch in train.Batches(settings.BatchSize, ShuffleFor(settings, epoch), device, token))
                 {
+                    TorchThreads.Poll();
                     using var scope = NewDisposeScope();
                     scope.Attach(batch);
                     token.ThrowIfCancellationRequested(); // at a batch boundary: the weights are those after the previous step
