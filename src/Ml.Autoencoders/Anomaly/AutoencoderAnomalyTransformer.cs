@@ -260,7 +260,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             {
                 for (int m = 0; m < memberCount; m++)
                 {
-                    var member = TransformerFile.ReadAutoencoder(r, device, "anomaly detector");
+                    var member = TransformerFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1);
                     members.Add(member);
                     if (member.InputSize != members[0].InputSize)
                         throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {member.InputSize} values, member 0 {members[0].InputSize}.");
