@@ -119,7 +119,7 @@ internal static partial class Program
                     }
                 }
                 Console.WriteLine($"    rep {r + 1} A library class {c} ({FashionMnist.ClassNames[c]}): AUROC {au[k]:F4}, {secs[k]:F2}s ({libEpochs[k]} epochs, final train loss {det.Autoencoder.History.Epochs[^1].TrainLoss:F5}){extra}");
-                det.Autoencoder.Model.Dispose();
+                foreach (var m in det.Members) m.Model.Dispose();
             }
             lib.Add(new MethodRun(au, secs));
             Console.WriteLine($"    rep {r + 1} A library       : mean AUROC {lib[^1].Mean:F4}, {lib[^1].Total:F1}s total");
@@ -208,6 +208,9 @@ internal static partial class Program
         Table.Add(new Row("(h) library epochs per class (min-max)", $"{libEpochs.Min()}-{libEpochs.Max()}", "", null, "(info)", null));
         Table.Add(new Row("(h) ML.NET Evaluate AUROC vs own, max |diff|", $"{maxEvalDiff:E1}", "", null, "<= 1e-6", maxEvalDiff <= 1e-6));
 
+        AnomalySeedsRow(cfg, ml, classes, TrainView, TestView, IsAnomaly, lib[0].Auroc);
+        if (cfg.TabularDir is { } tabular && !cfg.Parts.Contains('t')) PartHTabular(cfg, ml, tabular);
+
         foreach (string preset in cfg.AnomalyPresets) AnomalyPresetRow(cfg, ml, preset, classes, TrainView, TestView, IsAnomaly, libMean, libTotal, haveRef ? Median(torchAe.Select(x => x.Total)) : double.NaN);
 
         Notes.Add("(h) ML.NET's RandomizedPca scores the RELATIVE residual, sqrt(|x - mean - projection|^2 / |x - mean|^2) (PcaModelParameters.Score), not the reconstruction error sklearn's PCA-32 row uses: the same rank-32 subspace, a different score.");
@@ -273,7 +276,7 @@ internal static partial class Program
             secs[k] = sw.Elapsed.TotalSeconds;
             au[k] = Auroc(scores, isAnomaly(c));
             Console.WriteLine($"    preset {preset} class {c}: AUROC {au[k]:F4}, {secs[k]:F2}s ({det.Autoencoder.History.Epochs.Count} epochs)");
-            det.Autoencoder.Model.Dispose();
+            foreach (var m in det.Members) m.Model.Dispose();
         }
         var run = new MethodRun(au, secs);
         Console.WriteLine($"    => preset {preset} ({description}): AUROC {string.Join(" ", au.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}; mean {run.Mean:F4} (headline {libMean:F4}), {run.Total:F1}s (headline {libTotal:F1}s)");

@@ -56,6 +56,8 @@ internal sealed class Config
     public int AnomalyRefEpochs = 20; // (h) epochs of the PyTorch reference AE (and of the 'same'/'conv' presets)
     public int[] AnomalyClasses = Enumerable.Range(0, 10).ToArray(); // (h) normal classes, one detector each
     public string[] AnomalyPresets = { "same" }; // (h) extra library detectors with another body
+    public int AnomalySeeds = 5;    // (h) seeds of the default detector for mean and standard deviation of AUROC (1: only seed 0)
+    public string? TabularDir = "bench/data/tabular"; // (h) the tabular one-class sets (bench/data/prepare_tabular.sh); null skips
     public int HRefReps => RefRepsGiven ? RefReps : 1;
     public string[] SmallVariants = { "default" }; // (i) option sets compared on the small data sets, the first one in the table
     public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
@@ -129,14 +131,19 @@ internal sealed class Config
                 case "--small-sets": c.SmallSets = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
                 case "--small-data": c.SmallDataDir = Next(); break;
                 case "--small-fashion": c.SmallFashionDir = Next(); break;
+                case "--anomaly-seeds": c.AnomalySeeds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--tabular":
+                    string dir = Next();
+                    c.TabularDir = dir is "" or "none" ? null : dir;
+                    break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
                     Console.WriteLine("bash bench/run.sh [--quick] [--threads T] [--epochs E] [--warmup-epochs W] [--reps R] [--ref-reps R] " +
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
-                                      "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] " +
-                                      "[--data DIR] [--only abcdefghij] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i and j run only when named in --only; g and h use --ref-reps only when given, else 1); " +
+                                      "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] [--anomaly-seeds N] [--tabular DIR|none] " +
+                                      "[--data DIR] [--only abcdefghijt] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j and t run only when named in --only; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -150,6 +157,7 @@ internal sealed class Config
             throw new ArgumentException("--knn-train-rows must be > 5, --knn-test-rows >= 0, --gemm-reps >= 1, --tsne-sizes >= 100 each, --sklearn-threads >= 1");
         if (c.AnomalyEpochs is < 1 || c.AnomalyRefEpochs < 1 || c.AnomalyClasses.Length == 0 || c.AnomalyClasses.Any(k => k is < 0 or > 9) || c.AnomalyClasses.Distinct().Count() != c.AnomalyClasses.Length)
             throw new ArgumentException("--anomaly-epochs and --anomaly-ref-epochs must be >= 1, --classes distinct classes in 0..9");
+        if (c.AnomalySeeds < 1) throw new ArgumentException("--anomaly-seeds must be >= 1");
         if (c.AnomalyPresets.Any(p => p is not ("same" or "conv" or "denoising")))
             throw new ArgumentException("--anomaly-preset takes same, conv, denoising (comma-separated) or none");
         if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
@@ -223,6 +231,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('g')) PartG(cfg, ml, train, test);
             if (cfg.Parts.Contains('h')) PartH(cfg, ml, train, test);
             if (cfg.Parts.Contains('j')) PartJ(cfg, ml, trainView);
+            if (cfg.Parts.Contains('t') && cfg.TabularDir is { } tabularDir) PartHTabular(cfg, ml, tabularDir);
         }
         finally
         {

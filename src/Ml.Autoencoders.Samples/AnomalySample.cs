@@ -61,7 +61,7 @@ internal static class AnomalySample
             Console.WriteLine($"  [{FashionMnist.ClassNames[cls]}] {normal.Length:N0} training images: autoencoder AUROC {aeMetrics.AreaUnderRocCurve:F4} " +
                               $"({r.Epochs} epochs, {aeFit:F1}s), RandomizedPca AUROC {pcaMetrics.AreaUnderRocCurve:F4} ({pcaFit:F1}s)");
             if (cls == detailClass) kept = detector;
-            else detector.Autoencoder.Model.Dispose();
+            else foreach (var m in detector.Members) m.Model.Dispose();
         }
 
         Console.WriteLine($"\nOne-class AUROC on Fashion-MNIST ({train.Count:N0} training images split by class, {test.Count:N0} test images):");
@@ -81,7 +81,7 @@ internal static class AnomalySample
             return;
         }
         Detail(ml, kept, results.Single(r => r.Class == detailClass), test, testImages, outDir);
-        kept.Autoencoder.Model.Dispose();
+        foreach (var m in kept.Members) m.Model.Dispose();
     }
 
     /// <summary>The threshold, the detection rate at a few false positives, and the most and least anomalous test images of one class.</summary>

@@ -101,7 +101,7 @@ public sealed class AnomalyThresholdEdgeTests
         Assert.AreEqual(float.MaxValue, detector.Threshold);
 
         // A transformer holding a non-finite threshold (only reachable from inside the library) is never written.
-        var infinite = new AutoencoderAnomalyTransformer(detector.Autoencoder, Tiny(), detector.TrainingScores, float.PositiveInfinity);
+        var infinite = new AutoencoderAnomalyTransformer([detector.Autoencoder], [1f], Tiny(), detector.TrainingScores, float.PositiveInfinity);
         var refused = Assert.ThrowsExactly<InvalidOperationException>(() => infinite.Save(new MemoryStream()));
         StringAssert.Contains(refused.Message, "threshold");
         File.WriteAllBytes(temp.File("kept.bin"), [1, 2, 3]);

@@ -21,50 +21,118 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         this.options = options.Clone();
-        this.options.Autoencoder.InputColumnName = options.FeatureColumnName;
+        if (this.options.Autoencoder is { } body)
+        {
+            body.InputColumnName = options.FeatureColumnName;
+            body.Validate();
+        }
     }
 
-    /// <summary>Trains the autoencoder, scores the training rows and sets the threshold.</summary>
+    /// <summary>
+    /// Trains the autoencoder (or the ensemble's members, see <see cref="AutoencoderAnomalyOptions.EnsembleSize"/>),
+    /// scores the training rows and sets the threshold.
+    /// </summary>
     /// <exception cref="AutoencoderSchemaException">The feature column is missing or of the wrong type.</exception>
     /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row), or there are no rows.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A dense code (LatentDimension) is not narrower than the input and
+    /// <see cref="AutoencoderAnomalyOptions.AllowWideCode"/> is off, or the input has fewer than 2 values.</exception>
     public AutoencoderAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        var autoencoder = new AutoencoderEstimator(options.Autoencoder).Fit(input);
+        var body = options.Autoencoder;
+        int inputSize = body?.Convolution is not null ? 0 : VectorColumn.Check(input.Schema, options.FeatureColumnName, null).Size;
+        string? epochsChoice = null;
+        int members = options.EnsembleSize ?? 1;
+        if (body is null)
+        {
+            body = AutoencoderAnomalyOptions.DefaultAutoencoder(inputSize, options.Epochs, options.Seed);
+            body.InputColumnName = options.FeatureColumnName;
+            long rows = CountRows(input);
+            members = options.EnsembleSize ?? AutoencoderAnomalyOptions.Defaults.EnsembleSize(rows);
+            if (options.Epochs is null)
+            {
+                (int epochs, epochsChoice) = AutoencoderAnomalyOptions.Defaults.ChooseEpochs(rows, body.BatchSize);
+                body.Epochs = epochs;
+            }
+        }
+        else if (body.Convolution is null && body.LatentDimension >= inputSize && !options.AllowWideCode)
+        {
+            throw new ArgumentOutOfRangeException(nameof(AutoencoderOptions.LatentDimension), body.LatentDimension,
+                $"The code (Autoencoder.LatentDimension = {body.LatentDimension}) is not narrower than the input ({inputSize} values of column '{options.FeatureColumnName}'): " +
+                $"it can learn the identity and reconstruct anomalies as well as normal rows. Use a LatentDimension below {inputSize} " +
+                $"(the default body uses {AutoencoderAnomalyOptions.Defaults.LatentDimension(Math.Max(2, inputSize))}), or set AutoencoderAnomalyOptions.AllowWideCode = true.");
+        }
+        var trained = new List<AutoencoderTransformer>();
         try
         {
-            var provisional = new AutoencoderAnomalyTransformer(autoencoder, options, [], 0);
-            int d = autoencoder.InputSize;
-            var scores = new List<float>();
-            const int Batch = 1024;
-            var rows = new float[Batch * d];
-            var batchScores = new float[Batch];
-            var work = new float[provisional.WorkLength(Batch)];
-            int filled = 0;
-            foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder.CancellationToken))
+            var rawTraining = new List<float[]>();
+            for (int m = 0; m < members; m++)
             {
-                values.Span.CopyTo(rows.AsSpan(filled * d, d));
-                if (++filled == Batch)
-                {
-                    provisional.ScoreBatch(rows, Batch, batchScores, default, work);
-                    scores.AddRange(batchScores);
-                    filled = 0;
-                }
+                var memberOptions = body.Clone();
+                memberOptions.Seed = body.Seed + m;
+                var member = new AutoencoderEstimator(memberOptions).Fit(input);
+                trained.Add(member);
+                if (epochsChoice is not null) member.Model.History.EpochsChoice = epochsChoice;
+                rawTraining.Add(ScoreRows(new AutoencoderAnomalyTransformer([member], [1f], options, [], 0), input));
             }
-            if (filled > 0)
+            var weights = AutoencoderAnomalyTransformer.WeightsFromMeans(rawTraining.Select(r => r.Length == 0 ? 0 : r.Average(v => (double)v)).ToArray());
+            var training = new float[rawTraining[0].Length];
+            for (int i = 0; i < training.Length; i++)
             {
-                provisional.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchScores.AsSpan(0, filled), default, work);
-                scores.AddRange(batchScores.Take(filled));
+                double sum = 0;
+                for (int m = 0; m < members; m++) sum += weights[m] * (double)rawTraining[m][i];
+                training[i] = (float)Math.Min(sum / members, float.MaxValue);
             }
-            var training = scores.ToArray();
             float threshold = options.Threshold is { } t ? (float)t : AutoencoderAnomalyTransformer.ContaminationThreshold(training, options.Contamination);
-            return new AutoencoderAnomalyTransformer(autoencoder, options, training, threshold);
+            return new AutoencoderAnomalyTransformer(trained, weights, options, training, threshold);
         }
         catch
         {
-            autoencoder.Model.Dispose();
+            foreach (var member in trained) member.Model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Rows of the training view (a cursor with no active column when the view cannot count them).</summary>
+    private long CountRows(IDataView input)
+    {
+        if (input.GetRowCount() is { } known) return (long)known;
+        long n = 0;
+        using var cursor = input.GetRowCursor(Array.Empty<DataViewSchema.Column>());
+        while (cursor.MoveNext())
+        {
+            options.Autoencoder?.CancellationToken.ThrowIfCancellationRequested();
+            n++;
+        }
+        return n;
+    }
+
+    /// <summary>The scores of every row of <paramref name="input"/>, in order.</summary>
+    private float[] ScoreRows(AutoencoderAnomalyTransformer detector, IDataView input)
+    {
+        int d = detector.InputSize;
+        var scores = new List<float>();
+        const int Batch = 1024;
+        var rows = new float[Batch * d];
+        var batchScores = new float[Batch];
+        var work = new float[detector.WorkLength(Batch)];
+        int filled = 0;
+        foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder?.CancellationToken ?? default))
+        {
+            values.Span.CopyTo(rows.AsSpan(filled * d, d));
+            if (++filled == Batch)
+            {
+                detector.ScoreBatch(rows, Batch, batchScores, default, work);
+                scores.AddRange(batchScores);
+                filled = 0;
+            }
+        }
+        if (filled > 0)
+        {
+            detector.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchScores.AsSpan(0, filled), default, work);
+            scores.AddRange(batchScores.Take(filled));
+        }
+        return scores.ToArray();
     }
 
     /// <summary>Checks the feature column before any work and adds Score (Single), PredictedLabel (Boolean) and the optional per-feature errors.</summary>

@@ -36,9 +36,36 @@ public sealed class AutoencoderAnomalyOptions
 
     /// <summary>
     /// The autoencoder (any body: dense, convolutional, variational); its input column is set to
-    /// <see cref="FeatureColumnName"/>. Default <see cref="DefaultAutoencoder"/>.
+    /// <see cref="FeatureColumnName"/>. Default null: the library's body sized from the input at <c>Fit</c>
+    /// (<see cref="DefaultAutoencoder"/>), trained <see cref="Epochs"/> epochs with <see cref="Seed"/>. A body given here
+    /// trains with its own epochs and seed, and its code must be narrower than the input (see <see cref="AllowWideCode"/>).
     /// </summary>
-    public AutoencoderOptions Autoencoder { get; set; } = DefaultAutoencoder();
+    public AutoencoderOptions? Autoencoder { get; set; }
+
+    /// <summary>
+    /// Epochs of the default body (<see cref="Autoencoder"/> null); null (the default) lets the library choose from the
+    /// optimizer steps and the rows: at least <see cref="Defaults.MinEpochs"/> epochs and <see cref="Defaults.MinSteps"/>
+    /// steps, at most <see cref="Defaults.MaxEpochs"/> epochs. Each member's <c>History.EpochsChoice</c> says what was chosen.
+    /// </summary>
+    public int? Epochs { get; set; }
+
+    /// <summary>Seed of the default body's first member; member i trains with Seed + i. A body given in <see cref="Autoencoder"/> uses its own seed the same way.</summary>
+    public int Seed { get; set; }
+
+    /// <summary>
+    /// Autoencoders trained with consecutive seeds whose scores are averaged (each rescaled by its mean training score,
+    /// so that no member dominates): an ensemble's ranking depends far less on the seed than one network's. Null (the
+    /// default) means <see cref="Defaults.EnsembleSize"/> members for the default body (3 to 10, more for fewer rows) and 1 for a body given in
+    /// <see cref="Autoencoder"/> (its cost is yours to choose).
+    /// </summary>
+    public int? EnsembleSize { get; set; }
+
+    /// <summary>
+    /// Lets a dense code (<see cref="AutoencoderOptions.LatentDimension"/>) be as wide as the input or wider. Off by
+    /// default: such a code can learn the identity and reconstruct anomalies as well as normal rows, so <c>Fit</c> refuses
+    /// it (<see cref="ArgumentOutOfRangeException"/> naming LatentDimension) unless this is set.
+    /// </summary>
+    public bool AllowWideCode { get; set; }
 
     /// <summary>
     /// Fraction of training rows the threshold flags as anomalies (in [0, 1)), used when <see cref="Threshold"/> is
@@ -56,37 +83,94 @@ public sealed class AutoencoderAnomalyOptions
     /// <summary>What the score is. Default <see cref="AnomalyScoreKind.ReconstructionError"/>.</summary>
     public AnomalyScoreKind ScoreKind { get; set; } = AnomalyScoreKind.ReconstructionError;
 
-    /// <summary>Default training epochs of the detector's body: 10.</summary>
-    public const int DefaultEpochs = 10;
+    /// <summary>The defaults of the detector's own body, in one place (README, anomaly detection, says why each).</summary>
+    public static class Defaults
+    {
+        /// <summary>Fewest members of the default ensemble: 3.</summary>
+        public const int MinEnsembleSize = 3;
+        /// <summary>Most members of the default ensemble: 10.</summary>
+        public const int MaxEnsembleSize = 10;
+        /// <summary>
+        /// Members x training rows the default ensemble reaches (within [3, 10] members): 20,000. Few rows make one network's
+        /// ranking depend most on its seed and cost little to train, so small data sets get more members.
+        /// </summary>
+        public const int EnsembleRows = 20_000;
+
+        /// <summary>The default ensemble size for <paramref name="trainRows"/> rows: 20,000 / rows, rounded up, within [3, 10].</summary>
+        public static int EnsembleSize(long trainRows) =>
+            (int)Math.Clamp((EnsembleRows + Math.Max(1, trainRows) - 1) / Math.Max(1, trainRows), MinEnsembleSize, MaxEnsembleSize);
+        /// <summary>Fewest epochs of the default body: 10.</summary>
+        public const int MinEpochs = 10;
+        /// <summary>Fewest optimizer steps of the default body: 500 (small data sets get more epochs).</summary>
+        public const int MinSteps = 500;
+        /// <summary>Most epochs of the default body: 1000.</summary>
+        public const int MaxEpochs = 1000;
+        /// <summary>Widest code of the default body: 32.</summary>
+        public const int MaxLatentDimension = 32;
+        /// <summary>Narrowest code of the default body: 2.</summary>
+        public const int MinLatentDimension = 2;
+        /// <summary>Input values per code unit of the default body: 4 (code = input / 4, within [2, 32]).</summary>
+        public const int InputsPerCodeUnit = 4;
+        /// <summary>Widest hidden layer of the default body: 128.</summary>
+        public const int MaxHiddenSize = 128;
+        /// <summary>Narrowest hidden layer of the default body: 16.</summary>
+        public const int MinHiddenSize = 16;
+
+        /// <summary>The default code width for rows of <paramref name="inputSize"/> values: input / 4 within [2, 32], and below the input.</summary>
+        public static int LatentDimension(int inputSize) =>
+            Math.Max(1, Math.Min(inputSize - 1, Math.Clamp(inputSize / InputsPerCodeUnit, MinLatentDimension, MaxLatentDimension)));
+
+        /// <summary>The default hidden width for rows of <paramref name="inputSize"/> values: the input size within [16, 128].</summary>
+        public static int HiddenSize(int inputSize) => Math.Clamp(inputSize, MinHiddenSize, MaxHiddenSize);
+
+        /// <summary>The default body's epochs for <paramref name="trainRows"/> rows in batches of <paramref name="batchSize"/>, and a sentence saying why.</summary>
+        public static (int Epochs, string Reason) ChooseEpochs(long trainRows, int batchSize)
+        {
+            long batches = Math.Max(1, (trainRows + batchSize - 1) / batchSize);
+            int epochs = (int)Math.Clamp((MinSteps + batches - 1) / batches, MinEpochs, MaxEpochs);
+            return (epochs, $"Epochs chosen by the anomaly detector: {epochs} (at least {MinEpochs} epochs and {MinSteps} optimizer steps, at most {MaxEpochs} epochs; " +
+                            $"{trainRows} training rows in batches of {batchSize} make {batches} steps per epoch). Set AutoencoderAnomalyOptions.Epochs to choose yourself.");
+        }
+    }
 
     /// <summary>
-    /// The default body: a dense 784-128-32-style autoencoder (one hidden layer of 128, a 32-unit linear code, the
-    /// library's LeakyReLU, Adam 2e-3 cosine, batch 128) trained for <see cref="DefaultEpochs"/> epochs. Chosen on the
-    /// one-class Fashion-MNIST protocol: mean AUROC 0.9115 over the ten classes (PCA-32: 0.9051; a 784-128-16 code
-    /// 0.9117; the library's general 784-256-128-16 default only 0.857 on the hard classes, and slower); 20 epochs gave
-    /// no gain over 10 (README, anomaly detection).
+    /// The default body for rows of <paramref name="inputSize"/> values: dense input-h-k with h =
+    /// <see cref="Defaults.HiddenSize"/> (the input size within [16, 128]) and a linear code of k =
+    /// <see cref="Defaults.LatentDimension"/> (input / 4 within [2, 32], always narrower than the input), the library's
+    /// LeakyReLU, a linear output (a sigmoid could not reconstruct test values beyond the training range, which are
+    /// exactly what flags an anomaly), Adam 2e-3 cosine, batch 128. For 784 pixels this is 784-128-32, the body chosen on
+    /// one-class Fashion-MNIST. <paramref name="epochs"/> null leaves the choice to <c>Fit</c> (<see cref="Defaults.ChooseEpochs"/>).
     /// </summary>
-    public static AutoencoderOptions DefaultAutoencoder(int? epochs = null, int seed = 0) => new()
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="inputSize"/> is below 2.</exception>
+    public static AutoencoderOptions DefaultAutoencoder(int inputSize, int? epochs = null, int seed = 0)
     {
-        HiddenLayerSizes = [128],
-        LatentDimension = 32,
-        Epochs = epochs ?? DefaultEpochs,
-        Seed = seed,
-    };
+        if (inputSize < 2) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "The anomaly detector needs rows of at least 2 values (a code narrower than the input).");
+        return new()
+        {
+            HiddenLayerSizes = [Defaults.HiddenSize(inputSize)],
+            LatentDimension = Defaults.LatentDimension(inputSize),
+            OutputActivation = Activation.Linear,
+            Epochs = epochs,
+            Seed = seed,
+        };
+    }
 
-    /// <summary>The options the one-line catalog overload uses.</summary>
-    public static AutoencoderAnomalyOptions Default(int? epochs = null, int seed = 0) => new() { Autoencoder = DefaultAutoencoder(epochs, seed) };
+    /// <summary>The options the one-line catalog overload uses: the default body, <paramref name="epochs"/> (null: chosen at Fit) and <paramref name="seed"/>.</summary>
+    public static AutoencoderAnomalyOptions Default(int? epochs = null, int seed = 0) => new() { Epochs = epochs, Seed = seed };
 
     internal AutoencoderAnomalyOptions Clone()
     {
         var copy = (AutoencoderAnomalyOptions)MemberwiseClone();
-        copy.Autoencoder = Autoencoder.Clone();
+        copy.Autoencoder = Autoencoder?.Clone();
         return copy;
     }
 
     internal void Validate()
     {
-        ArgumentNullException.ThrowIfNull(Autoencoder, nameof(Autoencoder));
+        if (Epochs is { } e && e <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), e, "Epochs must be positive (or null to let the library choose).");
+        if (EnsembleSize is { } m && m <= 0) throw new ArgumentOutOfRangeException(nameof(EnsembleSize), m, "EnsembleSize must be positive (or null for the default).");
+        if (Autoencoder is null && ScoreKind == AnomalyScoreKind.NegativeElbo)
+            throw new ArgumentException("ScoreKind.NegativeElbo needs a variational autoencoder (Autoencoder.LatentHead = Gaussian, e.g. AutoencoderPresets.Variational).", nameof(ScoreKind));
         foreach (var (name, value) in new[] { (nameof(FeatureColumnName), FeatureColumnName), (nameof(ScoreColumnName), ScoreColumnName), (nameof(PredictedLabelColumnName), PredictedLabelColumnName) })
             if (string.IsNullOrEmpty(value)) throw new ArgumentException($"{name} must name a column.", name);
         if (!(Contamination >= 0 && Contamination < 1)) throw new ArgumentOutOfRangeException(nameof(Contamination), Contamination, "Contamination must be in [0, 1).");
@@ -94,7 +178,7 @@ public sealed class AutoencoderAnomalyOptions
         if (Threshold is { } t && !float.IsFinite((float)t))
             throw new ArgumentOutOfRangeException(nameof(Threshold), t, $"Threshold must be a finite value within float's range (±{float.MaxValue}).");
         if (!Enum.IsDefined(ScoreKind)) throw new ArgumentOutOfRangeException(nameof(ScoreKind), ScoreKind, "Unknown score kind.");
-        if (ScoreKind == AnomalyScoreKind.NegativeElbo && Autoencoder.LatentHead != LatentHead.Gaussian)
+        if (ScoreKind == AnomalyScoreKind.NegativeElbo && Autoencoder is not null && Autoencoder.LatentHead != LatentHead.Gaussian)
             throw new ArgumentException("ScoreKind.NegativeElbo needs a variational autoencoder (Autoencoder.LatentHead = Gaussian, e.g. AutoencoderPresets.Variational).", nameof(ScoreKind));
     }
 }

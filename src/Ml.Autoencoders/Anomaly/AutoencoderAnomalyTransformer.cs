@@ -16,33 +16,60 @@ namespace Ml.Autoencoders.Anomaly;
 /// <c>mlContext.AnomalyDetection.Evaluate</c> wants, and optionally each feature's squared error.
 /// </summary>
 /// <remarks>
+/// With several members (<see cref="AutoencoderAnomalyOptions.EnsembleSize"/>), Score is the mean of the members' scores,
+/// each multiplied by <see cref="MemberWeights"/> (the members' mean training score over its own), so it stays in the units
+/// of one member's score and no member dominates. With one member it is exactly that member's score.
 /// The threshold can change at any time (<see cref="Threshold"/>, <see cref="SetThresholdByContamination"/>) without
 /// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>);
-/// <c>Autoencoder.Model.Dispose()</c> frees the network.
+/// <c>Model.Dispose()</c> of each of <see cref="Members"/> frees the networks.
 /// </remarks>
 public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 {
     private static readonly byte[] Magic = "MLAEANOM"u8.ToArray();
-    private const int FormatVersion = 1;
+    private const int FormatVersion = 2;
 
     private readonly AutoencoderAnomalyOptions options;
     private readonly float[] trainingScores;
     private readonly Mapper mapper;
+    private readonly AutoencoderTransformer[] members;
+    private readonly float[] weights;
     private float threshold;
 
-    internal AutoencoderAnomalyTransformer(AutoencoderTransformer autoencoder, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold)
+    internal AutoencoderAnomalyTransformer(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold)
     {
-        Autoencoder = autoencoder;
+        if (members.Count == 0 || members.Count != weights.Length) throw new ArgumentException($"{members.Count} members for {weights.Length} weights.", nameof(weights));
+        this.members = members.ToArray();
+        this.weights = (float[])weights.Clone();
+        Autoencoder = members[0];
         this.options = options.Clone();
-        this.options.Autoencoder = autoencoder.Options;
+        this.options.Autoencoder = Autoencoder.Options;
         this.options.Autoencoder.Progress = null;
         this.trainingScores = trainingScores;
         this.threshold = threshold;
         mapper = new Mapper(this);
     }
 
-    /// <summary>The trained autoencoder (encode, reconstruct, history).</summary>
+    /// <summary>The first (or only) trained autoencoder (encode, reconstruct, history).</summary>
     public AutoencoderTransformer Autoencoder { get; }
+
+    /// <summary>Every trained autoencoder of the ensemble, first = <see cref="Autoencoder"/> (one unless <see cref="AutoencoderAnomalyOptions.EnsembleSize"/> asked for more).</summary>
+    public IReadOnlyList<AutoencoderTransformer> Members => members;
+
+    /// <summary>
+    /// Each member's factor in Score: the members' mean training score divided by this member's (all 1 for one member,
+    /// or when a member reconstructs its training rows exactly).
+    /// </summary>
+    public IReadOnlyList<float> MemberWeights => weights;
+
+    /// <summary>The weights that rescale each member's score to the members' common mean training score (all 1 when a mean is not positive and finite).</summary>
+    internal static float[] WeightsFromMeans(double[] meanTrainingScores)
+    {
+        var w = new float[meanTrainingScores.Length];
+        bool usable = meanTrainingScores.All(m => m > 0 && double.IsFinite(m));
+        double common = usable ? meanTrainingScores.Average() : 0;
+        for (int i = 0; i < w.Length; i++) w[i] = usable ? (float)(common / meanTrainingScores[i]) : 1f;
+        return w;
+    }
 
     /// <summary>What the score is.</summary>
     public AnomalyScoreKind ScoreKind => options.ScoreKind;
@@ -93,7 +120,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 
     /// <summary>Values of the work area <see cref="ScoreBatch"/> needs for <paramref name="rows"/> rows.</summary>
     internal int WorkLength(int rows) =>
-        rows * (InputSize + (options.ScoreKind == AnomalyScoreKind.NegativeElbo ? 2 * Autoencoder.Model.LatentDimension : 0));
+        rows * (InputSize + (options.ScoreKind == AnomalyScoreKind.NegativeElbo ? 2 * members.Max(m => m.Model.LatentDimension) : 0));
 
     /// <summary>
     /// Scores (and per-feature squared errors, when asked for) of one batch. <paramref name="work"/> (at least
@@ -102,22 +129,32 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     /// </summary>
     internal void ScoreBatch(ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
     {
-        var model = Autoencoder.Model;
+        if (work.Length < WorkLength(rows)) throw new ArgumentException($"The work area needs {WorkLength(rows)} values.", nameof(work));
+        scores[..rows].Clear();
+        if (!featureErrors.IsEmpty) featureErrors[..(rows * InputSize)].Clear();
+        double share = 1.0 / members.Length;
+        for (int m = 0; m < members.Length; m++)
+            AddMemberScores(members[m], weights[m] * share, x, rows, scores, featureErrors, work);
+    }
+
+    /// <summary>Adds <paramref name="factor"/> x one member's scores (and per-feature squared errors) to the totals.</summary>
+    private void AddMemberScores(AutoencoderTransformer member, double factor, ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
+    {
+        var model = member.Model;
         int d = InputSize, k = model.LatentDimension;
         bool elbo = options.ScoreKind == AnomalyScoreKind.NegativeElbo;
-        if (work.Length < WorkLength(rows)) throw new ArgumentException($"The work area needs {WorkLength(rows)} values.", nameof(work));
         var reconstruction = work[..(rows * d)];
         var mean = elbo ? work.Slice(rows * d, rows * k) : default;
         var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
         model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
-        bool bce = options.Autoencoder.Loss == ReconstructionLoss.BinaryCrossEntropy;
+        bool bce = member.OptionsView.Loss == ReconstructionLoss.BinaryCrossEntropy;
         for (int r = 0; r < rows; r++)
         {
             double sum = 0;
             for (int j = 0; j < d; j++)
             {
                 double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
-                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(e);
+                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(featureErrors[r * d + j] + factor * e);
                 if (elbo && bce)
                 {
                     double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
@@ -125,6 +162,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
                 }
                 else sum += e;
             }
+            double score;
             if (elbo)
             {
                 double kl = 0;
@@ -133,9 +171,10 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
                     double mu = mean[r * k + c], lv = logVariance[r * k + c];
                     kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
                 }
-                scores[r] = Saturate(sum + options.Autoencoder.KlWeight * kl);
+                score = sum + member.OptionsView.KlWeight * kl;
             }
-            else scores[r] = Saturate(sum / d);
+            else score = sum / d;
+            scores[r] = Saturate(scores[r] + factor * score);
         }
     }
 
@@ -157,7 +196,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         return sorted[sorted.Length - 1 - flagged];
     }
 
-    /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the autoencoder's own model file, a SHA-256.</summary>
+    /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the members' weights and their own model files, a SHA-256.</summary>
     /// <exception cref="InvalidOperationException">A value the loader refuses (a non-finite threshold or weight); nothing is written.</exception>
     public override void Save(Stream stream)
     {
@@ -175,7 +214,9 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             w.Write(threshold);
             w.Write(trainingScores.Length);
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainingScores.AsSpan()));
-            TransformerFile.WriteAutoencoder(w, Autoencoder);
+            w.Write(members.Length);
+            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan()));
+            foreach (var member in members) TransformerFile.WriteAutoencoder(w, member);
         });
     }
 
@@ -193,7 +234,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         TransformerFile.ReadChecked(stream, Magic, "anomaly detector", r =>
         {
             int version = r.ReadInt32();
-            if (version != FormatVersion) throw new AutoencoderModelFormatException($"Anomaly detector format version {version} is not supported (this library reads {FormatVersion}).");
+            if (version is not (1 or FormatVersion)) throw new AutoencoderModelFormatException($"Anomaly detector format version {version} is not supported (this library reads {FormatVersion}).");
             var options = new AutoencoderAnomalyOptions
             {
                 FeatureColumnName = TransformerFile.ReadName(r),
@@ -208,8 +249,29 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             if (count < 0 || 4L * count > r.BaseStream.Length - r.BaseStream.Position || !Enum.IsDefined(options.ScoreKind) || !float.IsFinite(threshold))
                 throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
             var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
-            var autoencoder = TransformerFile.ReadAutoencoder(r, device, "anomaly detector");
-            return new AutoencoderAnomalyTransformer(autoencoder, options, scores, threshold);
+            // Version 1 held one autoencoder and no weights.
+            int memberCount = version == 1 ? 1 : r.ReadInt32();
+            if (memberCount < 1 || 4L * memberCount > r.BaseStream.Length - r.BaseStream.Position)
+                throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({memberCount} ensemble members).");
+            var weights = version == 1 ? [1f] : TransformerFile.ReadArray<float>(r, memberCount, "anomaly detector");
+            if (weights.Any(w => !float.IsFinite(w) || w <= 0)) throw new AutoencoderModelFormatException("Invalid anomaly detector: an ensemble weight is not positive and finite.");
+            var members = new List<AutoencoderTransformer>();
+            try
+            {
+                for (int m = 0; m < memberCount; m++)
+                {
+                    var member = TransformerFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1);
+                    members.Add(member);
+                    if (member.InputSize != members[0].InputSize)
+                        throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {member.InputSize} values, member 0 {members[0].InputSize}.");
+                }
+                return new AutoencoderAnomalyTransformer(members, weights, options, scores, threshold);
+            }
+            catch
+            {
+                foreach (var member in members) member.Model.Dispose();
+                throw;
+            }
         });
 
     private protected override IBatchMapper BatchMapper => mapper;

@@ -79,13 +79,14 @@ internal static class TransformerFile
 
     /// <summary>
     /// Reads what <see cref="WriteAutoencoder"/> wrote: the claimed length must be exactly the bytes left in the container
-    /// (<paramref name="what"/> names it in the error), then the autoencoder loads onto <paramref name="device"/>.
+    /// (<paramref name="what"/> names it in the error; at most the bytes left when more follow it, <paramref name="last"/>
+    /// false), then the autoencoder loads onto <paramref name="device"/>.
     /// </summary>
-    public static Transforms.AutoencoderTransformer ReadAutoencoder(BinaryReader reader, Runtime.ComputeDevice device, string what)
+    public static Transforms.AutoencoderTransformer ReadAutoencoder(BinaryReader reader, Runtime.ComputeDevice device, string what, bool last = true)
     {
         long length = reader.ReadInt64();
         long left = reader.BaseStream.Length - reader.BaseStream.Position;
-        if (length < 0 || length != left)
+        if (length < 0 || (last ? length != left : length > left))
             throw new AutoencoderModelFormatException($"The {what} claims a {length}-byte autoencoder; {left} bytes are left.");
         return AutoencoderModelFile.Load(new MemoryStream(reader.ReadBytes((int)length)), device);
     }
