@@ -69,8 +69,9 @@ public sealed class AnomalyDefaultsTests
         Assert.AreEqual(11, AutoencoderAnomalyOptions.Defaults.ChooseEpochs(6000, 128).Epochs, "47 steps per epoch");
         Assert.AreEqual(10, AutoencoderAnomalyOptions.Defaults.ChooseEpochs(1_000_000, 128).Epochs, "never fewer than 10");
         Assert.AreEqual(10, AutoencoderAnomalyOptions.Defaults.EnsembleSize(100));
-        Assert.AreEqual(4, AutoencoderAnomalyOptions.Defaults.EnsembleSize(6000));
-        Assert.AreEqual(3, AutoencoderAnomalyOptions.Defaults.EnsembleSize(1_000_000));
+        Assert.AreEqual(1, AutoencoderAnomalyOptions.Defaults.EnsembleSize(6000));
+        Assert.AreEqual(5, AutoencoderAnomalyOptions.Defaults.EnsembleSize(1000));
+        Assert.AreEqual(1, AutoencoderAnomalyOptions.Defaults.EnsembleSize(1_000_000));
 
         var ml = new MLContext(seed: 0);
         var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { EnsembleSize = 1 }).Fit(ml.ToDataView(Normal(300, 5, new Random(3))));
