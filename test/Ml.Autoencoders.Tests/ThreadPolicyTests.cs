@@ -62,6 +62,28 @@ public sealed class ThreadPolicyTests
         autoencoder.Model.Dispose();
     }
 
+    /// <summary>The anomaly detector takes the same knob for its whole Fit (every member), restores the count, refuses oversubscription by name.</summary>
+    [TestMethod]
+    public void AnomalyDetectorRestoresTheThreadCountItSet()
+    {
+        int before = torch.get_num_threads();
+        int asked = before == 2 ? 1 : 2;
+        var ml = new MLContext(seed: 0);
+        var data = ml.ToDataView(Synthetic.LowRank(64, 6, 2));
+        var seen = new List<int>();
+        var body = new AutoencoderOptions
+        {
+            LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, Epochs = 2,
+            Progress = new SynchronousProgress(_ => seen.Add(torch.get_num_threads())),
+        };
+        var detector = ml.AnomalyDetection.Trainers.Autoencoder(new Ml.Autoencoders.Anomaly.AutoencoderAnomalyOptions { Autoencoder = body, EnsembleSize = 2, Threads = asked }).Fit(data);
+        foreach (var member in detector.Members) member.Model.Dispose();
+        Assert.IsTrue(seen.Count == 4 && seen.All(t => t == asked), $"Threads is in force for every member's epochs: {string.Join(",", seen)}");
+        Assert.AreEqual(before, torch.get_num_threads(), "Fit restores the thread count that was in force before it");
+        var tooMany = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder(new Ml.Autoencoders.Anomaly.AutoencoderAnomalyOptions { Threads = 1000 }));
+        Assert.AreEqual("Threads", tooMany.ParamName);
+    }
+
     /// <summary>Six features and a two-class label.</summary>
     public sealed class LabelledRow
     {

@@ -39,6 +39,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
     public AutoencoderAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var threads = Runtime.TorchThreads.Use(options.Threads);
         var body = options.Autoencoder;
         int inputSize = body?.Convolution is not null ? 0 : VectorColumn.Check(input.Schema, options.FeatureColumnName, null).Size;
         string? epochsChoice = null;

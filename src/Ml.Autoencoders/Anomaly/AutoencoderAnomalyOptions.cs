@@ -68,6 +68,14 @@ public sealed class AutoencoderAnomalyOptions
     public bool AllowWideCode { get; set; }
 
     /// <summary>
+    /// CPU threads for TorchSharp during <c>Fit</c>, every member included (libtorch's setting is process-wide: it is set
+    /// when Fit starts and the previous count is restored when it ends); 0 (the default) leaves the count in force, and
+    /// trains with one thread while other processes keep the cores busy. At most
+    /// <see cref="AutoencoderOptions.Defaults.MaxThreadsPerCore"/> per core of this machine.
+    /// </summary>
+    public int Threads { get; set; }
+
+    /// <summary>
     /// Fraction of training rows the threshold flags as anomalies (in [0, 1)), used when <see cref="Threshold"/> is
     /// null. Default 0.1 (PyOD's default).
     /// </summary>
@@ -170,6 +178,7 @@ public sealed class AutoencoderAnomalyOptions
     {
         if (Epochs is { } e && e <= 0) throw new ArgumentOutOfRangeException(nameof(Epochs), e, "Epochs must be positive (or null to let the library choose).");
         if (EnsembleSize is { } m && m <= 0) throw new ArgumentOutOfRangeException(nameof(EnsembleSize), m, "EnsembleSize must be positive (or null for the default).");
+        Runtime.TorchThreads.Check(Threads, nameof(Threads), AutoencoderOptions.Defaults.MaxThreadsPerCore);
         if (Autoencoder is null && ScoreKind == AnomalyScoreKind.NegativeElbo)
             throw new ArgumentException("ScoreKind.NegativeElbo needs a variational autoencoder (Autoencoder.LatentHead = Gaussian, e.g. AutoencoderPresets.Variational).", nameof(ScoreKind));
         foreach (var (name, value) in new[] { (nameof(FeatureColumnName), FeatureColumnName), (nameof(ScoreColumnName), ScoreColumnName), (nameof(PredictedLabelColumnName), PredictedLabelColumnName) })
