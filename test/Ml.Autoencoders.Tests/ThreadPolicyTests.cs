@@ -84,6 +84,38 @@ public sealed class ThreadPolicyTests
         Assert.AreEqual("Threads", tooMany.ParamName);
     }
 
+    /// <summary>t-SNE takes the knob too: its managed loops and TorchSharp's count follow it during Fit, both restored after.</summary>
+    [TestMethod]
+    public void TsneRestoresTheThreadCountItSet()
+    {
+        int before = torch.get_num_threads();
+        int asked = before == 2 ? 1 : 2;
+        var ml = new MLContext(seed: 0);
+        var data = ml.ToDataView(Synthetic.LowRank(60, 6, 2));
+        int during = -1, degree = 0;
+        var options = new Ml.Autoencoders.Embedding.TsneOptions
+        {
+            Perplexity = 5, Iterations = 60, EarlyExaggerationIterations = 20, ProgressInterval = 10, Threads = asked,
+            Progress = new InlineProgress<Ml.Autoencoders.Embedding.TsneProgress>(_ =>
+            {
+                during = torch.get_num_threads();
+                degree = TorchThreads.Parallel.MaxDegreeOfParallelism;
+            }),
+        };
+        ml.Transforms.ProjectToTsne(options).Fit(data).Release();
+        Assert.AreEqual(asked, during, "TorchSharp's count during Fit");
+        Assert.AreEqual(asked, degree, "the managed loops' limit during Fit");
+        Assert.AreEqual(before, torch.get_num_threads(), "restored after Fit");
+        Assert.AreEqual(-1, TorchThreads.Parallel.MaxDegreeOfParallelism, "no limit outside a scope");
+        var tooMany = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Transforms.ProjectToTsne(new Ml.Autoencoders.Embedding.TsneOptions { Threads = 1000 }));
+        Assert.AreEqual("Threads", tooMany.ParamName);
+    }
+
+    private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+
     /// <summary>Six features and a two-class label.</summary>
     public sealed class LabelledRow
     {

@@ -90,7 +90,7 @@ internal sealed class BarnesHutTsneRepulsion : ITsneRepulsion
         int blocks = (count + BlockSize - 1) / BlockSize;
         if (_blockZ.Length < blocks) _blockZ = new double[blocks];
         if (blocks == 1) _block(0);
-        else Parallel.For(0, blocks, _block);
+        else System.Threading.Tasks.Parallel.For(0, blocks, Runtime.TorchThreads.Parallel, _block);
         double z = 0;
         for (int b = 0; b < blocks; b++) z += _blockZ[b];
 

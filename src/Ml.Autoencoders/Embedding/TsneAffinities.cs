@@ -60,7 +60,7 @@ internal static class TsneAffinities
     {
         var conditional = new double[(long)n * k];
         var distArray = distances.ToArray();
-        Parallel.For(0, n, () => new double[k], (i, _, squared) =>
+        Parallel.For(0, n, Runtime.TorchThreads.Parallel, () => new double[k], (i, _, squared) =>
         {
             for (int j = 0; j < k; j++)
             {
@@ -150,7 +150,7 @@ internal static class TsneAffinities
             squared = TensorSpans.ToArray<double>(d2.clamp_min(Scalars.Zero).contiguous());
         }
         var p = new double[(long)n * n];
-        Parallel.For(0, n, () => (new double[n - 1], new double[n - 1]), (i, _, buffers) =>
+        Parallel.For(0, n, Runtime.TorchThreads.Parallel, () => (new double[n - 1], new double[n - 1]), (i, _, buffers) =>
         {
             var (others, conditional) = buffers;
             for (int j = 0, w = 0; j < n; j++) if (j != i) others[w++] = squared[(long)i * n + j];

@@ -96,7 +96,7 @@ internal static class TsneEmbedder
         var (distances, neighbors) = index.Query(rows, m, k);
         var result = new float[(long)m * dims];
         double perplexity = Math.Min(options.TransformPerplexity, Math.Max(1, k - 1));
-        Parallel.For(0, m, () => new PlacementBuffers(k, dims), (r, _, b) =>
+        Parallel.For(0, m, Runtime.TorchThreads.Parallel, () => new PlacementBuffers(k, dims), (r, _, b) =>
         {
             var y = b.Point;
             if (distances[r * k] == 0)

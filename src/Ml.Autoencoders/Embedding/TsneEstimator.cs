@@ -35,6 +35,7 @@ public sealed class TsneEstimator : IEstimator<TsneTransformer>
     public TsneTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var threads = Runtime.TorchThreads.Use(options.Threads);
         var (_, features) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
         var cache = new RowBlocks(features);
         foreach (var (_, values) in new DataViewRows(input, options.InputColumnName, features, "t-SNE").Read(options.CancellationToken))

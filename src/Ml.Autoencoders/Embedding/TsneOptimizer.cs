@@ -55,7 +55,7 @@ internal sealed class TsneOptimizer
         var kl = withKl ? klParts : null;
         // Rows in contiguous ranges (a few per core): each row's sum is computed by one thread in a fixed order, so
         // the gradient does not depend on scheduling.
-        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, n, Math.Max(256, n / (8 * Environment.ProcessorCount))), range =>
+        Parallel.ForEach(System.Collections.Concurrent.Partitioner.Create(0, n, Math.Max(256, n / (8 * Environment.ProcessorCount))), Runtime.TorchThreads.Parallel, range =>
         {
             if (dims == 2) Attract2(range.Item1, range.Item2, exaggeration, z, kl);
             else AttractAny(range.Item1, range.Item2, exaggeration, z, kl);
@@ -121,7 +121,7 @@ internal sealed class TsneOptimizer
         var zParts = new double[n];
         var klParts = new double[n];
         var p = dense!;
-        Parallel.For(0, n, i =>
+        Parallel.For(0, n, Runtime.TorchThreads.Parallel, i =>
         {
             double z = 0, kl = 0;
             for (int c = 0; c < dims; c++) forces[i * dims + c] = 0;

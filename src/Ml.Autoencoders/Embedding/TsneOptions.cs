@@ -106,6 +106,13 @@ public sealed class TsneOptions
     /// <summary>Seed of the random initialisation (the PCA one is deterministic). Default 0.</summary>
     public int Seed { get; set; }
 
+    /// <summary>
+    /// Threads for <c>Fit</c>: the embedding's parallel loops use at most this many, and TorchSharp's count (the FFT
+    /// repulsion) is set for the call and restored after it; 0 (the default) leaves both at their defaults. At most
+    /// <see cref="Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore"/> per core of this machine.
+    /// </summary>
+    public int Threads { get; set; }
+
     /// <summary>How the repulsive forces are computed. Default <see cref="TsneGradientMethod.Auto"/>.</summary>
     public TsneGradientMethod Method { get; set; } = TsneGradientMethod.Auto;
 
@@ -140,6 +147,7 @@ public sealed class TsneOptions
 
     internal void Validate(int rows)
     {
+        Runtime.TorchThreads.Check(Threads, nameof(Threads), Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore);
         // Every number first: a NaN or infinite option would either poison the optimisation or be saved into a file
         // that Load then refuses.
         Finite(nameof(Perplexity), Perplexity);

@@ -378,7 +378,7 @@ internal sealed class NearestNeighborIndex : IDisposable
                 g.addmm_(augmented, s.Rows.t(), 0, 1);
                 nint gp = (nint)Pointer(product);
                 int chunkStart = start;
-                Parallel.For(0, n, () => new RowScratch(k), (i, _, scratch) =>
+                Parallel.For(0, n, Runtime.TorchThreads.Parallel, () => new RowScratch(k), (i, _, scratch) =>
                 {
                     if (flags[i] != 0) return scratch;
                     int row = chunkStart + i;
@@ -429,7 +429,7 @@ internal sealed class NearestNeighborIndex : IDisposable
             var g = q.matmul(train.t()).contiguous();
             nint gp = (nint)Pointer(g), qp = (nint)Pointer(q), tp = (nint)Pointer(train);
             int chunkStart = start;
-            Parallel.For(0, n, () => new RowScratch(k), (i, _, scratch) =>
+            Parallel.For(0, n, Runtime.TorchThreads.Parallel, () => new RowScratch(k), (i, _, scratch) =>
             {
                 int row = rows[chunkStart + i];
                 s.ScreenRowFloat32((float*)gp + (long)i * rowsN, (float*)qp + (long)i * features, (float*)tp, k, scratch,

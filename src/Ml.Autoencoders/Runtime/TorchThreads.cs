@@ -24,8 +24,17 @@ internal static class TorchThreads
         }
         int before = torch.get_num_threads();
         if (before != threads) torch.set_num_threads(threads);
-        return new Scope(before, threads);
+        return new Scope(before, threads, managedThreads);
     }
+
+    [ThreadStatic]
+    private static int managedThreads;
+
+    /// <summary>
+    /// Options for the library's managed parallel loops (t-SNE, k-NN) started on this thread: at most the count of the
+    /// innermost <see cref="Use"/> scope with an explicit count, else the runtime's default.
+    /// </summary>
+    public static ParallelOptions Parallel => new() { MaxDegreeOfParallelism = managedThreads > 0 ? managedThreads : -1 };
 
     [ThreadStatic]
     private static LoadWatch? current;
@@ -33,14 +42,22 @@ internal static class TorchThreads
     /// <summary>Called by the training loops before each batch: lets the innermost watching scope of this thread look at the machine (at most every 0.25 s).</summary>
     public static void Poll() => current?.Poll();
 
-    private sealed class Scope(int before, int set) : IDisposable
+    private sealed class Scope : IDisposable
     {
+        private readonly int before, set, managedBefore;
         private int disposed;
+
+        public Scope(int before, int set, int managedBefore)
+        {
+            (this.before, this.set, this.managedBefore) = (before, set, managedBefore);
+            managedThreads = set;
+        }
 
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref disposed, 1) == 0 && torch.get_num_threads() == set && before != set)
-                torch.set_num_threads(before);
+            if (Interlocked.Exchange(ref disposed, 1) != 0) return;
+            managedThreads = managedBefore;
+            if (torch.get_num_threads() == set && before != set) torch.set_num_threads(before);
         }
     }
 
