@@ -111,6 +111,30 @@ public sealed class ThreadPolicyTests
         Assert.AreEqual("Threads", tooMany.ParamName);
     }
 
+    /// <summary>k-NN: the trainer's Threads reaches the model, holds during each search and is restored after it.</summary>
+    [TestMethod]
+    public void NeighbourSearchesRestoreTheThreadCountTheySet()
+    {
+        int before = torch.get_num_threads();
+        int asked = before == 2 ? 1 : 2;
+        var ml = new MLContext(seed: 0);
+        var random = new Random(4);
+        var rows = Enumerable.Range(0, 60).Select(i => new LabelledRow
+        {
+            Features = Enumerable.Range(0, 6).Select(j => (float)(random.NextDouble() + (i % 2) * (j % 2))).ToArray(),
+            Label = (uint)(i % 2),
+        }).ToArray();
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
+        var knn = ml.MulticlassClassification.Trainers.KNearestNeighbors(new Ml.Autoencoders.Neighbors.KNearestNeighborsTrainer.Options { NumberOfNeighbors = 3, Threads = asked }).Fit(keyed);
+        Assert.AreEqual(asked, knn.Model.Threads);
+        var (scores, classes) = knn.Model.Predict(rows.SelectMany(r => r.Features).ToArray(), rows.Length);
+        Assert.AreEqual(rows.Length, classes.Length);
+        Assert.AreEqual(before, torch.get_num_threads(), "each search restores the count");
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => knn.Model.Threads = 1000);
+        knn.Model.Dispose();
+    }
+
     private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);

@@ -72,8 +72,26 @@ public sealed class KNearestNeighborsModel : IDisposable
     public (float[] Distances, int[] TrainingRows) FindNeighbors(ReadOnlySpan<float> features, int rows)
     {
         CheckRows(features, rows);
+        using var threads = Threads > 0 ? TorchThreads.Use(Threads) : null;
         return index.Query(features, rows, NumberOfNeighbors);
     }
+
+    /// <summary>
+    /// Threads for each neighbour search (managed loops and TorchSharp's process-wide count, set for the search and
+    /// restored after it); 0 leaves both at their defaults. Taken from the trainer's options; not saved (0 after Load).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Below 0 or above the per-core limit of this machine.</exception>
+    public int Threads
+    {
+        get => threads;
+        set
+        {
+            TorchThreads.Check(value, nameof(Threads), Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore);
+            threads = value;
+        }
+    }
+
+    private int threads;
 
     /// <summary>
     /// Class scores (vote shares summing to 1, <see cref="ClassCount"/> per row, row-major) and predicted classes as

@@ -64,6 +64,14 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
 
         /// <summary>Where the training rows live and the products run. Default: CUDA when available, else the CPU.</summary>
         public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+
+        /// <summary>
+        /// Threads for the neighbour searches of the fitted model (<see cref="KNearestNeighborsModel.Threads"/>): the
+        /// managed loops use at most this many and TorchSharp's count is set for each search and restored after it; 0 (the
+        /// default) leaves both at their defaults. At most <see cref="Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore"/>
+        /// per core of this machine.
+        /// </summary>
+        public int Threads { get; set; }
     }
 
     internal KNearestNeighborsTrainer(Options options)
@@ -71,6 +79,7 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
         ArgumentNullException.ThrowIfNull(options);
         if (options.NumberOfNeighbors < 1) throw new ArgumentOutOfRangeException(nameof(options), options.NumberOfNeighbors, "NumberOfNeighbors must be at least 1.");
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "BatchSize must be at least 1.");
+        TorchThreads.Check(options.Threads, nameof(options.Threads), Transforms.AutoencoderOptions.Defaults.MaxThreadsPerCore);
         if (!Enum.IsDefined(options.Metric)) throw new ArgumentOutOfRangeException(nameof(options), options.Metric, "Unknown metric.");
         if (!Enum.IsDefined(options.Weighting)) throw new ArgumentOutOfRangeException(nameof(options), options.Weighting, "Unknown weighting.");
         foreach (var (name, value) in new[] { ("LabelColumnName", options.LabelColumnName), ("FeatureColumnName", options.FeatureColumnName), ("ScoreColumnName", options.ScoreColumnName), ("PredictedLabelColumnName", options.PredictedLabelColumnName) })
@@ -79,7 +88,7 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
         {
             LabelColumnName = options.LabelColumnName, FeatureColumnName = options.FeatureColumnName, ScoreColumnName = options.ScoreColumnName,
             PredictedLabelColumnName = options.PredictedLabelColumnName, NumberOfNeighbors = options.NumberOfNeighbors, Metric = options.Metric,
-            Weighting = options.Weighting, BatchSize = options.BatchSize, Device = options.Device,
+            Weighting = options.Weighting, BatchSize = options.BatchSize, Device = options.Device, Threads = options.Threads,
         };
     }
 
@@ -100,7 +109,7 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
         var labelColumn = data.LabelColumn;
         var index = new NearestNeighborIndex(all, count, features, options.Metric, TorchRuntime.Resolve(options.Device));
         var model = new KNearestNeighborsModel(index, data.Labels, classes, options.NumberOfNeighbors, options.Weighting,
-            KeyValueNames.From(labelColumn, classes), skipped);
+            KeyValueNames.From(labelColumn, classes), skipped) { Threads = options.Threads };
         return new KNearestNeighborsPredictionTransformer(model, options.FeatureColumnName, options.ScoreColumnName, options.PredictedLabelColumnName, options.BatchSize);
     }
 
