@@ -25,7 +25,7 @@ public sealed class AnomalyDefaultsTests
     private static float[][] Anomalies(int n, int d, Random random) => Enumerable.Range(0, n).Select(_ =>
         Enumerable.Range(0, d).Select(j => (float)(0.5 + 0.35 * Synthetic.Gaussian(random))).ToArray()).ToArray();
 
-    /// <summary>The default body's code is narrower than the input at every size, with a linear output.</summary>
+    /// <summary>The default body's code is narrower than the input at every size; its output follows the training range (the autoencoder's rule).</summary>
     [TestMethod]
     public void DefaultCodeIsNarrowerThanTheInputForEveryInputSize()
     {
@@ -33,7 +33,7 @@ public sealed class AnomalyDefaultsTests
         {
             var body = AutoencoderAnomalyOptions.DefaultAutoencoder(d);
             Assert.IsTrue(body.LatentDimension < d && body.LatentDimension >= 1, $"{d} inputs: code {body.LatentDimension}");
-            Assert.AreEqual(Activation.Linear, body.OutputActivation, "a sigmoid cannot reconstruct test values beyond the training range");
+            Assert.IsNull(body.OutputActivation, "the output is chosen from the training range at Fit");
         }
         Assert.AreEqual(7, AutoencoderAnomalyOptions.Defaults.LatentDimension(30));
         Assert.AreEqual(32, AutoencoderAnomalyOptions.Defaults.LatentDimension(784));
@@ -42,7 +42,7 @@ public sealed class AnomalyDefaultsTests
         var rows = Normal(64, 12, new Random(1));
         var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 2, EnsembleSize = 1 }).Fit(ml.ToDataView(rows));
         Assert.AreEqual(3, detector.Autoencoder.Model.LatentDimension, "12 inputs: a code of 12 / 4");
-        Assert.AreEqual(Activation.Linear, detector.Autoencoder.Options.OutputActivation);
+        Assert.AreEqual(Activation.Sigmoid, detector.Autoencoder.Options.OutputActivation, "training rows in [0, 1]: sigmoid");
     }
 
     /// <summary>A given body whose code is as wide as the input is refused naming LatentDimension and AllowWideCode; allowed when asked.</summary>
