@@ -17,7 +17,7 @@ public sealed class ThreadPolicyTests
     public void FitRestoresTheThreadCountItSet()
     {
         int before = torch.get_num_threads();
-        int asked = before == 2 ? 1 : 2;
+        int asked = Other(before);
         var ml = new MLContext(seed: 0);
         var data = ml.ToDataView(Synthetic.LowRank(64, 6, 2));
         int during = -1;
@@ -36,14 +36,9 @@ public sealed class ThreadPolicyTests
     public void FineTuningRestoresTheThreadCountItSet()
     {
         int before = torch.get_num_threads();
-        int asked = before == 2 ? 1 : 2;
+        int asked = Other(before);
         var ml = new MLContext(seed: 0);
-        var random = new Random(3);
-        var rows = Enumerable.Range(0, 80).Select(i => new LabelledRow
-        {
-            Features = Enumerable.Range(0, 6).Select(j => (float)(random.NextDouble() + (i % 2) * (j % 2))).ToArray(),
-            Label = (uint)(i % 2),
-        }).ToArray();
+        var rows = LabelledRows(80, seed: 3);
         var data = ml.Data.LoadFromEnumerable(rows);
         var autoencoder = ml.Transforms.Autoencoder(new AutoencoderOptions { LatentDimension = 2, HiddenLayerSizes = new[] { 4 }, Epochs = 2 }).Fit(data);
         int during = -1;
@@ -67,7 +62,7 @@ public sealed class ThreadPolicyTests
     public void AnomalyDetectorRestoresTheThreadCountItSet()
     {
         int before = torch.get_num_threads();
-        int asked = before == 2 ? 1 : 2;
+        int asked = Other(before);
         var ml = new MLContext(seed: 0);
         var data = ml.ToDataView(Synthetic.LowRank(64, 6, 2));
         var seen = new List<int>();
@@ -89,7 +84,7 @@ public sealed class ThreadPolicyTests
     public void TsneRestoresTheThreadCountItSet()
     {
         int before = torch.get_num_threads();
-        int asked = before == 2 ? 1 : 2;
+        int asked = Other(before);
         var ml = new MLContext(seed: 0);
         var data = ml.ToDataView(Synthetic.LowRank(60, 6, 2));
         int during = -1, degree = 0;
@@ -116,14 +111,9 @@ public sealed class ThreadPolicyTests
     public void NeighbourSearchesRestoreTheThreadCountTheySet()
     {
         int before = torch.get_num_threads();
-        int asked = before == 2 ? 1 : 2;
+        int asked = Other(before);
         var ml = new MLContext(seed: 0);
-        var random = new Random(4);
-        var rows = Enumerable.Range(0, 60).Select(i => new LabelledRow
-        {
-            Features = Enumerable.Range(0, 6).Select(j => (float)(random.NextDouble() + (i % 2) * (j % 2))).ToArray(),
-            Label = (uint)(i % 2),
-        }).ToArray();
+        var rows = LabelledRows(60, seed: 4);
         var data = ml.Data.LoadFromEnumerable(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label").Fit(data).Transform(data);
         var knn = ml.MulticlassClassification.Trainers.KNearestNeighbors(new Ml.Autoencoders.Neighbors.KNearestNeighborsTrainer.Options { NumberOfNeighbors = 3, Threads = asked }).Fit(keyed);
@@ -138,6 +128,20 @@ public sealed class ThreadPolicyTests
     private sealed class InlineProgress<T>(Action<T> report) : IProgress<T>
     {
         public void Report(T value) => report(value);
+    }
+
+    /// <summary>A thread count other than <paramref name="count"/> (1 or 2), so a test sees the count change and come back.</summary>
+    private static int Other(int count) => count == 2 ? 1 : 2;
+
+    /// <summary><paramref name="count"/> rows of <see cref="LabelledRow"/>: two classes told apart by the odd features.</summary>
+    private static LabelledRow[] LabelledRows(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(i => new LabelledRow
+        {
+            Features = Enumerable.Range(0, 6).Select(j => (float)(random.NextDouble() + (i % 2) * (j % 2))).ToArray(),
+            Label = (uint)(i % 2),
+        }).ToArray();
     }
 
     /// <summary>Six features and a two-class label.</summary>
