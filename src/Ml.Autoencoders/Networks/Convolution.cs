@@ -20,15 +20,18 @@ internal sealed class Convolution : nn.Module<Tensor, Tensor>
     public Convolution(int inChannels, int outChannels, int kernelSize, int stride, int padding) : base(nameof(Convolution))
     {
         using (var template = nn.Conv2d(inChannels, outChannels, kernelSize, stride: stride, padding: padding))
-        using (no_grad())
-        {
-            weight = new Parameter(template.weight!.detach().clone());
-            bias = new Parameter(template.bias!.detach().clone());
-        }
+            (weight, bias) = CopyParameters(template.weight!, template.bias!);
         this.stride = new long[] { stride, stride };
         this.padding = new long[] { padding, padding };
         RegisterComponents();
     }
 
     public override Tensor forward(Tensor input) => ConvolutionKernels.Convolution(input, weight, bias, stride, padding);
+
+    /// <summary>Own copies of a freshly initialised libtorch module's weight and bias (same values, same random draws).</summary>
+    internal static (Parameter Weight, Parameter Bias) CopyParameters(Tensor weight, Tensor bias)
+    {
+        using var _ = no_grad();
+        return (new Parameter(weight.detach().clone()), new Parameter(bias.detach().clone()));
+    }
 }

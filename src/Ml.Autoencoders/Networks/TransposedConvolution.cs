@@ -24,11 +24,7 @@ internal sealed class TransposedConvolution : nn.Module<Tensor, Tensor>
         : base(nameof(TransposedConvolution))
     {
         using (var template = nn.ConvTranspose2d(inChannels, outChannels, kernelSize, stride: stride, padding: padding))
-        using (no_grad())
-        {
-            weight = new Parameter(template.weight!.detach().clone());
-            bias = new Parameter(template.bias!.detach().clone());
-        }
+            (weight, bias) = Convolution.CopyParameters(template.weight!, template.bias!);
         this.stride = new long[] { stride, stride };
         this.padding = new long[] { padding, padding };
         this.outputPadding = new long[] { outputPadding.Height, outputPadding.Width };
