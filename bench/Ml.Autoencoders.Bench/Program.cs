@@ -1,3 +1,4 @@
+using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.SampleData;
 using System.Text.Json;
 using Microsoft.ML;
 using Ml.Autoencoders.Corruption;

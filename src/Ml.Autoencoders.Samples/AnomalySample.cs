@@ -1,3 +1,4 @@
+using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders;

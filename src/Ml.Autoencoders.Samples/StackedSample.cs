@@ -77,7 +77,7 @@ internal static class StackedSample
         foreach (var (_, r) in results) r.Model.Dispose();
     }
 
-    private sealed record Result(double Bce, double Mse, double FitSeconds, Networks.AutoencoderModel Model);
+    private sealed record Result(double Bce, double Mse, double FitSeconds, Models.AutoencoderModel Model);
 
     private static Result Evaluate(MLContext ml, AutoencoderOptions options, IDataView train, IDataView test, float[] testPixels)
     {

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Transforms;
@@ -19,6 +20,16 @@ namespace Ml.Autoencoders;
 /// </remarks>
 public static class AutoencoderModelRegistration
 {
+    /// <summary>Every transformer the library's ML.NET model bridge carries: a new stage adds its kind here.</summary>
+    internal static readonly MlNetModelBridge.Kind[] Kinds =
+    [
+        AutoencoderTransformer.Bridge,
+        Neighbors.KNearestNeighborsPredictionTransformer.Bridge,
+        Embedding.TsneTransformer.Bridge,
+        Anomaly.AutoencoderAnomalyTransformer.Bridge,
+        Classification.AutoencoderClassifierTransformer.Bridge,
+    ];
+
     /// <summary>Registers the loader of <see cref="AutoencoderTransformer"/> in <paramref name="mlContext"/>. Idempotent and thread-safe.</summary>
     /// <param name="mlContext">The context that will call <c>Model.Load</c>.</param>
     /// <returns>The same <paramref name="mlContext"/>, for chaining.</returns>
@@ -26,7 +37,7 @@ public static class AutoencoderModelRegistration
     public static MLContext Register(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        MlNetModelBridge.RegisterLoader(mlContext.ComponentCatalog);
+        MlNetModelBridge.RegisterLoader(mlContext.ComponentCatalog, Kinds);
         return mlContext;
     }
 }

@@ -128,7 +128,7 @@ public sealed class CheckpointFuzzTests
         contents.RestoreOptimizer(optimizer);
         objective.RandomState = contents.Header.RandomState!;
         var best = contents.Header.Tensors!.Any(t => t.Group == CheckpointFile.BestGroup) ? contents.NewTensors(CheckpointFile.BestGroup, network.state_dict()) : new Dictionary<string, Tensor>();
-        _ = AutoencoderModelFile.History(contents.Header.History!, contents.Header.BestEpoch, contents.Header.StoppedEarly, false); // as AutoencoderCheckpoint.Read does
+        _ = TrainingJson.History(contents.Header.History!, contents.Header.BestEpoch, contents.Header.StoppedEarly, false); // as AutoencoderCheckpoint.Read does
         using var buffer = new MemoryStream();
         void Put(Tensor t) => buffer.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Runtime.TensorSpans.ToArray<float>(t.to_type(ScalarType.Float32)).AsSpan()));
         foreach (var (_, t) in network.state_dict()) Put(t);

@@ -227,7 +227,7 @@ public sealed class ConcurrencyTests
         int k = model.Model.LatentDimension, d = model.InputSize;
         bool gaussian = model.Model.IsVariational;
         var outputs = new[] { new float[rows * k], new float[rows * d], new float[rows], new float[gaussian ? rows * k : 0], new float[gaussian ? rows * k : 0] };
-        model.Model.Run(batch, rows, new Networks.AutoencoderModel.RunOutputs
+        model.Model.Run(batch, rows, new Models.AutoencoderModel.RunOutputs
         {
             Latent = outputs[0],
             Reconstruction = outputs[1],

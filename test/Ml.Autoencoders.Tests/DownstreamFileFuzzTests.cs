@@ -25,7 +25,7 @@ public sealed class DownstreamFileFuzzTests
         var raw = ml.ToDataView(rows);
         var keyed = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(raw).Transform(raw);
         var pretrained = ml.Transforms.Autoencoder(new Transforms.AutoencoderOptions { HiddenLayerSizes = [4], LatentDimension = 2, Epochs = 2, Seed = 7 }).Fit(raw);
-        var formats = new (string Name, Transforms.BatchTransformer Model, Func<Stream, ITransformer> Load, string Column)[]
+        var formats = new (string Name, Pipeline.BatchTransformer Model, Func<Stream, ITransformer> Load, string Column)[]
         {
             ("k-NN", ml.MulticlassClassification.Trainers.KNearestNeighbors(numberOfNeighbors: 3).Fit(keyed), s => KNearestNeighborsPredictionTransformer.Load(s), "Score"),
             ("t-SNE", ml.Transforms.ProjectToTsne(new TsneOptions { Perplexity = 5, Iterations = 30, EarlyExaggerationIterations = 10 }).Fit(raw), s => TsneTransformer.Load(s), "Tsne"),

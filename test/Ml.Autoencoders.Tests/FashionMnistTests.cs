@@ -1,3 +1,4 @@
+using Ml.Autoencoders.SampleData;
 using System.Buffers.Binary;
 using System.IO.Compression;
 using Ml.Autoencoders.Data;

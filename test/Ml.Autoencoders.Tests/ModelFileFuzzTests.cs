@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;

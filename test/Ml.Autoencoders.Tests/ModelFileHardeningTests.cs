@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Microsoft.ML;

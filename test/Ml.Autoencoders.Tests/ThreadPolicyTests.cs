@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;

@@ -197,9 +197,9 @@ public sealed class TransformTests
                 foreach (float bad in new[] { float.NaN, float.PositiveInfinity, float.NegativeInfinity })
                 {
                     var values = Enumerable.Range(0, length).Select(i => (float)i * 1e30f).ToArray();
-                    Assert.AreEqual(-1, Data.VectorColumn.IndexOfNonFinite(values), "finite values, some huge");
+                    Assert.AreEqual(-1, Pipeline.VectorColumn.IndexOfNonFinite(values), "finite values, some huge");
                     values[at] = bad;
-                    Assert.AreEqual(at, Data.VectorColumn.IndexOfNonFinite(values), $"{bad} at {at} of {length}");
+                    Assert.AreEqual(at, Pipeline.VectorColumn.IndexOfNonFinite(values), $"{bad} at {at} of {length}");
                 }
     }
 

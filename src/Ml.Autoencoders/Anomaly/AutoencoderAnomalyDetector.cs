@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;

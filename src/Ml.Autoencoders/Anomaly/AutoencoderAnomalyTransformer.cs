@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -25,6 +27,12 @@ namespace Ml.Autoencoders.Anomaly;
 /// </remarks>
 public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 {
+    /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderAnomalyTransformer), "MLAEANOM", "MlAutoencodersAnomaly", "AnomalyDetector.bin", "anomaly detector",
+        (t, s) => ((AutoencoderAnomalyTransformer)t).Save(s), s => Load(s));
+
+    private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
+
     private static readonly byte[] Magic = "MLAEANOM"u8.ToArray();
     private const int FormatVersion = 2;
 
@@ -216,7 +224,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainingScores.AsSpan()));
             w.Write(members.Length);
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan()));
-            foreach (var member in members) TransformerFile.WriteAutoencoder(w, member);
+            foreach (var member in members) AutoencoderModelFile.WriteAutoencoder(w, member);
         });
     }
 
@@ -260,7 +268,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             {
                 for (int m = 0; m < memberCount; m++)
                 {
-                    var member = TransformerFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1);
+                    var member = AutoencoderModelFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1);
                     members.Add(member);
                     if (member.InputSize != members[0].InputSize)
                         throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {member.InputSize} values, member 0 {members[0].InputSize}.");

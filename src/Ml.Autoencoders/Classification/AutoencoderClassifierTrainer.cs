@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 using System.Diagnostics;
 using Microsoft.ML;
@@ -59,7 +61,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             var history = Train(network, data, device);
             network.eval();
             return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
-                Neighbors.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
         }
         catch (AutoencoderClassifierDivergedException e) when (e.BestEpoch > 0 && network is not null)
         {
@@ -67,7 +69,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             network.eval();
             var history = new TrainingHistory(e.CompletedEpochs, e.BestEpoch, stoppedEarly: false, restoredBest: true);
             e.BestModel = new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
-                Neighbors.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
             throw;
         }
         catch

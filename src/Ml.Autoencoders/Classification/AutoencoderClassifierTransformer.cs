@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -19,6 +21,12 @@ namespace Ml.Autoencoders.Classification;
 /// <remarks>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <c>Autoencoder.Model.Dispose()</c> frees the network.</remarks>
 public sealed class AutoencoderClassifierTransformer : BatchTransformer
 {
+    /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderClassifierTransformer), "MLAEFTCL", "MlAutoencodersClassifier", "FineTunedClassifier.bin", "fine-tuned classifier",
+        (t, s) => ((AutoencoderClassifierTransformer)t).Save(s), s => Load(s));
+
+    private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
+
     private static readonly byte[] Magic = "MLAEFTCL"u8.ToArray();
     private const int FormatVersion = 1;
 
@@ -117,7 +125,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             KeyValueNames.Write(w, Classes);
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight.AsSpan()));
             w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bias.AsSpan()));
-            TransformerFile.WriteAutoencoder(w, Autoencoder);
+            AutoencoderModelFile.WriteAutoencoder(w, Autoencoder);
         });
     }
 
@@ -143,7 +151,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             var names = KeyValueNames.Read(r, classes);
             var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");
             var bias = TransformerFile.ReadArray<float>(r, classes, "fine-tuned classifier");
-            var autoencoder = TransformerFile.ReadAutoencoder(r, device, "fine-tuned classifier");
+            var autoencoder = AutoencoderModelFile.ReadAutoencoder(r, device, "fine-tuned classifier");
             if (autoencoder.Model.LatentDimension != latent)
                 throw new AutoencoderModelFormatException($"The head reads {latent} code values; the autoencoder in the file has {autoencoder.Model.LatentDimension}.");
             var network = new EncoderClassifierNetwork(autoencoder.Model.Network, classes, 0);

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Objectives;
 using System.Diagnostics;
 using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Neighbors;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Transforms;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Objectives;
 using System.Diagnostics;
 
 namespace Ml.Autoencoders.Embedding;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
 
 namespace Ml.Autoencoders.Embedding;

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Neighbors;
@@ -22,6 +24,12 @@ namespace Ml.Autoencoders.Embedding;
 /// </remarks>
 public sealed class TsneTransformer : BatchTransformer
 {
+    /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(TsneTransformer), "MLAETSNE", "MlAutoencodersTsne", "Tsne.bin", "t-SNE transform",
+        (t, s) => ((TsneTransformer)t).Save(s), s => Load(s));
+
+    private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
+
     private static readonly byte[] Magic = "MLAETSNE"u8.ToArray();
     private const int FormatVersion = 1;
 
@@ -168,7 +176,7 @@ public sealed class TsneTransformer : BatchTransformer
                 throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
             var embedding = TransformerFile.ReadArray<double>(r, (long)n * options.Dimensions, "t-SNE model");
             var rows = TransformerFile.ReadArray<float>(r, (long)n * features, "t-SNE model");
-            if (embedding.Any(v => !double.IsFinite(v)) || Data.VectorColumn.IndexOfNonFinite(rows) >= 0)
+            if (embedding.Any(v => !double.IsFinite(v)) || Pipeline.VectorColumn.IndexOfNonFinite(rows) >= 0)
                 throw new AutoencoderModelFormatException("The t-SNE model holds a non-finite value.");
             var index = new NearestNeighborIndex(rows, n, features, NeighborMetric.Euclidean, TorchRuntime.Resolve(device), prepared: true);
             return new TsneTransformer(options, index, embedding, kl, method);

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 
@@ -150,7 +151,7 @@ public sealed class KNearestNeighborsModel : IDisposable
         if (features.Length != (long)rows * FeatureCount)
             throw new ArgumentException($"Expected {rows} rows x {FeatureCount} features = {(long)rows * FeatureCount} values, got {features.Length}.", nameof(features));
         // A NaN distance would otherwise vote like any other (equal shares, class 0): refused as Transform refuses it.
-        Data.VectorColumn.CheckFinite(features, FeatureCount, nameof(features), nameof(features), "the k-NN classifier");
+        Pipeline.VectorColumn.CheckFinite(features, FeatureCount, nameof(features), nameof(features), "the k-NN classifier");
     }
 
     /// <summary>Writes the model (options, class names, labels, training rows) to a file, atomically.</summary>
@@ -206,7 +207,7 @@ public sealed class KNearestNeighborsModel : IDisposable
             for (int i = 0; i < rows; i++)
                 if ((uint)labels[i] >= (uint)classes) throw new AutoencoderModelFormatException($"Training row {i} of the k-NN model has class {labels[i]}, outside 0..{classes - 1}.");
             var values = TransformerFile.ReadArray<float>(r, (long)rows * features, "k-NN model");
-            int bad = Data.VectorColumn.IndexOfNonFinite(values);
+            int bad = Pipeline.VectorColumn.IndexOfNonFinite(values);
             if (bad >= 0) throw new AutoencoderModelFormatException($"Training row {bad / features} of the k-NN model holds a non-finite value.");
             var index = new NearestNeighborIndex(values, rows, features, metric, TorchRuntime.Resolve(device), prepared: true);
             return new KNearestNeighborsModel(index, labels, classes, k, weighting, names, skipped);

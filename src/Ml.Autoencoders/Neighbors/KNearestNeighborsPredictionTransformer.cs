@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -16,6 +17,12 @@ namespace Ml.Autoencoders.Neighbors;
 /// <remarks>Not <see cref="IDisposable"/> (see <see cref="Transforms.AutoencoderTransformer"/>): free the model with <c>Model.Dispose()</c>.</remarks>
 public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
 {
+    /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(KNearestNeighborsPredictionTransformer), "MLAEKNNT", "MlAutoencodersKnn", "KNearestNeighbors.bin", "k-NN classifier",
+        (t, s) => ((KNearestNeighborsPredictionTransformer)t).Save(s), s => Load(s));
+
+    private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
+
     private readonly Mapper mapper;
 
     internal KNearestNeighborsPredictionTransformer(KNearestNeighborsModel model, string featureColumnName, string scoreColumnName, string predictedLabelColumnName, int batchSize)

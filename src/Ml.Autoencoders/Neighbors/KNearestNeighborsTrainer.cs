@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -120,7 +121,7 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
         ArgumentNullException.ThrowIfNull(inputSchema);
         VectorColumn.Check(inputSchema, options.FeatureColumnName);
         var keyValues = LabelledRows.CheckLabel(inputSchema, options.LabelColumnName);
-        return Transforms.SchemaShapeColumns.Append(inputSchema,
-            [Transforms.SchemaShapeColumns.Vector(options.ScoreColumnName), Transforms.SchemaShapeColumns.Key(options.PredictedLabelColumnName, keyValues)]);
+        return Pipeline.SchemaShapeColumns.Append(inputSchema,
+            [Pipeline.SchemaShapeColumns.Vector(options.ScoreColumnName), Pipeline.SchemaShapeColumns.Key(options.PredictedLabelColumnName, keyValues)]);
     }
 }

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;

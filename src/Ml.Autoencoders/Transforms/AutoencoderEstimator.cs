@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
@@ -127,11 +129,12 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             fitted.Epochs = epochs;
             var settings = ToSettings(options) with { Epochs = epochs };
             var objectiveSettings = ToObjective(options);
-            var run = new CheckpointRun(options, network.Description, data, epochs);
+            var fingerprintOf = options.Clone(); // only runs that write or resume checkpoints serialise their options
+            var run = new CheckpointRun(() => CheckpointFingerprint.Of(fingerprintOf), network.Description, data.Train is InMemoryTrainingData, data.TrainRows, data.Min, data.Max, epochs);
             var resume = options.ResumeFromCheckpoint is { } resumePath ? run.Check(CheckpointFile.Read(resumePath), resumePath) : null;
             if (resume is not null)
-                pretraining = (resume.Header.Pretraining ?? Array.Empty<AutoencoderModelFile.StageEntry>())
-                    .Select(st => AutoencoderModelFile.History(st.Epochs ?? Array.Empty<AutoencoderModelFile.EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
+                pretraining = (resume.Header.Pretraining ?? Array.Empty<TrainingJson.StageEntry>())
+                    .Select(st => TrainingJson.History(st.Epochs ?? Array.Empty<TrainingJson.EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             else if (options.PretrainEpochs > 0)
                 pretraining = GreedyPretraining.Run((DenseAutoencoderNetwork)network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
                     (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device);
@@ -144,12 +147,19 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
         }
-        catch (TrainingDivergedException e) when (e.BestEpoch > 0)
+        catch (TrainingDivergence d) when (d.BestEpoch > 0)
         {
             // The trainer put the best epoch's weights back: hand them over instead of dropping them.
-            var history = new TrainingHistory(e.CompletedEpochs, e.BestEpoch, stoppedEarly: false, restoredBest: true);
-            e.BestModel = new AutoencoderTransformer(new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) }, fitted, size);
-            throw;
+            var history = new TrainingHistory(d.CompletedEpochs, d.BestEpoch, stoppedEarly: false, restoredBest: true);
+            throw new TrainingDivergedException(d)
+            {
+                BestModel = new AutoencoderTransformer(new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) }, fitted, size),
+            };
+        }
+        catch (TrainingDivergence d)
+        {
+            network.Dispose();
+            throw new TrainingDivergedException(d);
         }
         catch
         {

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -21,6 +23,10 @@ namespace Ml.Autoencoders.Transforms;
 /// </remarks>
 public sealed class AutoencoderTransformer : ITransformer
 {
+    /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderTransformer), "MLAEXFRM", "MlAutoencoderTransform", "AutoencoderModel.bin", "autoencoder",
+        (t, s) => AutoencoderModelFile.Save((AutoencoderTransformer)t, s), s => AutoencoderModelFile.Load(s, ComputeDevice.Auto));
+
     private readonly AutoencoderOptions options;
     private int transformBatchSize;
 
@@ -113,7 +119,7 @@ public sealed class AutoencoderTransformer : ITransformer
     public static AutoencoderTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) => AutoencoderModelFile.Load(stream, device);
 
     /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer (see README).</summary>
-    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx, Bridge);
 
 
     internal readonly record struct OutputColumn(string Name, AutoencoderOutputs Kind)

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Pipeline;
+using Ml.Autoencoders.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Pipeline;
+using Ml.Autoencoders.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
@@ -69,7 +71,7 @@ internal sealed class OutputBuffers : IDisposable
     {
         Span<float> Out(AutoencoderOutputs kind) =>
             only.HasFlag(kind) && values.TryGetValue(kind, out var v) ? v.AsSpan(0, rows * Width(kind)) : default;
-        var outputs = new Networks.AutoencoderModel.RunOutputs
+        var outputs = new Models.AutoencoderModel.RunOutputs
         {
             Latent = Out(AutoencoderOutputs.LatentCode),
             LogVariance = Out(AutoencoderOutputs.LatentLogVariance),

@@ -1,0 +1,50 @@
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Runtime;
+
+namespace Ml.Autoencoders.Training;
+
+/// <summary>Everything the trainer loop needs, already validated by the options that built it.</summary>
+internal sealed record TrainingSettings
+{
+    public int Epochs { get; init; } = 10;
+    public int BatchSize { get; init; } = 256;
+    public bool Shuffle { get; init; } = true;
+    public int Seed { get; init; }
+    /// <summary>Stamped on every epoch record (and progress report) of a greedy pretraining stage; null end to end.</summary>
+    public int? PretrainingStage { get; init; }
+    public OptimizerKind Optimizer { get; init; } = OptimizerKind.Adam;
+    public double LearningRate { get; init; } = 1e-3;
+    public double MinLearningRate { get; init; }
+    public double WeightDecay { get; init; }
+    public double Momentum { get; init; } = 0.9;
+    public LearningRateSchedule Schedule { get; init; }
+    public int StepSize { get; init; } = 10;
+    public double StepFactor { get; init; } = 0.1;
+    public int EarlyStoppingPatience { get; init; }
+    public double EarlyStoppingMinDelta { get; init; }
+    public ComputeDevice Device { get; init; }
+    public IProgress<EpochRecord>? Progress { get; init; }
+    public CancellationToken CancellationToken { get; init; }
+    /// <summary>Where and how often to write checkpoints; null: none (greedy pretraining stages never write).</summary>
+    public CheckpointPlan? Checkpoint { get; init; }
+    /// <summary>A checked checkpoint to continue from; null: start afresh.</summary>
+    public CheckpointContents? Resume { get; init; }
+
+    /// <summary>Learning rate for a zero-based epoch.</summary>
+    public double LearningRateAt(int epoch) => Schedule switch
+    {
+        LearningRateSchedule.Constant => LearningRate,
+        // Like PyTorch's CosineAnnealingLR with T_max = Epochs: the last epoch still learns (the minimum is reached after it).
+        LearningRateSchedule.Cosine => MinLearningRate + (LearningRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * epoch / Epochs)),
+        LearningRateSchedule.Step => LearningRate * Math.Pow(StepFactor, epoch / StepSize),
+        _ => throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule."),
+    };
+}
+
+/// <summary>Where a run writes its checkpoints, and the header fields that describe the run (the trainer adds its progress).</summary>
+internal sealed class CheckpointPlan
+{
+    public required string Path { get; init; }
+    public int EveryEpochs { get; init; } = 1;
+    public required Func<CheckpointHeader> NewHeader { get; init; }
+}

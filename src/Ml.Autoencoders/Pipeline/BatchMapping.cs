@@ -1,0 +1,247 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
+
+namespace Ml.Autoencoders.Pipeline;
+
+/// <summary>A column a batch mapper appends: a float vector, a float scalar, a key (<see cref="uint"/>) or a Boolean scalar.</summary>
+internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations = null)
+{
+    /// <summary>Values per row.</summary>
+    public int Width => Type is VectorDataViewType v ? v.Size : 1;
+
+    /// <summary>True for a key column (values are <see cref="uint"/>, 0 = missing).</summary>
+    public bool IsKey => Type is KeyDataViewType;
+
+    /// <summary>True for a Boolean column.</summary>
+    public bool IsBoolean => Type is BooleanDataViewType;
+}
+
+/// <summary>
+/// A stage that maps a known-size float vector column to new columns a batch of rows at a time (k-NN scores,
+/// t-SNE coordinates). <see cref="MappedDataView"/>, its cursor and its row mapper do the ML.NET plumbing.
+/// </summary>
+internal interface IBatchMapper
+{
+    /// <summary>The input vector column.</summary>
+    string InputColumnName { get; }
+
+    /// <summary>Values per input row.</summary>
+    int InputSize { get; }
+
+    /// <summary>Rows per batch in cursors.</summary>
+    int BatchSize { get; }
+
+    /// <summary>What the stage is called in error messages ("the k-NN model").</summary>
+    string Consumer { get; }
+
+    /// <summary>The appended columns, in order.</summary>
+    IReadOnlyList<MappedColumn> Columns { get; }
+
+    /// <summary>
+    /// Fills <paramref name="batch"/> for <paramref name="rows"/> input rows (row-major in <paramref name="inputs"/>),
+    /// the first of which is row <paramref name="firstRow"/> of the data view. Only active columns need values.
+    /// </summary>
+    void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch);
+}
+
+/// <summary>Output values of one batch: one array per appended column (float or uint), null when the column is inactive.</summary>
+internal sealed class MappedBatch
+{
+    private float[]? scratch;
+
+    public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active)
+    {
+        Columns = columns;
+        Values = new Array?[columns.Count];
+        for (int c = 0; c < columns.Count; c++)
+            if (active.Contains(c))
+                Values[c] = columns[c].IsKey ? new uint[capacity * columns[c].Width]
+                    : columns[c].IsBoolean ? new bool[capacity * columns[c].Width]
+                    : new float[capacity * columns[c].Width];
+    }
+
+    public IReadOnlyList<MappedColumn> Columns { get; }
+
+    public Array?[] Values { get; }
+
+    /// <summary>
+    /// A float work area of at least <paramref name="length"/> values that lives as long as this batch (one per cursor or
+    /// mapped row), so a mapper need not allocate one per batch. Its contents are not kept from one call to the next.
+    /// </summary>
+    public float[] Scratch(int length) => scratch is { } s && s.Length >= length ? s : scratch = new float[length];
+
+    public bool IsActive(int column) => Values[column] is not null;
+
+    /// <summary>The float values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
+    public Span<float> Floats(int column) => Values[column] is float[] f ? f : Span<float>.Empty;
+
+    /// <summary>The key values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
+    public Span<uint> Keys(int column) => Values[column] is uint[] k ? k : Span<uint>.Empty;
+
+    /// <summary>The Boolean values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
+    public Span<bool> Bools(int column) => Values[column] is bool[] b ? b : Span<bool>.Empty;
+
+    public Delegate CreateGetter(int column, Func<int> slot)
+    {
+        var spec = Columns[column];
+        int width = spec.Width;
+        return Values[column] switch
+        {
+            uint[] keys => (ValueGetter<uint>)((ref uint value) => value = keys[slot()]),
+            bool[] flags => (ValueGetter<bool>)((ref bool value) => value = flags[slot()]),
+            float[] floats when spec.Type is VectorDataViewType => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
+            {
+                var editor = VBufferEditor.Create(ref value, width);
+                floats.AsSpan(slot() * width, width).CopyTo(editor.Values);
+                value = editor.Commit();
+            }),
+            float[] floats => (ValueGetter<float>)((ref float value) => value = floats[slot()]),
+            _ => throw new InvalidOperationException($"Column '{spec.Name}' was not requested."),
+        };
+    }
+}
+
+/// <summary>Schema checks and output schema of a batch mapper.</summary>
+internal static class BatchMapperSchema
+{
+    public static DataViewSchema OutputSchema(IBatchMapper mapper, DataViewSchema input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        VectorColumn.Check(input, mapper.InputColumnName, mapper.InputSize);
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumns(input);
+        foreach (var column in mapper.Columns) builder.AddColumn(column.Name, column.Type, column.Annotations);
+        return builder.ToSchema();
+    }
+}
+
+/// <summary>The lazy output of a batch mapper: input columns plus the appended ones, computed a batch at a time when asked for.</summary>
+internal sealed class MappedDataView : AppendingDataView
+{
+    private readonly IBatchMapper mapper;
+
+    public MappedDataView(IBatchMapper mapper, IDataView source)
+        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchema(mapper, source.Schema))
+    {
+        this.mapper = mapper;
+    }
+
+    protected override DataViewRowCursor CreateCursor(DataViewRowCursor sourceCursor, DataViewSchema.Column inputColumn,
+        IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active) =>
+        new MappedCursor(mapper, sourceCursor, Schema, inputColumn, sourceColumns, active, Capacity(mapper.BatchSize));
+}
+
+/// <summary>Reads a batch of source rows, maps it in one call, then serves the rows one by one.</summary>
+internal sealed class MappedCursor : LookAheadCursor
+{
+    private readonly IBatchMapper mapper;
+    private readonly ValueGetter<VBuffer<float>> inputGetter;
+    private readonly int sourceCount;
+    private readonly MappedBatch batch;
+    private readonly float[] inputs;
+    private VBuffer<float> inputValue;
+
+    public MappedCursor(IBatchMapper mapper, DataViewRowCursor source, DataViewSchema schema, DataViewSchema.Column inputColumn,
+        IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active, int capacity)
+        : base(source, schema, sourceColumns, capacity)
+    {
+        this.mapper = mapper;
+        sourceCount = source.Schema.Count;
+        inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
+        batch = new MappedBatch(mapper.Columns, capacity, active);
+        inputs = new float[checked(capacity * mapper.InputSize)];
+    }
+
+    protected override void Capture(int slot, long row)
+    {
+        int d = mapper.InputSize;
+        inputGetter(ref inputValue);
+        VectorColumn.CopyDense(inputValue, inputs.AsSpan(slot * d, d), mapper.InputColumnName, row, mapper.Consumer);
+    }
+
+    protected override void Compute(int rows, long firstRow) => mapper.Map(inputs.AsSpan(0, rows * mapper.InputSize), rows, firstRow, batch);
+
+    protected override bool IsOutputActive(DataViewSchema.Column column) => column.Index >= sourceCount && batch.IsActive(column.Index - sourceCount);
+
+    protected override Delegate CreateOutputGetter(DataViewSchema.Column column, Func<int> slot) => batch.CreateGetter(column.Index - sourceCount, slot);
+}
+
+/// <summary>Row-at-a-time mapping for <see cref="PredictionEngine{TSrc, TDst}"/>: a row's outputs are computed on the first getter call.</summary>
+internal sealed class MappedRowMapper : IRowToRowMapper
+{
+    private readonly IBatchMapper mapper;
+
+    public MappedRowMapper(IBatchMapper mapper, DataViewSchema inputSchema)
+    {
+        this.mapper = mapper;
+        InputSchema = inputSchema;
+        OutputSchema = BatchMapperSchema.OutputSchema(mapper, inputSchema);
+    }
+
+    public DataViewSchema InputSchema { get; }
+
+    public DataViewSchema OutputSchema { get; }
+
+    public IEnumerable<DataViewSchema.Column> GetDependencies(IEnumerable<DataViewSchema.Column> dependingColumns)
+    {
+        var list = dependingColumns.ToList();
+        var result = list.Where(c => c.Index < InputSchema.Count).Select(c => InputSchema[c.Index]).ToList();
+        if (list.Any(c => c.Index >= InputSchema.Count)) result.Add(InputSchema[mapper.InputColumnName]);
+        return result.DistinctBy(c => c.Index);
+    }
+
+    public DataViewRow GetRow(DataViewRow input, IEnumerable<DataViewSchema.Column> activeColumns) =>
+        new Row(this, input, activeColumns.Select(c => c.Index).ToHashSet());
+
+    private sealed class Row : DataViewRow
+    {
+        private readonly MappedRowMapper owner;
+        private readonly DataViewRow input;
+        private readonly HashSet<int> active;
+        private readonly MappedBatch batch;
+        private readonly ValueGetter<VBuffer<float>>? inputGetter;
+        private readonly float[] inputs;
+        private VBuffer<float> inputValue;
+        private long computedFor = -1;
+
+        public Row(MappedRowMapper owner, DataViewRow input, HashSet<int> active)
+        {
+            this.owner = owner;
+            this.input = input;
+            this.active = active;
+            int n = owner.InputSchema.Count;
+            var mine = active.Where(i => i >= n).Select(i => i - n).ToHashSet();
+            batch = new MappedBatch(owner.mapper.Columns, 1, mine);
+            inputs = new float[owner.mapper.InputSize];
+            if (mine.Count > 0) inputGetter = input.GetGetter<VBuffer<float>>(owner.InputSchema[owner.mapper.InputColumnName]);
+        }
+
+        public override DataViewSchema Schema => owner.OutputSchema;
+        public override long Position => input.Position;
+        public override long Batch => input.Batch;
+        public override ValueGetter<DataViewRowId> GetIdGetter() => input.GetIdGetter();
+        public override bool IsColumnActive(DataViewSchema.Column column) => active.Contains(column.Index);
+
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+        {
+            int n = owner.InputSchema.Count;
+            if (column.Index < n) return input.GetGetter<TValue>(owner.InputSchema[column.Index]);
+            if (!active.Contains(column.Index)) throw new InvalidOperationException($"Column '{column.Name}' was not requested for this row.");
+            var inner = batch.CreateGetter(column.Index - n, () => 0) as ValueGetter<TValue>
+                ?? throw new InvalidOperationException($"Column '{column.Name}' holds {column.Type}; a getter of {typeof(TValue).Name} was asked for.");
+            return (ref TValue value) =>
+            {
+                // A prediction engine reuses one row object and moves its input: recompute when the position changes.
+                if (computedFor != input.Position || computedFor < 0)
+                {
+                    inputGetter!(ref inputValue);
+                    VectorColumn.CopyDense(inputValue, inputs, owner.mapper.InputColumnName, input.Position, owner.mapper.Consumer);
+                    owner.mapper.Map(inputs, 1, input.Position, batch);
+                    computedFor = input.Position;
+                }
+                inner(ref value);
+            };
+        }
+    }
+}
