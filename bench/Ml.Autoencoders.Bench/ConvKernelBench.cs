@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using System.Diagnostics;
 using Ml.Autoencoders.Networks;
 using TorchSharp;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using Microsoft.ML;
 using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Networks;

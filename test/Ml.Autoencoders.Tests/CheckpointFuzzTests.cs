@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Ml.Autoencoders.Networks;
@@ -121,7 +122,7 @@ public sealed class CheckpointFuzzTests
     {
         var contents = CheckpointFile.Parse(bytes);
         var spec = new DenseNetworkSpec(8, [6], [Activation.LeakyReLU], 2, Activation.Linear, Activation.Sigmoid, LatentHead.Deterministic, false);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 1, CPU);
+        using var network = TestNetworks.Create(spec, 1, CPU);
         using var optimizer = TrainingOptimizer.Create(optimizerKind, network.parameters(), 1e-3, momentum: 0.9);
         using var objective = new AutoencoderObjective(network, new ObjectiveSettings { Corruption = new Corruption.MaskingNoise() }, 1, CPU);
         contents.CopyGroup(CheckpointFile.ModelGroup, network.state_dict(), "weights");

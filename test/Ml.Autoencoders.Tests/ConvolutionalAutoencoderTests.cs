@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;

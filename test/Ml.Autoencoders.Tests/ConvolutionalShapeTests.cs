@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;

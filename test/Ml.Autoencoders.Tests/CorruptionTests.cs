@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
@@ -27,7 +28,7 @@ public sealed class CorruptionTests
     public void ObjectiveFeedsTheCorruptedInputAndComparesWithTheCleanOne()
     {
         var spec = new DenseNetworkSpec(6, new[] { 5 }, new[] { Activation.Tanh }, 2, Activation.Linear, Activation.Sigmoid);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 3, CPU);
+        using var network = TestNetworks.Create(spec, 3, CPU);
         var corruption = new RecordingCorruption();
         using var objective = new AutoencoderObjective(network, new ObjectiveSettings { Corruption = corruption }, 1, CPU);
         using var scope = NewDisposeScope();

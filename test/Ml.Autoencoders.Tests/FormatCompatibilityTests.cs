@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Transforms;
@@ -226,7 +228,7 @@ public sealed class NumericsTests
                 "ConvolutionalDenoising" => Conv(AutoencoderPresets.ConvolutionalDenoising(shape), cpu),
                 "DeepConvolutional" => Conv(AutoencoderPresets.DeepConvolutional(shape, codeSize: 8), cpu),
                 "ConvolutionalVariational" => Conv(AutoencoderPresets.ConvolutionalVariational(shape), cpu),
-                _ => AutoencoderEstimator.CreateNetwork(new DenseNetworkSpec(144, new[] { 20 }, new[] { Activation.ReLU }, 3, Activation.Linear,
+                _ => TestNetworks.Create(new DenseNetworkSpec(144, new[] { 20 }, new[] { Activation.ReLU }, 3, Activation.Linear,
                     Activation.Sigmoid, LatentHead.Gaussian), 11, cpu),
             };
         }
@@ -277,5 +279,5 @@ public sealed class NumericsTests
     }
 
     private static AutoencoderNetwork Conv(AutoencoderOptions options, Device device) =>
-        AutoencoderEstimator.CreateNetwork(AutoencoderEstimator.ConvSpec(options, options.OutputActivation ?? Activation.Sigmoid), 11, device);
+        TestNetworks.Create(AutoencoderEstimator.ConvSpec(options, options.OutputActivation ?? Activation.Sigmoid), 11, device);
 }

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -70,7 +71,7 @@ public sealed class PenaltyTests
     {
         int[] widths = new[] { 6, 5 }.Take(hidden.Length).ToArray();
         var spec = new DenseNetworkSpec(9, widths, hidden, 4, code, Activation.Sigmoid, head);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 17, CPU);
+        using var network = TestNetworks.Create(spec, 17, CPU);
         using var scope = NewDisposeScope();
         var x = randn(new long[] { 7, 9 }, generator: new Generator(3));
 

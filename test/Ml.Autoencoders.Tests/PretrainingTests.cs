@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
@@ -74,7 +75,7 @@ public sealed class PretrainingTests
     {
         var rows = Synthetic.LowRank(320, 20, 3, seed: 11);
         var spec = new DenseNetworkSpec(20, new[] { 16, 8 }, new[] { Activation.SELU, Activation.Tanh }, 4, Activation.SELU, Activation.Sigmoid, LatentHead.Deterministic, tied);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 3, CPU);
+        using var network = TestNetworks.Create(spec, 3, CPU);
         using var trainRows = tensor(Synthetic.Flatten(rows[..256]), new long[] { 256, 20 });
         using var testRows = tensor(Synthetic.Flatten(rows[256..]), new long[] { 64, 20 });
         using var data = new InMemoryTrainingData(trainRows.clone());
@@ -83,7 +84,7 @@ public sealed class PretrainingTests
         var settings = new TrainingSettings { Epochs = 6, BatchSize = 32, Seed = 3, LearningRate = 1e-2, Schedule = LearningRateSchedule.Step, StepSize = 5, StepFactor = 0 };
         double untrained = TestError(network, testRows);
 
-        var stages = GreedyPretraining.Run(network, data, null, objective, settings, (s, seed) => AutoencoderEstimator.CreateNetwork(s, seed, CPU), CPU);
+        var stages = GreedyPretraining.Run(network, data, null, objective, settings, (s, seed) => SeededNetworks.Create(s, seed, CPU), CPU);
         Assert.HasCount(3, stages);
         Assert.AreEqual(1e-2, settings.LearningRateAt(settings.Epochs - 2), "the other epochs learn");
         Assert.AreEqual(0, settings.LearningRateAt(settings.Epochs - 1), "the last epoch trains with learning rate 0");

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
@@ -94,7 +95,7 @@ public sealed class TrainingTests
     public void OneOptimizerStepChangesEveryTrainableWeight(LatentHead head, bool tied, int parameterTensors)
     {
         var spec = new DenseNetworkSpec(10, new[] { 8, 6 }, new[] { Activation.LeakyReLU, Activation.Tanh }, 3, Activation.Linear, Activation.Sigmoid, head, tied);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 11, CPU);
+        using var network = TestNetworks.Create(spec, 11, CPU);
         var before = network.named_parameters().ToDictionary(p => p.name, p => p.parameter.detach().clone());
         Assert.AreEqual(parameterTensors, before.Count, string.Join(", ", before.Keys));
         using var data = new InMemoryTrainingData(rand(16, 10));

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
@@ -57,7 +58,7 @@ public sealed class VariationalTests
     public void GaussianHeadLossIsReparameterisedReconstructionPlusWeightedKl()
     {
         var spec = new DenseNetworkSpec(6, new[] { 5 }, new[] { Activation.Tanh }, 2, Activation.Linear, Activation.Sigmoid, LatentHead.Gaussian);
-        using var network = AutoencoderEstimator.CreateNetwork(spec, 3, CPU);
+        using var network = TestNetworks.Create(spec, 3, CPU);
         SetLogVariance(network, MathF.Log(4));
         const int seed = 5;
         using var objective = new AutoencoderObjective(network, new ObjectiveSettings { KlWeight = 0.8, KlWarmupEpochs = 4 }, seed, CPU);
@@ -150,7 +151,7 @@ public sealed class VariationalTests
     private static double TestError(bool variational, double beta, float? frozenLogVariance, float[][] train, float[][] test)
     {
         var spec = new DenseNetworkSpec(16, new[] { 24 }, new[] { Activation.LeakyReLU }, 4, Activation.Linear, Activation.Sigmoid, LatentHead.Gaussian);
-        using var vae = AutoencoderEstimator.CreateNetwork(spec, Seed, CPU);
+        using var vae = TestNetworks.Create(spec, Seed, CPU);
         using var plain = variational ? null : new DenseAutoencoderNetwork(spec with { Head = LatentHead.Deterministic });
         if (plain is not null)
         {

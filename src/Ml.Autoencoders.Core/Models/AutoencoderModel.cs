@@ -53,7 +53,7 @@ public sealed class AutoencoderModel : IDisposable
     public string Architecture => Network.Description;
 
     /// <summary>The image shape of a convolutional autoencoder; null for a dense body.</summary>
-    public ImageShape? ImageShape => (Network as ConvolutionalAutoencoderNetwork)?.Spec.Convolution.ImageShape;
+    public ImageShape? ImageShape => Network.ImageShape;
 
     /// <summary>The TorchSharp device of the network.</summary>
     internal Device TorchDevice => device;

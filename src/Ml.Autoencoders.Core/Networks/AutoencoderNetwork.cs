@@ -28,6 +28,12 @@ internal abstract class AutoencoderNetwork : nn.Module<Tensor, Tensor>
     /// <summary>A readable description of the layers.</summary>
     public abstract string Description { get; }
 
+    /// <summary>The shape this network was built from: <c>BodySpec.Create()</c> builds another one like it.</summary>
+    public abstract IBodySpec BodySpec { get; }
+
+    /// <summary>The image shape of a body that reads images; null for one that reads flat rows.</summary>
+    public virtual ImageShape? ImageShape => null;
+
     public bool IsGaussian => Head == LatentHead.Gaussian;
 
     /// <summary>The deterministic code: the code layer's output, or the posterior mean of a Gaussian head.</summary>

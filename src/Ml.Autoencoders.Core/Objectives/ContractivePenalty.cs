@@ -26,7 +26,7 @@ public sealed class ContractivePenalty : AutoencoderPenalty
     internal override bool NeedsTrace => true;
 
     internal override Tensor Compute(ForwardPass pass, AutoencoderNetwork network) =>
-        JacobianNormSquared((network as DenseAutoencoderNetwork ?? throw new NotSupportedException("The contractive penalty needs a dense body.")).EncoderLayers, pass.PreActivations
+        JacobianNormSquared((network as IDenseLayers ?? throw new NotSupportedException("The contractive penalty needs a dense body.")).EncoderLayers, pass.PreActivations
             ?? throw new InvalidOperationException("The contractive penalty needs a traced forward pass."));
 
     /// <summary>‖J‖²_F per row, averaged over rows.</summary>

@@ -6,8 +6,9 @@ using Ml.Autoencoders.Persistence;
 namespace Ml.Autoencoders.Training;
 
 /// <summary>
-/// The JSON of the library's files (model headers, checkpoints, the checkpoint fingerprint): enums by name, every
-/// collection bounded while it is read, and the training history's entries.
+/// The JSON of the library's files (checkpoints, and the base of model headers): enums by name, every collection
+/// bounded while it is read, and the training history's entries. A body whose options hold lists adds their bounded
+/// converters where its header is read (the model file adds the convolutional layer lists).
 /// </summary>
 internal static class TrainingJson
 {
@@ -26,7 +27,7 @@ internal static class TrainingJson
             // build millions of objects before a count is checked (16 MB of "{}," would otherwise be 5 million entries).
             new BoundedArray<int>(MaxLayers), new BoundedArray<Activation>(MaxLayers), new BoundedArray<long>(4),
             new BoundedArray<EpochEntry>(MaxEpochs), new BoundedArray<StageEntry>(MaxLayers), new BoundedArray<TensorEntry>(8 * MaxLayers),
-            new BoundedList<ConvolutionLayer>(MaxLayers), new BoundedList<DecoderLayer>(MaxLayers), new BoundedList<Objectives.AutoencoderPenalty>(MaxLayers),
+            new BoundedList<Objectives.AutoencoderPenalty>(MaxLayers),
             new BoundedTerms(MaxTerms),
         },
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;

@@ -52,7 +52,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         try
         {
             var device = autoencoder.Model.TorchDevice;
-            lock (AutoencoderEstimator.SeedLock)
+            lock (SeededNetworks.Lock)
             {
                 random.manual_seed(options.Seed);
                 network = new EncoderClassifierNetwork(autoencoder.Model.Network, data.ClassCount, options.HeadDropout);
@@ -88,12 +88,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         var copy = AutoencoderModelFile.Load(buffer, source.Model.Device);
         if (!reinitialize) return copy;
         var device = copy.Model.TorchDevice;
-        AutoencoderNetwork fresh = copy.Model.Network switch
-        {
-            DenseAutoencoderNetwork dense => AutoencoderEstimator.CreateNetwork(dense.Spec, seed, device),
-            ConvolutionalAutoencoderNetwork conv => AutoencoderEstimator.CreateNetwork(conv.Spec, seed, device),
-            var other => throw new NotSupportedException($"Cannot reinitialise a {other.GetType().Name}."),
-        };
+        var fresh = SeededNetworks.Create(copy.Model.Network.BodySpec, seed, device);
         var result = new AutoencoderTransformer(new AutoencoderModel(fresh, device, copy.History) { Seed = seed, TrainingRange = copy.Model.TrainingRange }, copy.OptionsView.Clone(), copy.InputSize);
         copy.Model.Dispose();
         return result;

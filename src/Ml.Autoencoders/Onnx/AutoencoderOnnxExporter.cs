@@ -50,14 +50,14 @@ internal static class AutoencoderOnnxExporter
         ArgumentNullException.ThrowIfNull(transformer);
         if (!Enum.IsDefined(parts)) throw new ArgumentOutOfRangeException(nameof(parts), parts, "Choose Encoder or Autoencoder.");
         var network = transformer.Model.Network; // ObjectDisposedException once the model is disposed
-        if (network is not DenseAutoencoderNetwork dense)
+        if (network is not IDenseLayers layers)
             throw new NotSupportedException(
                 $"ONNX export covers dense autoencoders only; this model has a convolutional body ({network.Description}). " +
                 "Score it with Transform, or train a dense body (AutoencoderOptions.Convolution = null) to export it.");
 
         var options = transformer.OptionsView;
         bool whole = parts == AutoencoderOnnxParts.Autoencoder;
-        bool gaussian = dense.Head == LatentHead.Gaussian;
+        bool gaussian = network.Head == LatentHead.Gaussian;
         string input = transformer.InputColumnName;
         string latent = options.LatentColumnName;
         string reconstruction = options.ReconstructionColumnName;
@@ -68,7 +68,7 @@ internal static class AutoencoderOnnxExporter
         if (columns.Distinct(StringComparer.Ordinal).Count() != columns.Count)
             throw new ArgumentException($"ONNX values need distinct names; the columns to export are {string.Join(", ", columns.Select(c => $"'{c}'"))}. Rename them in AutoencoderOptions before training.", nameof(transformer));
 
-        long weightBytes = dense.parameters().Sum(p => p.numel()) * sizeof(float);
+        long weightBytes = network.parameters().Sum(p => p.numel()) * sizeof(float);
         if (weightBytes > MaxWeightBytes)
             throw new NotSupportedException($"The weights take {weightBytes} bytes; an ONNX model is one protobuf message, limited to 2 GiB (external weight files are not written).");
 
@@ -76,7 +76,7 @@ internal static class AutoencoderOnnxExporter
         using (NewDisposeScope())
         {
             var weights = new Dictionary<Linear, string>(ReferenceEqualityComparer.Instance);
-            var encoder = dense.EncoderLayers;
+            var encoder = layers.EncoderLayers;
             string h = input, lastHidden = input;
             for (int i = 0; i < encoder.Count; i++)
             {
@@ -87,16 +87,16 @@ internal static class AutoencoderOnnxExporter
                 weights[linear] = weight;
                 h = g.Dense(layer, h, weight, transposeWeight: true, Bias(g, layer, linear.bias), activation, i == encoder.Count - 1 ? latent : null);
             }
-            g.Output(latent, dense.LatentDimension);
+            g.Output(latent, network.LatentDimension);
             if (whole)
             {
                 if (gaussian)
                 {
-                    var lv = dense.LogVarianceLayer!;
+                    var lv = layers.LogVarianceLayer!;
                     string weight = g.Initializer("log_variance.weight", lv.weight!);
                     g.Dense("log_variance", lastHidden, weight, transposeWeight: true, Bias(g, "log_variance", lv.bias), Activation.Linear, logVariance);
                 }
-                var decoder = dense.DecoderLayers;
+                var decoder = layers.DecoderLayers;
                 string r = latent;
                 for (int j = 0; j < decoder.Count; j++)
                 {
@@ -115,12 +115,12 @@ internal static class AutoencoderOnnxExporter
                 string difference = g.Node("error", "Sub", new[] { reconstruction, input });
                 string squared = g.Node("error", "Mul", new[] { difference, difference });
                 g.Node("error", "ReduceMean", new[] { squared }, error, new OnnxAttribute("axes", Ints: new[] { 1L }), new OnnxAttribute("keepdims", Int: 0));
-                g.Output(reconstruction, dense.InputSize); // the order Transform appends them in
+                g.Output(reconstruction, network.InputSize); // the order Transform appends them in
                 g.Output(error, null);
-                if (gaussian) g.Output(logVariance, dense.LatentDimension);
+                if (gaussian) g.Output(logVariance, network.LatentDimension);
             }
         }
-        g.Input(input, dense.InputSize);
+        g.Input(input, network.InputSize);
 
         var model = transformer.Model;
         string what = whole ? $"{input} -> {string.Join(", ", columns.Skip(1))}" : $"{input} -> {latent}";

@@ -1,3 +1,4 @@
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Microsoft.ML;

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
@@ -19,7 +21,6 @@ namespace Ml.Autoencoders.Transforms;
 /// </summary>
 public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
 {
-    internal static readonly object SeedLock = new();
     private readonly AutoencoderOptions options;
 
     /// <summary>Creates the estimator; the options are copied and checked now.</summary>
@@ -114,8 +115,8 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}': {problem}");
 
         AutoencoderNetwork network = options.Convolution is null
-            ? CreateNetwork(DenseSpec(options, size, outputActivation), options.Seed, device)
-            : CreateNetwork(ConvSpec(options, outputActivation), options.Seed, device);
+            ? SeededNetworks.Create(DenseSpec(options, size, outputActivation), options.Seed, device)
+            : SeededNetworks.Create(ConvSpec(options, outputActivation), options.Seed, device);
         IReadOnlyList<TrainingHistory>? pretraining = null;
         var fitted = options.Clone();
         fitted.OutputActivation = outputActivation;
@@ -136,8 +137,8 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
                 pretraining = (resume.Header.Pretraining ?? Array.Empty<TrainingJson.StageEntry>())
                     .Select(st => TrainingJson.History(st.Epochs ?? Array.Empty<TrainingJson.EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             else if (options.PretrainEpochs > 0)
-                pretraining = GreedyPretraining.Run((DenseAutoencoderNetwork)network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
-                    (stageSpec, seed) => CreateNetwork(stageSpec, seed, device), device);
+                pretraining = GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
+                    (stageSpec, seed) => SeededNetworks.Create(stageSpec, seed, device), device);
             if (options.CheckpointPath is { } checkpointPath)
                 settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
             using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
@@ -195,24 +196,6 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
 
     private static Activation[] HiddenActivations(AutoencoderOptions o) =>
         o.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
-
-    /// <summary>Weights are drawn from torch's global generator: seed it under a lock so concurrent fits stay reproducible.</summary>
-    internal static DenseAutoencoderNetwork CreateNetwork(DenseNetworkSpec spec, int seed, Device device) =>
-        Seeded(() => new DenseAutoencoderNetwork(spec), seed, device);
-
-    /// <inheritdoc cref="CreateNetwork(DenseNetworkSpec, int, Device)"/>
-    internal static ConvolutionalAutoencoderNetwork CreateNetwork(ConvNetworkSpec spec, int seed, Device device) =>
-        Seeded(() => new ConvolutionalAutoencoderNetwork(spec), seed, device);
-
-    private static T Seeded<T>(Func<T> create, int seed, Device device) where T : AutoencoderNetwork
-    {
-        lock (SeedLock)
-        {
-            random.manual_seed(seed);
-            var network = create();
-            return device.type == TorchSharp.DeviceType.CPU ? network : network.to(device);
-        }
-    }
 
     internal static TrainingSettings ToSettings(AutoencoderOptions o) => new()
     {

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Text;
@@ -31,6 +33,17 @@ public static class AutoencoderModelFile
 
     private static readonly byte[] Magic = "MLAEMODL"u8.ToArray();
     private const int MaxHeaderBytes = 16 << 20;
+
+    /// <summary>The header's JSON: the training files' JSON plus the bounded lists of a convolutional body's layers.</summary>
+    internal static readonly JsonSerializerOptions Json = CreateJson();
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var json = new JsonSerializerOptions(TrainingJson.Options);
+        json.Converters.Add(new BoundedList<ConvolutionLayer>(MaxLayers));
+        json.Converters.Add(new BoundedList<DecoderLayer>(MaxLayers));
+        return json;
+    }
 
     /// <summary>Saves to a file, atomically: a temporary file beside it is renamed over the target.</summary>
     /// <exception cref="InvalidOperationException">A weight is NaN or infinite; a file already at <paramref name="path"/> is left as it was.</exception>
@@ -86,7 +99,7 @@ public static class AutoencoderModelFile
             TrainingMin = model.TrainingRange?.Min,
             TrainingMax = model.TrainingRange?.Max,
         };
-        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, TrainingJson.Options);
+        byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
         // What is written must load back: the reader's own checks run on the header before a byte is written.
         long weightBytes = tensors.Sum(t => (long)t.Values.Length) * sizeof(float);
         try
@@ -173,7 +186,7 @@ public static class AutoencoderModelFile
         AutoencoderNetwork network;
         try
         {
-            network = spec is ConvNetworkSpec convSpec ? new ConvolutionalAutoencoderNetwork(convSpec) : new DenseAutoencoderNetwork((DenseNetworkSpec)spec);
+            network = spec.Create();
         }
         catch (ArgumentException e)
         {
@@ -236,7 +249,7 @@ public static class AutoencoderModelFile
     {
         try
         {
-            return JsonSerializer.Deserialize<Header>(json, TrainingJson.Options) ?? throw new AutoencoderModelFormatException("the header is empty (JSON null).");
+            return JsonSerializer.Deserialize<Header>(json, Json) ?? throw new AutoencoderModelFormatException("the header is empty (JSON null).");
         }
         catch (JsonException e)
         {
@@ -260,7 +273,7 @@ public static class AutoencoderModelFile
     /// from the same model, so a disagreement is damage), and returns the network spec it describes: a
     /// <see cref="DenseNetworkSpec"/> or a <see cref="ConvNetworkSpec"/>. Allocates nothing in proportion to any size it reads.
     /// </summary>
-    private static object CheckHeader(Header h)
+    private static IBodySpec CheckHeader(Header h)
     {
         if (h.Kind is not (DenseKind or ConvKind))
             throw new AutoencoderModelFormatException($"model kind '{h.Kind}' is not one this library version reads.");
@@ -348,7 +361,7 @@ public static class AutoencoderModelFile
             throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
         }
         // Options.Validate checked the stored copy; both are written from one object, so they must be the same JSON.
-        if (JsonSerializer.Serialize(conv, TrainingJson.Options) != JsonSerializer.Serialize(stored, TrainingJson.Options))
+        if (JsonSerializer.Serialize(conv, Json) != JsonSerializer.Serialize(stored, Json))
             throw new AutoencoderModelFormatException("the header's convolution contradicts the stored options' convolution.");
         if (h.InputSize != plan.Image.Size)
             throw new AutoencoderModelFormatException($"the header gives {h.InputSize} inputs; its image shape {plan.Image} has {plan.Image.Size} values.");
@@ -370,12 +383,12 @@ public static class AutoencoderModelFile
     /// The tensor table must be exactly the one the spec implies (names, shapes, order; no duplicates), and the bytes
     /// after the header exactly its weights. Works on shapes only: nothing is allocated for what a header claims.
     /// </summary>
-    private static void CheckTensors(Header h, object spec, long dataBytes)
+    private static void CheckTensors(Header h, IBodySpec spec, long dataBytes)
     {
         List<(string Name, long[] Shape)> expected;
         try
         {
-            expected = spec is ConvNetworkSpec conv ? ConvolutionalAutoencoderNetwork.ExpectedTensors(conv) : DenseAutoencoderNetwork.ExpectedTensors((DenseNetworkSpec)spec);
+            expected = spec.ExpectedTensors();
         }
         catch (ArgumentException e)
         {

@@ -1,3 +1,5 @@
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
@@ -454,13 +456,13 @@ public sealed class AutoencoderOptions
             $"{(count == long.MaxValue ? "more than 9.2e18" : count.ToString("N0"))} weights ({shape}); the limit is {Defaults.MaxParameters:N0}. Use narrower layers.");
     }
 
-    /// <summary>Weights and biases of a dense network; <see cref="long.MaxValue"/> when the count overflows.</summary>
-    internal static long ParameterCount(DenseNetworkSpec spec)
+    /// <summary>Weights and biases of a network of <paramref name="spec"/>'s shape; <see cref="long.MaxValue"/> when the count overflows.</summary>
+    internal static long ParameterCount(IBodySpec spec)
     {
         try
         {
             long total = 0;
-            foreach (var (_, shape) in DenseAutoencoderNetwork.ExpectedTensors(spec))
+            foreach (var (_, shape) in spec.ExpectedTensors())
             {
                 long size = 1;
                 foreach (long d in shape) size = checked(size * d);

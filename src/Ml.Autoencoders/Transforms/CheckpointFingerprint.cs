@@ -29,6 +29,6 @@ internal static class CheckpointFingerprint
         o.CheckpointPath = null;
         o.CheckpointEveryEpochs = 1;
         o.ResumeFromCheckpoint = null;
-        return JsonSerializer.Serialize(o, TrainingJson.Options);
+        return JsonSerializer.Serialize(o, AutoencoderModelFile.Json);
     }
 }

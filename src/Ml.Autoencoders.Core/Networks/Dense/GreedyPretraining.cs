@@ -1,9 +1,10 @@
 using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Training;
+namespace Ml.Autoencoders.Networks.Dense;
 
 /// <summary>
 /// Greedy layer-wise pretraining of a deterministic dense autoencoder (Hinton &amp; Salakhutdinov 2006, Bengio et al. 2007):
@@ -12,16 +13,19 @@ namespace Ml.Autoencoders.Training;
 /// </summary>
 internal static class GreedyPretraining
 {
-    /// <summary>Pretrains every stage of <paramref name="network"/> in place; <paramref name="createStage"/> builds a seeded shallow network. Returns one history per stage.</summary>
+    /// <summary>Pretrains every stage of <paramref name="body"/> in place; <paramref name="createStage"/> builds a seeded shallow network. Returns one history per stage.</summary>
+    /// <exception cref="NotSupportedException"><paramref name="body"/> is not a dense stack (greedy pretraining trains one dense layer pair at a time).</exception>
     public static IReadOnlyList<TrainingHistory> Run(
-        DenseAutoencoderNetwork network,
+        AutoencoderNetwork body,
         ITrainingData train,
         ITrainingData? validation,
         ObjectiveSettings objective,
         TrainingSettings settings,
-        Func<DenseNetworkSpec, int, DenseAutoencoderNetwork> createStage,
+        Func<IBodySpec, int, AutoencoderNetwork> createStage,
         Device device)
     {
+        var network = body as DenseAutoencoderNetwork
+            ?? throw new NotSupportedException($"Greedy layer-wise pretraining needs a dense body; this one is {body.Description}. Set PretrainEpochs = 0.");
         var spec = network.Spec;
         if (spec.Head != LatentHead.Deterministic) throw new InvalidOperationException("Greedy pretraining needs a deterministic latent head.");
         var widths = spec.EncoderWidths.ToArray();
@@ -43,7 +47,7 @@ internal static class GreedyPretraining
             var stageTrain = i == 0 ? train : new EncodedTrainingData(train, widths[i], prefix);
             var stageValidation = validation is null || i == 0 ? validation : new EncodedTrainingData(validation, widths[i], prefix);
 
-            using var shallow = createStage(stageSpec, settings.Seed + i + 1);
+            using var shallow = (DenseAutoencoderNetwork)createStage(stageSpec, settings.Seed + i + 1);
             using var stageLoss = new AutoencoderObjective(shallow, stageObjective, settings.Seed + i + 1, device);
             histories.Add(AutoencoderTrainer.Train(stageLoss, stageTrain, stageValidation, settings with { PretrainingStage = i + 1 }, device));
             CopyStage(shallow, network, i, stages);

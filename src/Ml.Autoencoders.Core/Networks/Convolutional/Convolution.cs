@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>
 /// A 2-d convolution whose input gradient never comes from libtorch's faulty backward-data kernel (see

@@ -1,4 +1,5 @@
-namespace Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>What a planned layer computes.</summary>
 internal enum PlannedKind

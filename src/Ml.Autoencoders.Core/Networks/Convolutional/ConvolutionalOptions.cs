@@ -1,6 +1,7 @@
+using Ml.Autoencoders.Networks;
 using System.Text.Json.Serialization;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>
 /// One encoder stage of a convolutional autoencoder: a 2-d convolution (square kernel), optional batch

@@ -1,15 +1,32 @@
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Dense;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>
 /// Shape of a convolutional autoencoder: the convolutional options, the activation of the reconstruction, and the
 /// dense part between encoder and decoder when <see cref="ConvolutionalOptions.DenseCode"/> is set (its input size is
 /// the code map's size, its output activation the convolutional activation).
 /// </summary>
-internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activation OutputActivation, DenseNetworkSpec? Core)
+internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activation OutputActivation, DenseNetworkSpec? Core) : IBodySpec
 {
+    /// <inheritdoc />
+    public int InputSize => Convolution.ImageShape!.Size;
+
+    /// <inheritdoc />
+    public int LatentDimension => Core?.LatentDimension ?? ConvolutionPlan.Create(Convolution).CodeSize;
+
+    /// <inheritdoc />
+    public LatentHead Head => Core?.Head ?? LatentHead.Deterministic;
+
+    /// <inheritdoc />
+    public AutoencoderNetwork Create() => new ConvolutionalAutoencoderNetwork(this);
+
+    /// <inheritdoc />
+    public List<(string Name, long[] Shape)> ExpectedTensors() => ConvolutionalAutoencoderNetwork.ExpectedTensors(this);
+
     /// <summary>
     /// The spec of <paramref name="conv"/> with, when <see cref="ConvolutionalOptions.DenseCode"/> is set, a dense code
     /// (hidden layers, code, head) that reads the encoder's code map and gives it back through the convolutional activation.
@@ -85,6 +102,12 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
     }
 
     public ConvNetworkSpec Spec { get; }
+
+    /// <inheritdoc />
+    public override IBodySpec BodySpec => Spec;
+
+    /// <inheritdoc />
+    public override ImageShape? ImageShape => Spec.Convolution.ImageShape;
 
     /// <summary>
     /// The state-dict entries (name and shape, in state-dict order) a network of <paramref name="spec"/> has, worked out

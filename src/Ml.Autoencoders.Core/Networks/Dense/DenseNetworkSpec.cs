@@ -1,4 +1,5 @@
-namespace Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Dense;
 
 /// <summary>
 /// Shape of a dense autoencoder: input size, hidden widths of the encoder (the decoder mirrors them),
@@ -12,8 +13,14 @@ internal sealed record DenseNetworkSpec(
     Activation CodeActivation,
     Activation OutputActivation,
     LatentHead Head = LatentHead.Deterministic,
-    bool TiedWeights = false)
+    bool TiedWeights = false) : IBodySpec
 {
+    /// <inheritdoc />
+    public AutoencoderNetwork Create() => new DenseAutoencoderNetwork(this);
+
+    /// <inheritdoc />
+    public List<(string Name, long[] Shape)> ExpectedTensors() => DenseAutoencoderNetwork.ExpectedTensors(this);
+
     /// <summary>Encoder widths from input to code, e.g. 784, 64, 32, 16.</summary>
     public IEnumerable<int> EncoderWidths => new[] { InputSize }.Concat(HiddenSizes).Append(LatentDimension);
 

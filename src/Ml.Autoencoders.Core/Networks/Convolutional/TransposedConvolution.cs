@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>
 /// A 2-d transposed convolution with a separate output padding per side. TorchSharp 0.107's <c>ConvTranspose2d</c>

@@ -1,15 +1,16 @@
+using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Runtime;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Dense;
 
 /// <summary>
 /// A dense encoder, its latent head and the mirrored decoder. Layer names are stable ("encoder.linear0", ...,
 /// "mean", "log_variance", "decoder.linear0", ...) because the model file stores weights by name.
 /// </summary>
-internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
+internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork, IDenseLayers
 {
     private readonly Sequential encoder;  // hidden layers, and the code layer for a deterministic head
     private readonly Sequential decoder;
@@ -59,6 +60,9 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
     }
 
     public DenseNetworkSpec Spec { get; }
+
+    /// <inheritdoc />
+    public override IBodySpec BodySpec => Spec;
 
     /// <summary>
     /// The state-dict entries (name and shape, in state-dict order) a network of <paramref name="spec"/> has, worked
@@ -175,9 +179,3 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork
         base.Dispose(disposing);
     }
 }
-
-/// <summary>
-/// What one training forward pass produced. <see cref="Code"/> is what the decoder read (a sample for a
-/// Gaussian head); <see cref="PreActivations"/> holds each encoder layer's pre-activation when traced.
-/// </summary>
-internal sealed record ForwardPass(Tensor Input, Tensor Code, Tensor? Mean, Tensor? LogVariance, Tensor Reconstruction, IReadOnlyList<Tensor>? PreActivations);

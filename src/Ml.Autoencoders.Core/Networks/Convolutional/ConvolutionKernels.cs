@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace Ml.Autoencoders.Networks;
+namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>
 /// The two convolution computations of the convolutional bodies, routed around a libtorch fault.
