@@ -40,4 +40,10 @@ public sealed class TrainingDivergedException : InvalidOperationException
 
     /// <summary>The epochs completed before the divergence.</summary>
     internal IReadOnlyList<EpochRecord> CompletedEpochs { get; init; } = Array.Empty<EpochRecord>();
+
+    /// <summary>What stopped being finite ("the loss became NaN", ...), for a caller that words its own error.</summary>
+    internal string What { get; init; } = "";
+
+    /// <summary>The learning rate of the epoch that diverged.</summary>
+    internal double LearningRate { get; init; }
 }
