@@ -244,6 +244,35 @@ public sealed class OneTrainingLoopTests
         }
     }
 
+    /// <summary>
+    /// The classifier follows a learning-rate schedule through the loop (the step schedule halves the rate every epoch
+    /// here, as the history records); a cosine minimum above a starting rate is refused before any work.
+    /// </summary>
+    [TestMethod]
+    public void ClassifierFollowsItsLearningRateSchedule()
+    {
+        var ml = new MLContext(seed: 1);
+        var data = Labelled(ml, 60);
+        var pretrained = Pretrained(ml, data);
+        try
+        {
+            var classifier = ml.MulticlassClassification.Trainers.AutoencoderClassifier(new AutoencoderClassifierOptions
+            {
+                Autoencoder = pretrained, Epochs = 3, LearningRate = 4e-3, LearningRateSchedule = LearningRateSchedule.Step, StepSize = 1, StepFactor = 0.5,
+            }).Fit(data);
+            CollectionAssert.AreEqual(new[] { 4e-3, 2e-3, 1e-3 }, classifier.History.Epochs.Select(e => e.LearningRate).ToArray());
+            classifier.Autoencoder.Model.Dispose();
+            Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.AutoencoderClassifier(new AutoencoderClassifierOptions
+            {
+                Autoencoder = pretrained, LearningRate = 1e-2, EncoderLearningRate = 1e-4, LearningRateSchedule = LearningRateSchedule.Cosine, MinLearningRate = 1e-3,
+            }));
+        }
+        finally
+        {
+            pretrained.Model.Dispose();
+        }
+    }
+
     /// <summary>Cancelling during fine-tuning stops it at the next batch with OperationCanceledException: no further epoch runs.</summary>
     [TestMethod]
     public void ClassifierCancellationStopsTraining()

@@ -13,9 +13,9 @@ namespace Ml.Autoencoders.Classification;
 
 /// <summary>
 /// Supervised fine-tuning of a pretrained autoencoder's encoder as an ML.NET multiclass classifier: a copy of the
-/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows (Adam; the encoder
-/// can have its own learning rate, be frozen for the first epochs or for good; optional validation split with early
-/// stopping that restores the best weights). Create it with
+/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows through the library's
+/// one training loop (Adam; the encoder can have its own learning rate, be frozen for the first epochs or for good; a
+/// learning-rate schedule; optional validation split with early stopping that restores the best weights; a NaN guard). Create it with
 /// <c>mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(...)</c>; the output (Score, PredictedLabel)
 /// goes to <c>mlContext.MulticlassClassification.Evaluate</c>.
 /// </summary>
@@ -118,6 +118,10 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             ShuffleGenerator = random,
             Optimizer = OptimizerKind.Adam,
             LearningRate = options.LearningRate,
+            Schedule = options.LearningRateSchedule,
+            MinLearningRate = options.MinLearningRate,
+            StepSize = options.StepSize,
+            StepFactor = options.StepFactor,
             // Without validation rows (none asked for, or too few to round to one) nothing stops early or is restored.
             EarlyStoppingPatience = validation is null ? 0 : options.EarlyStoppingPatience,
             RestoreBestWeights = validation is not null,
