@@ -9,8 +9,9 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Training;
 
 /// <summary>
-/// The one training loop: batches, optimizer, learning-rate schedule, validation, early stopping with
-/// best-weight restore, a NaN/infinity guard, progress and cancellation. Works on tensors only.
+/// The one training loop, for every objective (the autoencoder's, greedy pretraining stages, the classifier's supervised
+/// fine-tuning on labelled batches): batches, optimizer over the objective's parameter groups, learning-rate schedule,
+/// validation, early stopping with best-weight restore, a NaN/infinity guard, progress and cancellation. Works on tensors only.
 /// </summary>
 internal static class AutoencoderTrainer
 {
