@@ -20,17 +20,17 @@ internal sealed class EncodedTrainingData : ITrainingData
 
     public int FeatureCount { get; }
 
-    public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
+    public IEnumerable<TrainingBatch> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
     {
         foreach (var batch in source.Batches(batchSize, shuffle, device, cancellation))
         {
             Tensor mapped;
             // The scope closes before the yield: the consumer's own scopes must not nest inside this one.
-            using (batch)
+            using (batch.Features)
             using (var scope = NewDisposeScope())
             using (no_grad())
-                mapped = encode(batch).MoveToOuterDisposeScope();
-            yield return mapped;
+                mapped = encode(batch.Features).MoveToOuterDisposeScope();
+            yield return new TrainingBatch(mapped, batch.Labels); // the labels pass through with their rows
         }
     }
 }

@@ -18,7 +18,7 @@ internal sealed class InMemoryTrainingData : ITrainingData, IDisposable
 
     public int FeatureCount => (int)rows.shape[1];
 
-    public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
+    public IEnumerable<TrainingBatch> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
     {
         long n = rows.shape[0];
         using var onDevice = rows.device == device ? rows.alias() : rows.to(device);

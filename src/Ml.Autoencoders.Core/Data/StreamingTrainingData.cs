@@ -44,7 +44,7 @@ internal sealed class StreamingTrainingData : ITrainingData
 
     public int FeatureCount { get; }
 
-    public IEnumerable<Tensor> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
+    public IEnumerable<TrainingBatch> Batches(int batchSize, Random? shuffle, Device device, CancellationToken cancellation)
     {
         int d = FeatureCount;
         // A pass takes the spare arrays (a second pass running at the same time makes its own) and leaves them for the

@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Corruption;
+using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Training;
 using TorchSharp;
@@ -57,17 +58,27 @@ internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
         }
     }
 
+    /// <summary>Every parameter of the network, at the run's learning rate.</summary>
+    public IReadOnlyList<(IEnumerable<TorchSharp.Modules.Parameter> Parameters, double LearningRate)> ParameterGroups(double learningRate) =>
+        [(network.parameters(), learningRate)];
+
+    /// <summary>Nothing changes between epochs but the schedules, which <see cref="Loss"/> reads from the epoch.</summary>
+    public void BeginEpoch(int epoch)
+    {
+    }
+
     public void BeginEvaluation()
     {
         evaluationGenerator.manual_seed(EvaluationSeed);
     }
 
-    public Tensor Loss(Tensor batch, int epoch, bool training, List<Tensor>? terms)
+    public Tensor Loss(TrainingBatch batch, int epoch, bool training, List<Tensor>? terms)
     {
-        var input = training && settings.Corruption is { } corruption ? corruption.Apply(batch, trainGenerator) : batch;
+        var clean = batch.Features; // an autoencoder learns from the features alone; labels, if any, are not read
+        var input = training && settings.Corruption is { } corruption ? corruption.Apply(clean, trainGenerator) : clean;
         var generator = network.IsGaussian ? (training ? trainGenerator : evaluationGenerator) : null;
         var pass = network.Forward(input, generator, trace);
-        var loss = ReconstructionLosses.Compute(settings.Loss, pass.Reconstruction, batch, sumPerRow: network.IsGaussian);
+        var loss = ReconstructionLosses.Compute(settings.Loss, pass.Reconstruction, clean, sumPerRow: network.IsGaussian);
         terms?.Add(loss);
         if (pass.Mean is { } mean && pass.LogVariance is { } logVariance)
         {

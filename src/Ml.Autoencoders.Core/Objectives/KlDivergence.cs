@@ -14,10 +14,23 @@ internal static class KlDivergence
     public static Tensor FromStandardNormal(Tensor mean, Tensor logVariance)
     {
         using var scope = NewDisposeScope();
-        var perUnit = logVariance.add(Scalars.One, Scalars.One).sub_(mean.pow(Scalars.Two)).sub_(logVariance.exp());
         using var factor = (-0.5 / mean.shape[0]).ToScalar(); // alive through the native call (see Scalars)
-        return perUnit.sum().mul_(factor).MoveToOuterDisposeScope();
+        return PerUnit(mean, logVariance).sum().mul_(factor).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// The same KL for each row on its own ([rows]), summed over its latent units: the rows' mean is
+    /// <see cref="FromStandardNormal"/>. What an anomaly score reads per row.
+    /// </summary>
+    public static Tensor PerRow(Tensor mean, Tensor logVariance)
+    {
+        using var scope = NewDisposeScope();
+        return PerUnit(mean, logVariance).sum(1).mul_(Scalars.MinusHalf).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>1 + log σ² − μ² − σ² for each row and latent unit: the one definition both reductions sum.</summary>
+    private static Tensor PerUnit(Tensor mean, Tensor logVariance) =>
+        logVariance.add(Scalars.One, Scalars.One).sub_(mean.pow(Scalars.Two)).sub_(logVariance.exp());
 
     /// <summary>
     /// The weight of the KL term in a zero-based epoch: <paramref name="beta"/>, ramped linearly from 0 over the first

@@ -9,8 +9,9 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Training;
 
 /// <summary>
-/// The one training loop: batches, optimizer, learning-rate schedule, validation, early stopping with
-/// best-weight restore, a NaN/infinity guard, progress and cancellation. Works on tensors only.
+/// The one training loop, for every objective (the autoencoder's, greedy pretraining stages, the classifier's supervised
+/// fine-tuning on labelled batches): batches, optimizer over the objective's parameter groups, learning-rate schedule,
+/// validation, early stopping with best-weight restore, a NaN/infinity guard, progress and cancellation. Works on tensors only.
 /// </summary>
 internal static class AutoencoderTrainer
 {
@@ -21,10 +22,13 @@ internal static class AutoencoderTrainer
         TrainingSettings settings,
         Device device)
     {
+        if (settings.ShuffleGenerator is not null && (settings.Checkpoint is not null || settings.Resume is not null))
+            throw new ArgumentException("A shared shuffle generator draws on from epoch to epoch, so a checkpoint could not resume its orders: use one or the other.", nameof(settings));
         var network = objective.Module;
         var records = new List<EpochRecord>();
         var terms = new TermSums(objective.TermNames);
-        using var optimizer = CreateOptimizer(network, settings);
+        var groups = objective.ParameterGroups(settings.LearningRate);
+        using var optimizer = CreateOptimizer(groups, settings);
         Dictionary<string, Tensor>? best = null; // the weights of the best epoch so far: restored by early stopping and on divergence
         double bestLoss = double.PositiveInfinity;
         int bestEpoch = 0, epochsWithoutImprovement = 0, startEpoch = 0;
@@ -49,10 +53,11 @@ internal static class AutoencoderTrainer
             {
                 token.ThrowIfCancellationRequested();
                 double lr = settings.LearningRateAt(epoch);
-                foreach (var group in optimizer.Groups) group.LearningRate = lr;
+                for (int g = 0; g < groups.Count; g++) optimizer.Groups[g].LearningRate = settings.LearningRateAt(epoch, groups[g].LearningRate);
 
                 var clock = Stopwatch.StartNew();
                 network.train();
+                objective.BeginEpoch(epoch);
                 double lossSum = 0;
                 terms.Reset();
                 long rows = 0;
@@ -61,7 +66,7 @@ internal static class AutoencoderTrainer
                 {
                     TorchThreads.Poll();
                     using var scope = NewDisposeScope();
-                    scope.Attach(batch);
+                    batch.AttachTo(scope);
                     token.ThrowIfCancellationRequested(); // at a batch boundary: the weights are those after the previous step
                     batchIndex++;
                     optimizer.ZeroGrad();
@@ -71,7 +76,7 @@ internal static class AutoencoderTrainer
                         throw Diverged(network, records, best, bestEpoch, epoch + 1, batchIndex, value, lr, "the loss became " + value);
                     loss.backward();
                     optimizer.Step();
-                    long n = batch.shape[0];
+                    long n = batch.Rows;
                     lossSum += value * n;
                     terms.AddBatch(n);
                     rows += n;
@@ -121,7 +126,7 @@ internal static class AutoencoderTrainer
             }
 
             bool restored = false;
-            if (settings.EarlyStoppingPatience > 0 && best is not null && bestEpoch != records.Count)
+            if ((settings.RestoreBestWeights ?? settings.EarlyStoppingPatience > 0) && best is not null && bestEpoch != records.Count)
             {
                 network.load_state_dict(best);
                 restored = true;
@@ -142,6 +147,7 @@ internal static class AutoencoderTrainer
     internal static Random? ShuffleFor(TrainingSettings settings, int epoch)
     {
         if (!settings.Shuffle) return null;
+        if (settings.ShuffleGenerator is { } shared) return shared; // the caller chose one stream for every epoch (no resume)
         ulong z = unchecked((ulong)(uint)settings.Seed * 0x9E3779B97F4A7C15UL + (ulong)epoch * 0xD1B54A32D192ED03UL + 0x2545F4914F6CDD1DUL);
         z = (z ^ (z >> 31)) * 0xBF58476D1CE4E5B9UL;
         z ^= z >> 29;
@@ -177,9 +183,9 @@ internal static class AutoencoderTrainer
         foreach (var batch in data.Batches(batchSize, null, device, token))
         {
             using var scope = NewDisposeScope();
-            scope.Attach(batch);
+            batch.AttachTo(scope);
             var loss = objective.Loss(batch, int.MaxValue, training: false, terms.Batch);
-            long n = batch.shape[0];
+            long n = batch.Rows;
             sum += loss.item<float>() * n;
             terms.AddBatch(n);
             rows += n;
@@ -211,9 +217,12 @@ internal static class AutoencoderTrainer
             names.Count == 0 ? EpochRecord.NoTerms : names.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => sums[x.i] / rows);
     }
 
-    /// <summary>Adam, AdamW or SGD as TorchSharp computes them, with Scalars kept alive through each call (see <see cref="TrainingOptimizer"/>).</summary>
-    private static TrainingOptimizer CreateOptimizer(nn.Module<Tensor, Tensor> network, TrainingSettings s) =>
-        TrainingOptimizer.Create(s.Optimizer, network.parameters(), s.LearningRate, s.WeightDecay, s.Optimizer == OptimizerKind.Sgd ? s.Momentum : 0);
+    /// <summary>
+    /// Adam, AdamW or SGD as TorchSharp computes them, with Scalars kept alive through each call (see <see cref="TrainingOptimizer"/>),
+    /// over the objective's parameter groups (the epoch loop sets each group's scheduled rate).
+    /// </summary>
+    private static TrainingOptimizer CreateOptimizer(IReadOnlyList<(IEnumerable<TorchSharp.Modules.Parameter> Parameters, double LearningRate)> groups, TrainingSettings s) =>
+        TrainingOptimizer.Create(s.Optimizer, groups, s.WeightDecay, s.Optimizer == OptimizerKind.Sgd ? s.Momentum : 0);
 
     private static Dictionary<string, Tensor> Snapshot(nn.Module<Tensor, Tensor> network, Dictionary<string, Tensor>? previous)
     {

@@ -22,6 +22,14 @@ internal sealed record TrainingSettings
     public double StepFactor { get; init; } = 0.1;
     public int EarlyStoppingPatience { get; init; }
     public double EarlyStoppingMinDelta { get; init; }
+    /// <summary>Whether the best epoch's weights are put back at the end; null: when early stopping is on.</summary>
+    public bool? RestoreBestWeights { get; init; }
+    /// <summary>
+    /// One generator every epoch's shuffle draws on from, in the order the epochs run; null (the default): each epoch's
+    /// order comes from the seed and the epoch alone, so a resumed run sees the orders of one that never stopped.
+    /// Refused with checkpoints, which could not resume its draws.
+    /// </summary>
+    public Random? ShuffleGenerator { get; init; }
     public ComputeDevice Device { get; init; }
     public IProgress<EpochRecord>? Progress { get; init; }
     public CancellationToken CancellationToken { get; init; }
@@ -31,12 +39,18 @@ internal sealed record TrainingSettings
     public CheckpointContents? Resume { get; init; }
 
     /// <summary>Learning rate for a zero-based epoch.</summary>
-    public double LearningRateAt(int epoch) => Schedule switch
+    public double LearningRateAt(int epoch) => LearningRateAt(epoch, LearningRate);
+
+    /// <summary>
+    /// The rate of a parameter group that starts at <paramref name="initial"/> (the run's <see cref="LearningRate"/>, or a
+    /// group's own) in a zero-based epoch: the schedule applies to every group alike, towards the same minimum.
+    /// </summary>
+    public double LearningRateAt(int epoch, double initial) => Schedule switch
     {
-        LearningRateSchedule.Constant => LearningRate,
+        LearningRateSchedule.Constant => initial,
         // Like PyTorch's CosineAnnealingLR with T_max = Epochs: the last epoch still learns (the minimum is reached after it).
-        LearningRateSchedule.Cosine => MinLearningRate + (LearningRate - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * epoch / Epochs)),
-        LearningRateSchedule.Step => LearningRate * Math.Pow(StepFactor, epoch / StepSize),
+        LearningRateSchedule.Cosine => MinLearningRate + (initial - MinLearningRate) * 0.5 * (1 + Math.Cos(Math.PI * epoch / Epochs)),
+        LearningRateSchedule.Step => initial * Math.Pow(StepFactor, epoch / StepSize),
         _ => throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Unknown learning-rate schedule."),
     };
 }

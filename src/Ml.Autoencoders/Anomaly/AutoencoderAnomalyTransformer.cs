@@ -8,6 +8,7 @@ using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
+using TorchSharp;
 
 namespace Ml.Autoencoders.Anomaly;
 
@@ -155,35 +156,30 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         var mean = elbo ? work.Slice(rows * d, rows * k) : default;
         var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
         model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
-        bool bce = member.OptionsView.Loss == ReconstructionLoss.BinaryCrossEntropy;
+        // The score is the objective's own terms per row (one definition of each loss): the mean squared error over the
+        // features, or for the negative ELBO the training loss summed over the features plus KlWeight x the row's KL.
+        // In double precision, as the score has always been summed, so that far-out rows saturate rather than overflow.
+        using var scope = torch.NewDisposeScope();
+        var input = Double(x, rows, d);
+        var output = Double(reconstruction, rows, d);
+        var rowScores = elbo
+            ? ReconstructionLosses.PerRow(member.OptionsView.Loss, output, input, sumPerRow: true)
+            : ReconstructionLosses.PerRow(ReconstructionLoss.MeanSquaredError, output, input, sumPerRow: false);
+        var score = TensorSpans.AsSpan<double>(rowScores);
+        var kl = elbo ? TensorSpans.AsSpan<double>(KlDivergence.PerRow(Double(mean, rows, k), Double(logVariance, rows, k))) : default;
+        double klWeight = member.OptionsView.KlWeight;
         for (int r = 0; r < rows; r++)
-        {
-            double sum = 0;
-            for (int j = 0; j < d; j++)
-            {
-                double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
-                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(featureErrors[r * d + j] + factor * e);
-                if (elbo && bce)
-                {
-                    double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
-                    sum -= xi * Math.Log(p) + (1 - xi) * Math.Log(1 - p);
-                }
-                else sum += e;
-            }
-            double score;
-            if (elbo)
-            {
-                double kl = 0;
-                for (int c = 0; c < k; c++)
-                {
-                    double mu = mean[r * k + c], lv = logVariance[r * k + c];
-                    kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
-                }
-                score = sum + member.OptionsView.KlWeight * kl;
-            }
-            else score = sum / d;
-            scores[r] = Saturate(scores[r] + factor * score);
-        }
+            scores[r] = Saturate(scores[r] + factor * (elbo ? score[r] + klWeight * kl[r] : score[r]));
+        if (featureErrors.IsEmpty) return;
+        var errors = TensorSpans.AsSpan<double>(ReconstructionLosses.Elementwise(ReconstructionLoss.MeanSquaredError, output, input));
+        for (int i = 0; i < errors.Length; i++) featureErrors[i] = Saturate(featureErrors[i] + factor * errors[i]);
+    }
+
+    /// <summary>A [rows, columns] float64 CPU tensor of the values (a temporary of the caller's dispose scope).</summary>
+    private static torch.Tensor Double(ReadOnlySpan<float> values, int rows, int columns)
+    {
+        using var single = TensorSpans.FromSpan(values, rows, columns);
+        return single.to_type(torch.ScalarType.Float64);
     }
 
     /// <summary>Far-out rows score <see cref="float.MaxValue"/> rather than infinity.</summary>

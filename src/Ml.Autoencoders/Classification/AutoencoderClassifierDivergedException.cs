@@ -9,10 +9,10 @@ namespace Ml.Autoencoders.Classification;
 /// </summary>
 public sealed class AutoencoderClassifierDivergedException : InvalidOperationException
 {
-    internal AutoencoderClassifierDivergedException(int epoch, int batch, double loss, double learningRate, string what, int bestEpoch)
+    internal AutoencoderClassifierDivergedException(int epoch, int batch, double loss, double learningRate, string what, int bestEpoch, Exception? innerException = null)
         : base($"Fine-tuning diverged: {what} at epoch {epoch}, batch {batch} (learning rate {learningRate:G3}). " +
                (bestEpoch > 0 ? $"The weights of epoch {bestEpoch}, the best so far, are in {nameof(BestModel)}. " : "No epoch completed with finite weights, so there is no best model. ") +
-               "Lower LearningRate (and EncoderLearningRate), scale the inputs, or check the data for extreme values.")
+               "Lower LearningRate (and EncoderLearningRate), scale the inputs, or check the data for extreme values.", innerException)
     {
         Epoch = epoch;
         Batch = batch;

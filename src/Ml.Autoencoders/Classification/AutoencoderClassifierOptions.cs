@@ -50,6 +50,21 @@ public sealed class AutoencoderClassifierOptions
     /// <summary>Adam learning rate of the encoder; null = <see cref="LearningRate"/>.</summary>
     public double? EncoderLearningRate { get; set; }
 
+    /// <summary>
+    /// How both learning rates change over the epochs (each from its own starting rate, as the autoencoder's schedule).
+    /// Default <see cref="LearningRateSchedule.Constant"/>.
+    /// </summary>
+    public LearningRateSchedule LearningRateSchedule { get; set; } = LearningRateSchedule.Constant;
+
+    /// <summary>Final learning rate of the cosine schedule, for the head and the encoder alike. Default 0.</summary>
+    public double MinLearningRate { get; set; }
+
+    /// <summary>Epochs between decays of the step schedule. Default 10.</summary>
+    public int StepSize { get; set; } = 10;
+
+    /// <summary>Factor applied to both learning rates at each decay of the step schedule, in (0, 1]. Default 0.1.</summary>
+    public double StepFactor { get; set; } = 0.1;
+
     /// <summary>Epochs at the start during which only the head trains (the encoder is frozen, in evaluation mode). Default 0.</summary>
     public int FreezeEncoderEpochs { get; set; }
 
@@ -90,6 +105,12 @@ public sealed class AutoencoderClassifierOptions
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a positive finite number.");
         if (EncoderLearningRate is { } e && (!(e >= 0) || !double.IsFinite(e))) throw new ArgumentOutOfRangeException(nameof(EncoderLearningRate), e, "EncoderLearningRate must be a finite number, 0 or more.");
+        if (!Enum.IsDefined(LearningRateSchedule)) throw new ArgumentOutOfRangeException(nameof(LearningRateSchedule), LearningRateSchedule, "Unknown learning-rate schedule.");
+        double lowestStart = Math.Min(LearningRate, EncoderLearningRate ?? LearningRate);
+        if (!(MinLearningRate >= 0) || (LearningRateSchedule == LearningRateSchedule.Cosine && MinLearningRate > lowestStart))
+            throw new ArgumentOutOfRangeException(nameof(MinLearningRate), MinLearningRate, $"Expected 0 <= {nameof(MinLearningRate)} <= the lower of {nameof(LearningRate)} and {nameof(EncoderLearningRate)} ({lowestStart}): the cosine schedule lowers both towards it.");
+        if (StepSize < 1) throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "StepSize must be at least 1.");
+        if (!(StepFactor > 0) || StepFactor > 1) throw new ArgumentOutOfRangeException(nameof(StepFactor), StepFactor, "Expected a factor in (0, 1].");
         if (FreezeEncoderEpochs < 0) throw new ArgumentOutOfRangeException(nameof(FreezeEncoderEpochs), FreezeEncoderEpochs, "FreezeEncoderEpochs must be 0 or more.");
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
