@@ -84,7 +84,11 @@ public sealed class CheckpointTests
         AssertSameWeights(straight, Ml.Transforms.Autoencoder(second).Fit(new GeneratedRows(1_500, 12)));
     }
 
-    /// <summary>A write that dies after the header leaves the previous checkpoint untouched and loadable; a stray temporary file does not matter.</summary>
+    /// <summary>
+    /// A run that dies before its epoch-2 checkpoint, then a checkpoint write that dies after its header (through the
+    /// same container writer and atomic write the trainer uses, on a stream that fails part-way), leave the epoch-1
+    /// checkpoint untouched and loadable with no temporary file left; a stray temporary file does not matter either.
+    /// </summary>
     [TestMethod]
     public void CheckpointInterruptedMidWriteLeavesThePreviousOneLoadable()
     {
@@ -93,24 +97,22 @@ public sealed class CheckpointTests
         string path = dir.File("run.ckpt");
         var options = Options("dense");
         options.CheckpointPath = path;
-        int writes = 0;
-        CheckpointFile.AfterHeaderWritten = stream =>
+        // Epoch 2 is reported before its checkpoint is written: the run ends with the checkpoint of epoch 1 on disk.
+        options.Progress = new OnEpoch(e =>
         {
-            if (++writes < 2) return;
-            stream.Write(new byte[100]); // some of the tensors reached the disk ...
-            throw new IOException("simulated crash while writing the checkpoint of epoch 2");
-        };
-        byte[] before;
-        try
-        {
-            var e = Assert.ThrowsExactly<IOException>(() => Ml.Transforms.Autoencoder(options).Fit(data));
-            StringAssert.Contains(e.Message, "simulated crash");
-        }
-        finally
-        {
-            CheckpointFile.AfterHeaderWritten = null;
-        }
-        before = File.ReadAllBytes(path);
+            if (e.Epoch == 2) throw new InvalidOperationException("simulated crash after epoch 2");
+        });
+        var died = Assert.ThrowsExactly<InvalidOperationException>(() => Ml.Transforms.Autoencoder(options).Fit(data));
+        StringAssert.Contains(died.Message, "simulated crash");
+        byte[] before = File.ReadAllBytes(path);
+        Assert.AreEqual(1, AutoencoderCheckpoint.Read(path).CompletedEpochs);
+
+        // The next checkpoint's write dies after its header and some of its tensors reached the disk.
+        var artifact = ArtifactContainer.Read(before, CheckpointFile.Kind);
+        var e = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
+            ArtifactContainer.Write(new FailingStream(stream, ArtifactContainer.Prefix + artifact.Header.Length + 100), CheckpointFile.Kind, artifact.Header.Span, artifact.Sections)));
+        StringAssert.Contains(e.Message, "simulated crash");
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(path), "the previous checkpoint is left as it was");
         Assert.AreEqual(1, AutoencoderCheckpoint.Read(path).CompletedEpochs);
         CollectionAssert.AreEqual(new[] { "run.ckpt" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).ToArray(), "the failed write's temporary file was removed");
 
@@ -217,6 +219,31 @@ public sealed class CheckpointTests
             var y = Runtime.TensorSpans.ToArray<float>(b[name].to_type(TorchSharp.torch.ScalarType.Float32));
             int differ = x.Zip(y).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
             Assert.AreEqual(0, differ, $"{differ} of {x.Length} values of '{name}' differ (largest difference {x.Zip(y).Max(p => Math.Abs(p.First - p.Second))})");
+        }
+    }
+
+    /// <summary>A write-only stream that passes <paramref name="limit"/> bytes on to <paramref name="inner"/>, then fails as a crashing disk would.</summary>
+    private sealed class FailingStream(Stream inner, long limit) : Stream
+    {
+        private long written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => written; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            int passed = (int)Math.Min(buffer.Length, limit - written);
+            inner.Write(buffer[..passed]);
+            written += passed;
+            if (passed < buffer.Length) throw new IOException($"simulated crash after {written} bytes of the checkpoint");
         }
     }
 

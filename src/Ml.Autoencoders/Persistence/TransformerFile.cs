@@ -1,53 +1,74 @@
 namespace Ml.Autoencoders.Persistence;
 
-/// <summary>Small helpers shared by the transformers' own file formats.</summary>
+/// <summary>
+/// What the downstream transformers' files share beyond the <see cref="ArtifactContainer"/>: an autoencoder's model file
+/// as a section, column names in a header, and the readers of their first format versions (hand-written fields after the
+/// magic, <see cref="ArtifactLayout.Fields"/>), kept so that files written before the container still load.
+/// </summary>
 internal static class TransformerFile
 {
-    /// <summary>
-    /// Saves to a file atomically: the stream writer fills a temporary file beside it, which is then renamed over the
-    /// target (<see cref="AtomicFile.Write"/>: errors name <paramref name="path"/>).
-    /// </summary>
-    public static void Save(string path, Action<Stream> write) => AtomicFile.Write(path, write);
+    /// <summary>Column names longer than this (in UTF-8 bytes) are refused: names are short.</summary>
+    public const int MaxNameBytes = 4096;
 
-    /// <summary>
-    /// Writes <paramref name="magic"/>, then what <paramref name="write"/> writes, then a SHA-256 of all of it, to
-    /// <paramref name="stream"/>: the checked container of the k-NN and t-SNE files.
-    /// </summary>
-    public static void WriteChecked(Stream stream, ReadOnlySpan<byte> magic, Action<BinaryWriter> write)
+    /// <summary>An autoencoder's own model file, as a section of another container.</summary>
+    public static ReadOnlyMemory<byte> AutoencoderSection(Transforms.AutoencoderTransformer autoencoder)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        using var body = new MemoryStream();
-        using (var w = new BinaryWriter(body, System.Text.Encoding.UTF8, leaveOpen: true))
+        using var model = new MemoryStream();
+        autoencoder.Save(model);
+        return model.ToArray();
+    }
+
+    /// <summary>Loads the autoencoder model file held in <paramref name="section"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The section is not a valid model file; the message names <paramref name="what"/>.</exception>
+    public static Transforms.AutoencoderTransformer LoadAutoencoder(ReadOnlyMemory<byte> section, Runtime.ComputeDevice device, string what)
+    {
+        try
         {
-            w.Write(magic);
-            write(w);
+            return AutoencoderModelFile.Load(new MemoryStream(section.ToArray(), writable: false), device);
         }
-        body.Position = 0;
-        var hash = System.Security.Cryptography.SHA256.HashData(body);
-        body.Position = 0;
-        body.CopyTo(stream);
-        stream.Write(hash);
+        catch (AutoencoderModelFormatException e)
+        {
+            throw new AutoencoderModelFormatException($"the autoencoder inside the {what} is not valid: {e.Message}", e);
+        }
+    }
+
+    /// <summary>A column name from a header: present, not empty, at most <see cref="MaxNameBytes"/> bytes.</summary>
+    /// <exception cref="AutoencoderModelFormatException">It is missing, empty or too long; the message names <paramref name="field"/> and <paramref name="what"/>.</exception>
+    public static string Name(string? name, string field, string what)
+    {
+        if (string.IsNullOrEmpty(name) || System.Text.Encoding.UTF8.GetByteCount(name) > MaxNameBytes)
+            throw new AutoencoderModelFormatException($"the {what} header's {field} is {(name is null ? "missing" : name.Length == 0 ? "empty" : "longer than " + MaxNameBytes + " bytes")}; a column name was expected.");
+        return name;
+    }
+
+    /// <summary>Class names (<see cref="Neighbors.KeyValueNames"/>) as a section.</summary>
+    public static ReadOnlyMemory<byte> NamesSection(Neighbors.KeyValueNames? names)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) Neighbors.KeyValueNames.Write(writer, names);
+        return buffer.ToArray();
+    }
+
+    /// <summary>The class names held in <paramref name="section"/>, for <paramref name="classes"/> classes; nothing may follow them.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The section is damaged; the message names <paramref name="what"/>.</exception>
+    public static Neighbors.KeyValueNames? ReadNames(ReadOnlyMemory<byte> section, int classes, string what)
+    {
+        // Each name takes at least its 4-byte length: a count the section cannot hold is refused before anything is allocated.
+        if (classes < 0 || (section.Length > 4 && 4L * classes > section.Length - 4))
+            throw new AutoencoderModelFormatException($"the class-name section of the {what} holds {section.Length} bytes, too few for {classes} class names.");
+        return ReadFields(section, $"class-name section of the {what}", r => Neighbors.KeyValueNames.Read(r, classes));
     }
 
     /// <summary>
-    /// Reads the rest of <paramref name="stream"/> (growing with what is really there, never with what a header claims),
-    /// checks the magic and the SHA-256 written by <see cref="WriteChecked"/>, and hands a reader over the payload to
-    /// <paramref name="read"/>. Truncation and damage raise <see cref="AutoencoderModelFormatException"/> naming <paramref name="what"/>.
+    /// Hands a reader over <paramref name="body"/> to <paramref name="read"/>, which must consume it exactly: truncation
+    /// and extra bytes raise <see cref="AutoencoderModelFormatException"/> naming <paramref name="what"/>. The readers of
+    /// the first, field-by-field versions of the downstream files go through here.
     /// </summary>
-    public static T ReadChecked<T>(Stream stream, ReadOnlySpan<byte> magic, string what, Func<BinaryReader, T> read)
+    public static T ReadFields<T>(ReadOnlyMemory<byte> body, string what, Func<BinaryReader, T> read)
     {
-        ArgumentNullException.ThrowIfNull(stream);
-        var bytes = new MemoryStream();
-        stream.CopyTo(bytes);
-        byte[] data = bytes.GetBuffer();
-        int length = (int)bytes.Length;
-        if (length < magic.Length + 32 || !data.AsSpan(0, magic.Length).SequenceEqual(magic))
-            throw new AutoencoderModelFormatException($"Not a {what} (the magic bytes {System.Text.Encoding.ASCII.GetString(magic)} are missing).");
-        if (!System.Security.Cryptography.SHA256.HashData(data.AsSpan(0, length - 32)).AsSpan().SequenceEqual(data.AsSpan(length - 32, 32)))
-            throw new AutoencoderModelFormatException($"The {what} is damaged or truncated (checksum mismatch).");
         try
         {
-            using var reader = new BinaryReader(new MemoryStream(data, magic.Length, length - 32 - magic.Length, writable: false));
+            using var reader = new BinaryReader(new MemoryStream(body.ToArray(), writable: false));
             var result = read(reader);
             if (reader.BaseStream.Position != reader.BaseStream.Length)
                 throw new AutoencoderModelFormatException($"The {what} has unexpected bytes after its content.");
@@ -68,19 +89,10 @@ internal static class TransformerFile
         return values;
     }
 
-    /// <summary>Writes an autoencoder's own model file, length first, as the last part of a container.</summary>
-    public static void WriteAutoencoder(BinaryWriter writer, Transforms.AutoencoderTransformer autoencoder)
-    {
-        using var model = new MemoryStream();
-        autoencoder.Save(model);
-        writer.Write(model.Length);
-        writer.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
-    }
-
     /// <summary>
-    /// Reads what <see cref="WriteAutoencoder"/> wrote: the claimed length must be exactly the bytes left in the container
-    /// (<paramref name="what"/> names it in the error; at most the bytes left when more follow it, <paramref name="last"/>
-    /// false), then the autoencoder loads onto <paramref name="device"/>.
+    /// Reads an autoencoder model file written length first inside a first-version downstream file: the claimed length
+    /// must be exactly the bytes left (<paramref name="what"/> names it in the error; at most the bytes left when more
+    /// follow it, <paramref name="last"/> false), then the autoencoder loads onto <paramref name="device"/>.
     /// </summary>
     public static Transforms.AutoencoderTransformer ReadAutoencoder(BinaryReader reader, Runtime.ComputeDevice device, string what, bool last = true)
     {
@@ -96,7 +108,7 @@ internal static class TransformerFile
     {
         // BinaryWriter prefixes the UTF-8 byte count as a 7-bit encoded int; names are short.
         int length = reader.Read7BitEncodedInt();
-        if (length is < 0 or > 4096) throw new AutoencoderModelFormatException($"Invalid column-name length {length} in the model file.");
+        if (length is < 0 or > MaxNameBytes) throw new AutoencoderModelFormatException($"Invalid column-name length {length} in the model file.");
         var bytes = reader.ReadBytes(length);
         if (bytes.Length != length) throw new AutoencoderModelFormatException("The model file is truncated in a column name.");
         try
