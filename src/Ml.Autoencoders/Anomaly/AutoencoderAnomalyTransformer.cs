@@ -248,6 +248,8 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             Contamination = h.Contamination,
         };
         CheckHeader(options, h.TrainingScoreCount, h.Threshold);
+        if (!(h.Contamination >= 0 && h.Contamination < 1)) // what Fit accepts, so what Save writes
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: Contamination {h.Contamination} is not in [0, 1).");
         if (h.MemberCount < 1 || h.MemberCount > ArtifactContainer.MaxSections - 2)
             throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({h.MemberCount} ensemble members; 1 to {ArtifactContainer.MaxSections - 2} expected).");
         var sections = artifact.Expect(2 + h.MemberCount, Kind.Name);
