@@ -92,6 +92,45 @@ public sealed class PersistenceTests
         finally { File.Delete(path); }
     }
 
+    /// <summary>
+    /// The downstream files (the committed newest set) loaded from a damaged copy, as another kind, or in a version this
+    /// library does not read, are refused with a message that names the file, the kind and what was wrong.
+    /// </summary>
+    [TestMethod]
+    [DataRow("anomaly", "anomaly detector")] [DataRow("classifier", "fine-tuned classifier")] [DataRow("knn", "k-NN transformer")] [DataRow("tsne", "t-SNE model")]
+    public void DamagedOrForeignDownstreamFilesNameTheFileAndWhatIsWrong(string name, string kind)
+    {
+        Func<string, object> load = name switch
+        {
+            "anomaly" => p => Anomaly.AutoencoderAnomalyTransformer.Load(p),
+            "classifier" => p => Classification.AutoencoderClassifierTransformer.Load(p),
+            "knn" => p => Neighbors.KNearestNeighborsPredictionTransformer.Load(p),
+            _ => p => Embedding.TsneTransformer.Load(p),
+        };
+        var original = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "formats", "2026-12-05", name + ".bin"));
+        using var dir = new TempDirectory("downstream");
+        string path = dir.File(name + ".bin");
+
+        var damaged = (byte[])original.Clone();
+        damaged[damaged.Length / 2] ^= 0x10;
+        File.WriteAllBytes(path, damaged);
+        var e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, path);
+        StringAssert.Contains(e.Message, kind);
+        StringAssert.Contains(e.Message, "checksum");
+
+        var version = (byte[])original.Clone();
+        BitConverter.TryWriteBytes(version.AsSpan(8), 77);
+        File.WriteAllBytes(path, version);
+        e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, $"{kind} format version 77 is not supported");
+
+        File.WriteAllBytes(path, SavedModel());
+        e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, path);
+        StringAssert.Contains(e.Message, "magic");
+    }
+
     /// <summary>A header that lies about a huge size is refused without allocating it.</summary>
     [TestMethod]
     public void HeaderLengthIsCheckedAgainstTheFile()

@@ -224,12 +224,9 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     }
 
     /// <summary>Loads a detector written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not an anomaly detector.</exception>
-    public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not an anomaly detector.</exception>
+    public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
     /// <summary>Loads a detector written by <see cref="Save(Stream)"/> (this version or an earlier one).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not an anomaly detector.</exception>

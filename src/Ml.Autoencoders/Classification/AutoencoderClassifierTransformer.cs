@@ -124,12 +124,9 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
     }
 
     /// <summary>Loads a classifier written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a fine-tuned classifier.</exception>
-    public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a fine-tuned classifier.</exception>
+    public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
     /// <summary>Loads a classifier written by <see cref="Save(Stream)"/> (this version, or the first, which kept no history).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a fine-tuned classifier.</exception>

@@ -102,12 +102,9 @@ public sealed class TsneTransformer : BatchTransformer
     }
 
     /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a t-SNE model.</exception>
-    public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a t-SNE model.</exception>
+    public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
     /// <summary>Loads a transformer written by <see cref="Save(Stream)"/> (this version or the first).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a t-SNE model.</exception>

@@ -175,12 +175,9 @@ public sealed class KNearestNeighborsModel : IDisposable
     }
 
     /// <summary>Loads a model written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
-    public static KNearestNeighborsModel Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsModel Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
     /// <summary>Loads a model written by <see cref="Save(Stream)"/> (this version or the first) onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>

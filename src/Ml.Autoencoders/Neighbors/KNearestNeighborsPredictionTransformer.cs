@@ -80,12 +80,9 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
     }
 
     /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>, onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
-    public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
     /// <summary>Loads a transformer written by <see cref="Save(Stream)"/> (or by a version before the container), onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
@@ -126,7 +123,17 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
             throw new AutoencoderModelFormatException($"The k-NN transformer file starts with neither the magic '{System.Text.Encoding.ASCII.GetString(Kind.Magic)}' nor three column names: {e.Message}", e);
         }
         if (batch < 1) throw new AutoencoderModelFormatException($"Invalid batch size {batch} in the k-NN transformer file.");
-        return new KNearestNeighborsPredictionTransformer(KNearestNeighborsModel.Load(bytes[modelStart..], device), feature, score, predicted, batch);
+        KNearestNeighborsModel model;
+        try
+        {
+            model = KNearestNeighborsModel.Load(bytes[modelStart..], device);
+        }
+        catch (AutoencoderModelFormatException e)
+        {
+            throw new AutoencoderModelFormatException($"it does not start with the k-NN transformer magic bytes '{System.Text.Encoding.ASCII.GetString(Kind.Magic)}', " +
+                $"and read as the layout before them (three column names, a batch size, then the k-NN model) its model is not valid: {e.Message}", e);
+        }
+        return new KNearestNeighborsPredictionTransformer(model, feature, score, predicted, batch);
     }
 
     /// <summary>The JSON header of the k-NN transformer file.</summary>

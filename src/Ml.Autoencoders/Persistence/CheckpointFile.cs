@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text.Json;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;

@@ -10,6 +10,25 @@ internal static class TransformerFile
     /// <summary>Column names longer than this (in UTF-8 bytes) are refused: names are short.</summary>
     public const int MaxNameBytes = 4096;
 
+    /// <summary>
+    /// Opens <paramref name="path"/> and loads it with <paramref name="load"/>; a format error is raised again with the
+    /// path in front of its message, as <see cref="AutoencoderModelFile.Load(string, Runtime.ComputeDevice)"/> does.
+    /// </summary>
+    /// <exception cref="AutoencoderModelFormatException">The file is not a valid <paramref name="kind"/>; the message names <paramref name="path"/>.</exception>
+    public static T LoadFile<T>(string path, ArtifactKind kind, Func<Stream, T> load)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        try
+        {
+            return load(stream);
+        }
+        catch (AutoencoderModelFormatException e)
+        {
+            throw new AutoencoderModelFormatException($"'{path}' is not a valid Ml.Autoencoders {kind.Name}: {e.Message}", e.InnerException);
+        }
+    }
+
     /// <summary>An autoencoder's own model file, as a section of another container.</summary>
     public static ReadOnlyMemory<byte> AutoencoderSection(Transforms.AutoencoderTransformer autoencoder)
     {
