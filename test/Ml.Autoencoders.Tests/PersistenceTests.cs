@@ -131,6 +131,29 @@ public sealed class PersistenceTests
         StringAssert.Contains(e.Message, "magic");
     }
 
+    /// <summary>
+    /// The fine-tuned classifier's file keeps its fine-tuning history from version 2 on (the committed file of the newest
+    /// set was fine-tuned for 2 epochs); a version-1 file, which kept none, loads with an empty one.
+    /// </summary>
+    [TestMethod]
+    public void TheClassifierFileKeepsItsFineTuningHistory()
+    {
+        string formats = Path.Combine(AppContext.BaseDirectory, "TestData", "formats");
+        var loaded = Classification.AutoencoderClassifierTransformer.Load(Path.Combine(formats, "2026-12-05", "classifier.bin"));
+        var before = Classification.AutoencoderClassifierTransformer.Load(Path.Combine(formats, "2026-12-04", "classifier.bin"));
+        try
+        {
+            Assert.AreEqual(2, loaded.History.Epochs.Count);
+            Assert.IsTrue(loaded.History.Epochs.All(e => double.IsFinite(e.TrainLoss) && e.TrainLoss > 0 && e.Rows == 120), "each epoch's loss and rows");
+            Assert.AreEqual(0, before.History.Epochs.Count);
+        }
+        finally
+        {
+            loaded.Autoencoder.Model.Dispose();
+            before.Autoencoder.Model.Dispose();
+        }
+    }
+
     /// <summary>A header that lies about a huge size is refused without allocating it.</summary>
     [TestMethod]
     public void HeaderLengthIsCheckedAgainstTheFile()
