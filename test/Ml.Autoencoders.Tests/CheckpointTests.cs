@@ -85,6 +85,37 @@ public sealed class CheckpointTests
     }
 
     /// <summary>
+    /// Checkpoints written before the one container (format version 1, by main at e963929 on 2026-12-05: the runs of
+    /// <see cref="ResumeAfterCancellationEqualsStraightTraining"/> cancelled after epoch 3, committed under
+    /// TestData/formats/checkpoints-before-container) still load and resume to the weights and history of a straight run.
+    /// </summary>
+    [TestMethod]
+    [DataRow("dense")]
+    [DataRow("denoising VAE")]
+    [DataRow("SGD + validation")]
+    public void CheckpointsFromBeforeTheContainerResumeExactly(string variant)
+    {
+        using var dir = new TempDirectory("ckpt");
+        var data = Ml.ToDataView(Synthetic.LowRank(300, 10, 3, seed: 4));
+        var straight = Ml.Transforms.Autoencoder(Options(variant)).Fit(data);
+        string committed = Path.Combine(AppContext.BaseDirectory, "TestData", "formats", "checkpoints-before-container", variant.Replace(" + ", "-").Replace(' ', '-') + ".ckpt");
+        Assert.AreEqual(1, BitConverter.ToInt32(File.ReadAllBytes(committed), 8), "the committed checkpoint is of format version 1");
+        string path = dir.File("run.ckpt");
+        File.Copy(committed, path);
+        var saved = AutoencoderCheckpoint.Read(path);
+        Assert.AreEqual((3, 6), (saved.CompletedEpochs, saved.TotalEpochs));
+
+        var resume = Options(variant);
+        resume.CheckpointPath = path;
+        resume.ResumeFromCheckpoint = path;
+        var resumed = Ml.Transforms.Autoencoder(resume).Fit(data);
+        AssertSameWeights(straight, resumed);
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.TrainLoss).ToArray(), resumed.History.Epochs.Select(e => e.TrainLoss).ToArray());
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.ValidationLoss).ToArray(), resumed.History.Epochs.Select(e => e.ValidationLoss).ToArray());
+        Assert.AreEqual(CheckpointFile.FormatVersion, BitConverter.ToInt32(File.ReadAllBytes(path), 8), "the resumed run writes its checkpoints in the current version");
+    }
+
+    /// <summary>
     /// A run that dies before its epoch-2 checkpoint, then a checkpoint write that dies after its header (through the
     /// same container writer and atomic write the trainer uses, on a stream that fails part-way), leave the epoch-1
     /// checkpoint untouched and loadable with no temporary file left; a stray temporary file does not matter either.
