@@ -84,7 +84,42 @@ public sealed class CheckpointTests
         AssertSameWeights(straight, Ml.Transforms.Autoencoder(second).Fit(new GeneratedRows(1_500, 12)));
     }
 
-    /// <summary>A write that dies after the header leaves the previous checkpoint untouched and loadable; a stray temporary file does not matter.</summary>
+    /// <summary>
+    /// Checkpoints written before the one container (format version 1, by main at e963929 on 2026-12-05: the runs of
+    /// <see cref="ResumeAfterCancellationEqualsStraightTraining"/> cancelled after epoch 3, committed under
+    /// TestData/formats/checkpoints-before-container) still load and resume to the weights and history of a straight run.
+    /// </summary>
+    [TestMethod]
+    [DataRow("dense")]
+    [DataRow("denoising VAE")]
+    [DataRow("SGD + validation")]
+    public void CheckpointsFromBeforeTheContainerResumeExactly(string variant)
+    {
+        using var dir = new TempDirectory("ckpt");
+        var data = Ml.ToDataView(Synthetic.LowRank(300, 10, 3, seed: 4));
+        var straight = Ml.Transforms.Autoencoder(Options(variant)).Fit(data);
+        string committed = Path.Combine(AppContext.BaseDirectory, "TestData", "formats", "checkpoints-before-container", variant.Replace(" + ", "-").Replace(' ', '-') + ".ckpt");
+        Assert.AreEqual(1, BitConverter.ToInt32(File.ReadAllBytes(committed), 8), "the committed checkpoint is of format version 1");
+        string path = dir.File("run.ckpt");
+        File.Copy(committed, path);
+        var saved = AutoencoderCheckpoint.Read(path);
+        Assert.AreEqual((3, 6), (saved.CompletedEpochs, saved.TotalEpochs));
+
+        var resume = Options(variant);
+        resume.CheckpointPath = path;
+        resume.ResumeFromCheckpoint = path;
+        var resumed = Ml.Transforms.Autoencoder(resume).Fit(data);
+        AssertSameWeights(straight, resumed);
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.TrainLoss).ToArray(), resumed.History.Epochs.Select(e => e.TrainLoss).ToArray());
+        CollectionAssert.AreEqual(straight.History.Epochs.Select(e => e.ValidationLoss).ToArray(), resumed.History.Epochs.Select(e => e.ValidationLoss).ToArray());
+        Assert.AreEqual(CheckpointFile.FormatVersion, BitConverter.ToInt32(File.ReadAllBytes(path), 8), "the resumed run writes its checkpoints in the current version");
+    }
+
+    /// <summary>
+    /// A run that dies before its epoch-2 checkpoint, then a checkpoint write that dies after its header (through the
+    /// same container writer and atomic write the trainer uses, on a stream that fails part-way), leave the epoch-1
+    /// checkpoint untouched and loadable with no temporary file left; a stray temporary file does not matter either.
+    /// </summary>
     [TestMethod]
     public void CheckpointInterruptedMidWriteLeavesThePreviousOneLoadable()
     {
@@ -93,24 +128,22 @@ public sealed class CheckpointTests
         string path = dir.File("run.ckpt");
         var options = Options("dense");
         options.CheckpointPath = path;
-        int writes = 0;
-        CheckpointFile.AfterHeaderWritten = stream =>
+        // Epoch 2 is reported before its checkpoint is written: the run ends with the checkpoint of epoch 1 on disk.
+        options.Progress = new OnEpoch(e =>
         {
-            if (++writes < 2) return;
-            stream.Write(new byte[100]); // some of the tensors reached the disk ...
-            throw new IOException("simulated crash while writing the checkpoint of epoch 2");
-        };
-        byte[] before;
-        try
-        {
-            var e = Assert.ThrowsExactly<IOException>(() => Ml.Transforms.Autoencoder(options).Fit(data));
-            StringAssert.Contains(e.Message, "simulated crash");
-        }
-        finally
-        {
-            CheckpointFile.AfterHeaderWritten = null;
-        }
-        before = File.ReadAllBytes(path);
+            if (e.Epoch == 2) throw new InvalidOperationException("simulated crash after epoch 2");
+        });
+        var died = Assert.ThrowsExactly<InvalidOperationException>(() => Ml.Transforms.Autoencoder(options).Fit(data));
+        StringAssert.Contains(died.Message, "simulated crash");
+        byte[] before = File.ReadAllBytes(path);
+        Assert.AreEqual(1, AutoencoderCheckpoint.Read(path).CompletedEpochs);
+
+        // The next checkpoint's write dies after its header and some of its tensors reached the disk.
+        var artifact = ArtifactContainer.Read(before, CheckpointFile.Kind);
+        var e = Assert.ThrowsExactly<IOException>(() => AtomicFile.Write(path, stream =>
+            ArtifactContainer.Write(new FailingStream(stream, ArtifactContainer.Prefix + artifact.Header.Length + 100), CheckpointFile.Kind, artifact.Header.Span, artifact.Sections)));
+        StringAssert.Contains(e.Message, "simulated crash");
+        CollectionAssert.AreEqual(before, File.ReadAllBytes(path), "the previous checkpoint is left as it was");
         Assert.AreEqual(1, AutoencoderCheckpoint.Read(path).CompletedEpochs);
         CollectionAssert.AreEqual(new[] { "run.ckpt" }, Directory.GetFiles(dir.Path).Select(Path.GetFileName).ToArray(), "the failed write's temporary file was removed");
 
@@ -217,6 +250,31 @@ public sealed class CheckpointTests
             var y = Runtime.TensorSpans.ToArray<float>(b[name].to_type(TorchSharp.torch.ScalarType.Float32));
             int differ = x.Zip(y).Count(p => BitConverter.SingleToInt32Bits(p.First) != BitConverter.SingleToInt32Bits(p.Second));
             Assert.AreEqual(0, differ, $"{differ} of {x.Length} values of '{name}' differ (largest difference {x.Zip(y).Max(p => Math.Abs(p.First - p.Second))})");
+        }
+    }
+
+    /// <summary>A write-only stream that passes <paramref name="limit"/> bytes on to <paramref name="inner"/>, then fails as a crashing disk would.</summary>
+    private sealed class FailingStream(Stream inner, long limit) : Stream
+    {
+        private long written;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => written; set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            int passed = (int)Math.Min(buffer.Length, limit - written);
+            inner.Write(buffer[..passed]);
+            written += passed;
+            if (passed < buffer.Length) throw new IOException($"simulated crash after {written} bytes of the checkpoint");
         }
     }
 

@@ -15,14 +15,28 @@ namespace Ml.Autoencoders.Tests;
 /// Files written by an earlier version keep loading and keep giving the outputs they gave: one file of every kind the
 /// library writes (dense, variational, stacked with greedy pretraining, convolutional, anomaly detector, k-NN, t-SNE,
 /// fine-tuned classifier), committed under TestData/formats/&lt;date&gt; with the outputs they gave on fixed rows
-/// (expected.json). A refactoring that changes a format must keep reading these. To add a new set (a new format
-/// version), run this class with ML_AUTOENCODERS_WRITE_FORMAT_FILES set to the repository's
-/// test/Ml.Autoencoders.Tests/TestData/formats/&lt;date&gt; folder and commit what it writes.
+/// (expected.json). A refactoring that changes a format must keep reading these. Two sets: 2026-12-04, written by main
+/// before the one artifact container (model and checkpoint version 1, the downstream files field by field), and
+/// 2026-12-05, the container versions written now. To add a new set (a new format version), run
+/// <see cref="FilesOfTheNewestSetLoadAndGiveTheirOutputs"/> with ML_AUTOENCODERS_WRITE_FORMAT_FILES set to the
+/// repository's test/Ml.Autoencoders.Tests/TestData/formats/&lt;date&gt; folder, commit what it writes, keep the
+/// previous newest set as another checked set and make the new one <see cref="Newest"/>.
 /// </summary>
 [TestClass]
 public sealed class FormatCompatibilityTests
 {
     private const string Set = "2026-12-04";
+
+    /// <summary>The set written by this library's versions; a kind whose written version changes fails until a new set is committed.</summary>
+    private const string Newest = "2026-12-05";
+
+    /// <summary>The magic and format version each kind of the newest set is written in.</summary>
+    private static readonly Dictionary<string, (string Magic, int Version)> NewestVersions = new()
+    {
+        ["dense"] = ("MLAEMODL", 2), ["variational"] = ("MLAEMODL", 2), ["stacked"] = ("MLAEMODL", 2), ["convolutional"] = ("MLAEMODL", 2),
+        ["anomaly"] = ("MLAEANOM", 3), ["knn"] = ("MLAEKNNT", 1), ["tsne"] = ("MLAETSNE", 2), ["classifier"] = ("MLAEFTCL", 2),
+    };
+
     private const int FeatureCount = 12;
 
     /// <summary>Twelve features with low-rank structure in [0, 1], and a three-class label.</summary>
@@ -79,19 +93,28 @@ public sealed class FormatCompatibilityTests
             (t, p) => ((AutoencoderClassifierTransformer)t).Save(p), p => AutoencoderClassifierTransformer.Load(p)),
     };
 
-    private static string Folder => Path.Combine(AppContext.BaseDirectory, "TestData", "formats", Set);
+    private static string Folder(string set) => Path.Combine(AppContext.BaseDirectory, "TestData", "formats", set);
 
-    /// <summary>Each committed file loads and gives, on the same rows, the outputs it gave when it was written (within 1e-5).</summary>
+    /// <summary>Each committed file of the set from before the container loads and gives, on the same rows, the outputs it gave when it was written (within 1e-5).</summary>
     [TestMethod]
     [DataRow("dense")] [DataRow("variational")] [DataRow("stacked")] [DataRow("convolutional")]
     [DataRow("anomaly")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")]
-    public void FilesFromBeforeLoadAndGiveTheirOutputs(string name)
+    public void FilesFromBeforeLoadAndGiveTheirOutputs(string name) => LoadsAndGivesItsOutputs(Set, name);
+
+    /// <summary>
+    /// Each committed file of the newest set is in the format version written now and loads giving the outputs it gave
+    /// (within 1e-5). With ML_AUTOENCODERS_WRITE_FORMAT_FILES set, writes the set instead.
+    /// </summary>
+    [TestMethod]
+    [DataRow("dense")] [DataRow("variational")] [DataRow("stacked")] [DataRow("convolutional")]
+    [DataRow("anomaly")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")]
+    public void FilesOfTheNewestSetLoadAndGiveTheirOutputs(string name)
     {
         var kind = Kinds[name];
-        var ml = new MLContext(seed: 0);
-        var probe = ml.Data.LoadFromEnumerable(Rows(10, seed: 99));
         if (Environment.GetEnvironmentVariable("ML_AUTOENCODERS_WRITE_FORMAT_FILES") is { Length: > 0 } target)
         {
+            var ml = new MLContext(seed: 0);
+            var probe = ml.Data.LoadFromEnumerable(Rows(10, seed: 99));
             Directory.CreateDirectory(target);
             var fitted = kind.Fit(ml, ml.Data.LoadFromEnumerable(Rows(120, seed: 1)));
             kind.Save(fitted, Path.Combine(target, name + ".bin"));
@@ -99,9 +122,33 @@ public sealed class FormatCompatibilityTests
             Dispose(fitted);
             return;
         }
-        string file = Path.Combine(Folder, name + ".bin");
+        var bytes = File.ReadAllBytes(Path.Combine(Folder(Newest), name + ".bin"));
+        var (magic, version) = NewestVersions[name];
+        Assert.AreEqual(magic, System.Text.Encoding.ASCII.GetString(bytes, 0, 8), $"{name}: magic of the newest set");
+        Assert.AreEqual(version, BitConverter.ToInt32(bytes, 8), $"{name}: the newest set is not in the version written now; commit a new set (see the class summary)");
+        // What this library writes now is the newest set's version: saving the loaded file again starts with the same magic and version.
+        var loaded = kind.Load(Path.Combine(Folder(Newest), name + ".bin"));
+        try
+        {
+            using var dir = new TempDirectory("formats");
+            kind.Save(loaded, dir.File(name + ".bin"));
+            CollectionAssert.AreEqual(bytes[..12], File.ReadAllBytes(dir.File(name + ".bin"))[..12], $"{name}: this library writes another version than the newest set's");
+        }
+        finally
+        {
+            Dispose(loaded);
+        }
+        LoadsAndGivesItsOutputs(Newest, name);
+    }
+
+    private static void LoadsAndGivesItsOutputs(string set, string name)
+    {
+        var kind = Kinds[name];
+        var ml = new MLContext(seed: 0);
+        var probe = ml.Data.LoadFromEnumerable(Rows(10, seed: 99));
+        string file = Path.Combine(Folder(set), name + ".bin");
         Assert.IsTrue(File.Exists(file), $"{file} is committed test data");
-        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(Path.Combine(Folder, name + ".expected.json")))!;
+        var expected = JsonSerializer.Deserialize<float[][]>(File.ReadAllText(Path.Combine(Folder(set), name + ".expected.json")))!;
         var loaded = kind.Load(file);
         try
         {

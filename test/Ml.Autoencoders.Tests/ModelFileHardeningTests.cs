@@ -346,11 +346,32 @@ public sealed class ModelFileHardeningTests
     /// Re-signed downstream files whose header sizes overflowed the length checks: a fine-tuned classifier claiming a code
     /// of int.MaxValue (latent + 1 wrapped to int.MinValue, so the check passed and a 6-billion-float array was asked for),
     /// and a k-NN model claiming int.MaxValue rows of int.MaxValue features (rows x (4 + 4 x features) wrapped negative).
-    /// Both are refused with the format exception.
+    /// Both are refused with the format exception, in the first (field-by-field) versions, still read (the committed
+    /// files of TestData/formats/2026-12-04), and in the container versions written now (their JSON headers edited).
     /// </summary>
     [TestMethod]
     public void DownstreamHeadersThatOverflowTheLengthChecksAreRefused()
     {
+        string before = Path.Combine(AppContext.BaseDirectory, "TestData", "formats", "2026-12-04");
+        // Fine-tuned classifier, version 1: magic, version, three names, classes, latent, ...; the checksum covers the whole file.
+        var file = File.ReadAllBytes(Path.Combine(before, "classifier.bin"));
+        int latentAt = OffsetAfterNames(file, 8 + 4, 3) + 4;
+        Assert.AreEqual(3, BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(latentAt)));
+        var hostile = FileFuzzing.Sign(WithInt(FileFuzzing.Body(file), latentAt, int.MaxValue));
+        var refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderClassifierTransformer.Load(new MemoryStream(hostile)));
+        StringAssert.Contains(refused.Message, $"latent {int.MaxValue}");
+
+        // k-NN transformer before the container: three names and a batch size, then the model (magic, version 1, k, metric,
+        // weighting, classes, features, rows, ...) with its own checksum.
+        file = File.ReadAllBytes(Path.Combine(before, "knn.bin"));
+        int modelAt = OffsetAfterNames(file, 0, 3) + 4;
+        var model = file[modelAt..];
+        var body = FileFuzzing.Body(model);
+        body = WithInt(WithInt(body, 8 + 4 * 5, int.MaxValue), 8 + 4 * 6, int.MaxValue); // features, rows
+        hostile = [.. file.AsSpan(0, modelAt), .. FileFuzzing.Sign(body)];
+        refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => KNearestNeighborsPredictionTransformer.Load(new MemoryStream(hostile)));
+        StringAssert.Contains(refused.Message, "too short");
+
         var rows = Synthetic.LowRank(60, 6, 2, seed: 11);
         var raw = Ml.ToDataView(rows);
         var keyed = Ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue).Fit(raw).Transform(raw);
@@ -359,29 +380,24 @@ public sealed class ModelFileHardeningTests
         var knn = Ml.MulticlassClassification.Trainers.KNearestNeighbors(numberOfNeighbors: 3).Fit(keyed);
         try
         {
-            // Fine-tuned classifier: magic, version, three names, classes, latent, ...; the checksum covers the whole file.
-            var file = Save(classifier.Save);
-            int latentAt = OffsetAfterNames(file, 8 + 4, 3) + 4;
-            Assert.AreEqual(2, BinaryPrimitives.ReadInt32LittleEndian(file.AsSpan(latentAt)));
-            var hostile = FileFuzzing.Sign(WithInt(FileFuzzing.Body(file), latentAt, int.MaxValue));
-            var refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderClassifierTransformer.Load(new MemoryStream(hostile)));
-            StringAssert.Contains(refused.Message, $"latent {int.MaxValue}");
+            // The container versions: the sizes are JSON header fields, and each section must hold exactly what they imply.
+            hostile = FileFuzzing.EditHeader(Save(classifier.Save), h => h["LatentDimension"] = int.MaxValue);
+            refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => AutoencoderClassifierTransformer.Load(new MemoryStream(hostile)));
+            StringAssert.Contains(refused.Message, "head-weight section should hold");
 
-            // k-NN transformer: three names and a batch size, then the model (magic, version, k, metric, weighting, classes,
-            // features, rows, ...) with its own checksum.
-            file = Save(knn.Save);
-            int modelAt = OffsetAfterNames(file, 0, 3) + 4;
-            var model = file[modelAt..];
-            var body = FileFuzzing.Body(model);
-            body = WithInt(WithInt(body, 8 + 4 * 5, int.MaxValue), 8 + 4 * 6, int.MaxValue); // features, rows
-            hostile = [.. file.AsSpan(0, modelAt), .. FileFuzzing.Sign(body)];
-            refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => KNearestNeighborsPredictionTransformer.Load(new MemoryStream(hostile)));
-            StringAssert.Contains(refused.Message, "too short");
+            hostile = FileFuzzing.EditHeader(Save(knn.Model.Save), h =>
+            {
+                h["FeatureCount"] = int.MaxValue;
+                h["TrainingRowCount"] = int.MaxValue;
+            });
+            refused = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => KNearestNeighborsModel.Load(new MemoryStream(hostile)));
+            StringAssert.Contains(refused.Message, $"label section should hold {int.MaxValue} values");
         }
         finally
         {
             classifier.Autoencoder.Model.Dispose();
             pretrained.Model.Dispose();
+            knn.Model.Dispose();
         }
     }
 

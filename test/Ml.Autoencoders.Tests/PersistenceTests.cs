@@ -92,6 +92,68 @@ public sealed class PersistenceTests
         finally { File.Delete(path); }
     }
 
+    /// <summary>
+    /// The downstream files (the committed newest set) loaded from a damaged copy, as another kind, or in a version this
+    /// library does not read, are refused with a message that names the file, the kind and what was wrong.
+    /// </summary>
+    [TestMethod]
+    [DataRow("anomaly", "anomaly detector")] [DataRow("classifier", "fine-tuned classifier")] [DataRow("knn", "k-NN transformer")] [DataRow("tsne", "t-SNE model")]
+    public void DamagedOrForeignDownstreamFilesNameTheFileAndWhatIsWrong(string name, string kind)
+    {
+        Func<string, object> load = name switch
+        {
+            "anomaly" => p => Anomaly.AutoencoderAnomalyTransformer.Load(p),
+            "classifier" => p => Classification.AutoencoderClassifierTransformer.Load(p),
+            "knn" => p => Neighbors.KNearestNeighborsPredictionTransformer.Load(p),
+            _ => p => Embedding.TsneTransformer.Load(p),
+        };
+        var original = File.ReadAllBytes(Path.Combine(AppContext.BaseDirectory, "TestData", "formats", "2026-12-05", name + ".bin"));
+        using var dir = new TempDirectory("downstream");
+        string path = dir.File(name + ".bin");
+
+        var damaged = (byte[])original.Clone();
+        damaged[damaged.Length / 2] ^= 0x10;
+        File.WriteAllBytes(path, damaged);
+        var e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, path);
+        StringAssert.Contains(e.Message, kind);
+        StringAssert.Contains(e.Message, "checksum");
+
+        var version = (byte[])original.Clone();
+        BitConverter.TryWriteBytes(version.AsSpan(8), 77);
+        File.WriteAllBytes(path, version);
+        e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, $"{kind} format version 77 is not supported");
+
+        File.WriteAllBytes(path, SavedModel());
+        e = Assert.ThrowsExactly<AutoencoderModelFormatException>(() => load(path));
+        StringAssert.Contains(e.Message, path);
+        StringAssert.Contains(e.Message, "magic");
+    }
+
+    /// <summary>
+    /// The fine-tuned classifier's file keeps its fine-tuning history from version 2 on (the committed file of the newest
+    /// set was fine-tuned for 2 epochs); a version-1 file, which kept none, loads with an empty one.
+    /// </summary>
+    [TestMethod]
+    public void TheClassifierFileKeepsItsFineTuningHistory()
+    {
+        string formats = Path.Combine(AppContext.BaseDirectory, "TestData", "formats");
+        var loaded = Classification.AutoencoderClassifierTransformer.Load(Path.Combine(formats, "2026-12-05", "classifier.bin"));
+        var before = Classification.AutoencoderClassifierTransformer.Load(Path.Combine(formats, "2026-12-04", "classifier.bin"));
+        try
+        {
+            Assert.AreEqual(2, loaded.History.Epochs.Count);
+            Assert.IsTrue(loaded.History.Epochs.All(e => double.IsFinite(e.TrainLoss) && e.TrainLoss > 0 && e.Rows == 120), "each epoch's loss and rows");
+            Assert.AreEqual(0, before.History.Epochs.Count);
+        }
+        finally
+        {
+            loaded.Autoencoder.Model.Dispose();
+            before.Autoencoder.Model.Dispose();
+        }
+    }
+
     /// <summary>A header that lies about a huge size is refused without allocating it.</summary>
     [TestMethod]
     public void HeaderLengthIsCheckedAgainstTheFile()

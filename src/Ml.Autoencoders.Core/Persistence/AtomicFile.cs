@@ -2,7 +2,8 @@ namespace Ml.Autoencoders.Persistence;
 
 /// <summary>
 /// Every file the library writes goes through here: a temporary file beside the target is filled and then renamed over
-/// it, so a reader never sees half a file and a failed write leaves the previous file as it was. A file-system error
+/// it (after the content is flushed to disk), so a reader never sees half a file and a failed write leaves the previous
+/// file as it was. A file-system error
 /// names the path the caller gave (never the temporary file) with the reason, and the temporary file is removed.
 /// </summary>
 internal static class AtomicFile
@@ -18,7 +19,11 @@ internal static class AtomicFile
         string full = Path.GetFullPath(path), temp = full + ".tmp-" + Guid.NewGuid().ToString("N");
         try
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write)) write(stream);
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true); // on disk before the rename, so the name never points at a half-written file
+            }
             File.Move(temp, full, overwrite: true);
         }
         catch (Exception e) when (e is (IOException and not AutoencoderModelFormatException) or UnauthorizedAccessException)

@@ -1,5 +1,4 @@
 using Ml.Autoencoders.Persistence;
-using System.Buffers.Binary;
 using System.Text.Json;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
@@ -10,17 +9,20 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Training;
 
 /// <summary>
-/// The training checkpoint format: magic "MLAECKPT", format version (int32), header length (int32), the header as
-/// UTF-8 JSON (what was trained, on what data, how far, the history, the optimizer step counts, the random state,
-/// a tensor table), the tensors raw little-endian in table order, then a SHA-256 of everything before it. Nothing in
-/// it is executable; every length is checked against the bytes present before anything is allocated, and damage
-/// raises <see cref="AutoencoderModelFormatException"/>.
+/// The training checkpoint format, in the <see cref="ArtifactContainer"/> (magic "MLAECKPT"): the header as UTF-8 JSON
+/// (what was trained, on what data, how far, the history, the optimizer step counts, the random state, a tensor table),
+/// one section holding the tensors raw little-endian in table order, then a SHA-256 of everything before it. Version 2
+/// is written; version 1 (no section table) is still read. Nothing in it is executable; every length is checked against
+/// the bytes present before anything is allocated, and damage raises <see cref="AutoencoderModelFormatException"/>.
 /// </summary>
 internal static class CheckpointFile
 {
-    public const int FormatVersion = 1;
-    private static readonly byte[] Magic = "MLAECKPT"u8.ToArray();
-    private const int Prefix = SignedContainer.Prefix, HashLength = SignedContainer.HashLength, MaxHeaderBytes = 64 << 20, MaxTensors = 4096, MaxDimension = 1 << 30;
+    public const int FormatVersion = 2;
+    private const int MaxHeaderBytes = 64 << 20, MaxTensors = 4096, MaxDimension = 1 << 30;
+
+    /// <summary>The checkpoint as a kind of <see cref="ArtifactContainer"/>.</summary>
+    internal static readonly ArtifactKind Kind = new("checkpoint", "MLAECKPT"u8.ToArray(), FormatVersion,
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.HeaderAndPayload }, MaxHeaderBytes);
     internal const string ModelGroup = "model", BestGroup = "best", OptimizerGroup = "optimizer";
 
     /// <summary>The model file's JSON settings (every collection bounded while read), with room for one step count per parameter tensor.</summary>
@@ -33,10 +35,6 @@ internal static class CheckpointFile
         json.Converters.Insert(0, new BoundedArray<TensorEntry>(MaxTensors));
         return json;
     }
-
-    /// <summary>Test seam: runs (on the writing thread) after the header is written, e.g. to simulate a crash mid-write.</summary>
-    [ThreadStatic]
-    internal static Action<Stream>? AfterHeaderWritten;
 
     /// <summary>Writes the checkpoint to a temporary file beside <paramref name="path"/> and renames it over the target.</summary>
     public static void Write(string path, CheckpointHeader header, IEnumerable<(string Group, string Name, Tensor Value)> tensors)
@@ -80,11 +78,14 @@ internal static class CheckpointFile
         }
         header.Tensors = table.ToArray();
         byte[] headerBytes = JsonSerializer.SerializeToUtf8Bytes(header, Json);
-        TransformerFile.Save(path, stream =>
+        var tensorBytes = new byte[payload.Sum(p => (long)p.Length)];
+        long at = 0;
+        foreach (var bytes in payload)
         {
-            SignedContainer.Write(stream, Magic, FormatVersion, headerBytes, put => { foreach (var bytes in payload) put(bytes); }, AfterHeaderWritten);
-            if (stream is FileStream file) file.Flush(flushToDisk: true); else stream.Flush(); // on disk before the rename
-        });
+            bytes.CopyTo(tensorBytes, at);
+            at += bytes.Length;
+        }
+        ArtifactContainer.Save(path, Kind, headerBytes, [tensorBytes]);
     }
 
     /// <summary>Reads and checks a checkpoint file: magic, version, lengths, checksum, header and tensor table.</summary>
@@ -112,13 +113,13 @@ internal static class CheckpointFile
 
     internal static CheckpointContents Parse(byte[] bytes)
     {
-        int headerLength = SignedContainer.Check(bytes, Magic, FormatVersion, MaxHeaderBytes, "checkpoint");
-        int bodyEnd = bytes.Length - HashLength;
+        var artifact = ArtifactContainer.Read(bytes, Kind);
+        var payload = artifact.Expect(1, Kind.Name)[0];
 
         CheckpointHeader header;
         try
         {
-            header = JsonSerializer.Deserialize<CheckpointHeader>(bytes.AsSpan(Prefix, headerLength), Json)
+            header = JsonSerializer.Deserialize<CheckpointHeader>(artifact.Header.Span, Json)
                 ?? throw new AutoencoderModelFormatException("the header is empty.");
         }
         catch (Exception e) when (e is JsonException or NotSupportedException or ArgumentException or InvalidOperationException)
@@ -132,8 +133,10 @@ internal static class CheckpointFile
         if (header.Tensors.Length > MaxTensors)
             throw new AutoencoderModelFormatException($"its tensor table has {header.Tensors.Length} entries (at most {MaxTensors}).");
 
+        // Offsets are into the file's bytes: the payload is a slice of them.
+        int payloadStart = bytes.Length - ArtifactContainer.HashLength - payload.Length, bodyEnd = payloadStart + payload.Length;
         var offsets = new long[header.Tensors.Length];
-        long offset = Prefix + headerLength;
+        long offset = payloadStart;
         for (int i = 0; i < header.Tensors.Length; i++)
         {
             var t = header.Tensors[i];
@@ -147,7 +150,7 @@ internal static class CheckpointFile
             offset += length;
         }
         if (offset != bodyEnd)
-            throw new AutoencoderModelFormatException($"the tensor table describes {offset - Prefix - headerLength} bytes but {bodyEnd - Prefix - headerLength} are present.");
+            throw new AutoencoderModelFormatException($"the tensor table describes {offset - payloadStart} bytes but {payload.Length} are present.");
         return new CheckpointContents(header, bytes, offsets);
     }
 

@@ -8,7 +8,6 @@ using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
-using TorchSharp;
 
 namespace Ml.Autoencoders.Anomaly;
 
@@ -34,8 +33,12 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
 
-    private static readonly byte[] Magic = "MLAEANOM"u8.ToArray();
-    private const int FormatVersion = 2;
+    /// <summary>
+    /// The anomaly detector file as a kind of <see cref="ArtifactContainer"/>: version 3 written; versions 1 (one member)
+    /// and 2 (an ensemble), fields one by one, read.
+    /// </summary>
+    internal static readonly ArtifactKind Kind = new("anomaly detector", "MLAEANOM"u8.ToArray(), 3,
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields, [2] = ArtifactLayout.Fields });
 
     private readonly AutoencoderAnomalyOptions options;
     private readonly float[] trainingScores;
@@ -156,30 +159,35 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         var mean = elbo ? work.Slice(rows * d, rows * k) : default;
         var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
         model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
-        // The score is the objective's own terms per row (one definition of each loss): the mean squared error over the
-        // features, or for the negative ELBO the training loss summed over the features plus KlWeight x the row's KL.
-        // In double precision, as the score has always been summed, so that far-out rows saturate rather than overflow.
-        using var scope = torch.NewDisposeScope();
-        var input = Double(x, rows, d);
-        var output = Double(reconstruction, rows, d);
-        var rowScores = elbo
-            ? ReconstructionLosses.PerRow(member.OptionsView.Loss, output, input, sumPerRow: true)
-            : ReconstructionLosses.PerRow(ReconstructionLoss.MeanSquaredError, output, input, sumPerRow: false);
-        var score = TensorSpans.AsSpan<double>(rowScores);
-        var kl = elbo ? TensorSpans.AsSpan<double>(KlDivergence.PerRow(Double(mean, rows, k), Double(logVariance, rows, k))) : default;
-        double klWeight = member.OptionsView.KlWeight;
+        bool bce = member.OptionsView.Loss == ReconstructionLoss.BinaryCrossEntropy;
         for (int r = 0; r < rows; r++)
-            scores[r] = Saturate(scores[r] + factor * (elbo ? score[r] + klWeight * kl[r] : score[r]));
-        if (featureErrors.IsEmpty) return;
-        var errors = TensorSpans.AsSpan<double>(ReconstructionLosses.Elementwise(ReconstructionLoss.MeanSquaredError, output, input));
-        for (int i = 0; i < errors.Length; i++) featureErrors[i] = Saturate(featureErrors[i] + factor * errors[i]);
-    }
-
-    /// <summary>A [rows, columns] float64 CPU tensor of the values (a temporary of the caller's dispose scope).</summary>
-    private static torch.Tensor Double(ReadOnlySpan<float> values, int rows, int columns)
-    {
-        using var single = TensorSpans.FromSpan(values, rows, columns);
-        return single.to_type(torch.ScalarType.Float64);
+        {
+            double sum = 0;
+            for (int j = 0; j < d; j++)
+            {
+                double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
+                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(featureErrors[r * d + j] + factor * e);
+                if (elbo && bce)
+                {
+                    double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
+                    sum -= xi * Math.Log(p) + (1 - xi) * Math.Log(1 - p);
+                }
+                else sum += e;
+            }
+            double score;
+            if (elbo)
+            {
+                double kl = 0;
+                for (int c = 0; c < k; c++)
+                {
+                    double mu = mean[r * k + c], lv = logVariance[r * k + c];
+                    kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
+                }
+                score = sum + member.OptionsView.KlWeight * kl;
+            }
+            else score = sum / d;
+            scores[r] = Saturate(scores[r] + factor * score);
+        }
     }
 
     /// <summary>Far-out rows score <see cref="float.MaxValue"/> rather than infinity.</summary>
@@ -200,83 +208,132 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         return sorted[sorted.Length - 1 - flagged];
     }
 
-    /// <summary>Writes the detector to a stream: magic "MLAEANOM", its fields, the members' weights and their own model files, a SHA-256.</summary>
+    /// <summary>
+    /// Writes the detector to a stream, in the library's container (magic "MLAEANOM", version 3): a JSON header (column
+    /// names, score kind, contamination, threshold, counts), then sections holding the training scores (float32), the
+    /// members' weights (float32) and each member's own model file, then a SHA-256 of all before it.
+    /// </summary>
     /// <exception cref="InvalidOperationException">A value the loader refuses (a non-finite threshold or weight); nothing is written.</exception>
     public override void Save(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         // Load refuses these: never write a file that cannot be read back.
         if (!float.IsFinite(threshold)) throw new InvalidOperationException($"The anomaly detector cannot be saved: its threshold {threshold} is not finite.");
-        TransformerFile.WriteChecked(stream, Magic, w =>
+        var header = new FileHeader
         {
-            w.Write(FormatVersion);
-            w.Write(options.FeatureColumnName);
-            w.Write(options.ScoreColumnName);
-            w.Write(options.PredictedLabelColumnName);
-            w.Write(options.FeatureErrorsColumnName ?? "");
-            w.Write((int)options.ScoreKind);
-            w.Write(options.Contamination);
-            w.Write(threshold);
-            w.Write(trainingScores.Length);
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(trainingScores.AsSpan()));
-            w.Write(members.Length);
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weights.AsSpan()));
-            foreach (var member in members) AutoencoderModelFile.WriteAutoencoder(w, member);
-        });
+            FeatureColumnName = options.FeatureColumnName, ScoreColumnName = options.ScoreColumnName,
+            PredictedLabelColumnName = options.PredictedLabelColumnName, FeatureErrorsColumnName = options.FeatureErrorsColumnName,
+            ScoreKind = options.ScoreKind, Contamination = options.Contamination, Threshold = threshold,
+            TrainingScoreCount = trainingScores.Length, MemberCount = members.Length,
+        };
+        var sections = new List<ReadOnlyMemory<byte>> { ArtifactContainer.Bytes(trainingScores), ArtifactContainer.Bytes(weights) };
+        sections.AddRange(members.Select(TransformerFile.AutoencoderSection));
+        ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header), sections);
     }
 
     /// <summary>Loads a detector written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not an anomaly detector.</exception>
-    public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not an anomaly detector.</exception>
+    public static AutoencoderAnomalyTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
+
+    /// <summary>Loads a detector written by <see cref="Save(Stream)"/> (this version or an earlier one).</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not an anomaly detector.</exception>
+    public static AutoencoderAnomalyTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
     {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
+        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
+        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
+        var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
+        var options = new AutoencoderAnomalyOptions
+        {
+            FeatureColumnName = TransformerFile.Name(h.FeatureColumnName, nameof(h.FeatureColumnName), Kind.Name),
+            ScoreColumnName = TransformerFile.Name(h.ScoreColumnName, nameof(h.ScoreColumnName), Kind.Name),
+            PredictedLabelColumnName = TransformerFile.Name(h.PredictedLabelColumnName, nameof(h.PredictedLabelColumnName), Kind.Name),
+            FeatureErrorsColumnName = h.FeatureErrorsColumnName is null ? null : TransformerFile.Name(h.FeatureErrorsColumnName, nameof(h.FeatureErrorsColumnName), Kind.Name),
+            ScoreKind = h.ScoreKind,
+            Contamination = h.Contamination,
+        };
+        CheckHeader(options, h.TrainingScoreCount, h.Threshold);
+        if (!(h.Contamination >= 0 && h.Contamination < 1)) // what Fit accepts, so what Save writes
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: Contamination {h.Contamination} is not in [0, 1).");
+        if (h.MemberCount < 1 || h.MemberCount > ArtifactContainer.MaxSections - 2)
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({h.MemberCount} ensemble members; 1 to {ArtifactContainer.MaxSections - 2} expected).");
+        var sections = artifact.Expect(2 + h.MemberCount, Kind.Name);
+        var scores = ArtifactContainer.Values<float>(sections[0], h.TrainingScoreCount, "the anomaly detector's training-score section");
+        var weights = ArtifactContainer.Values<float>(sections[1], h.MemberCount, "the anomaly detector's member-weight section");
+        return Create(options, scores, h.Threshold, weights, m => TransformerFile.LoadAutoencoder(sections[2 + m], device, $"anomaly detector (member {m})"));
     }
 
-    /// <summary>Loads a detector written by <see cref="Save(Stream)"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not an anomaly detector.</exception>
-    public static AutoencoderAnomalyTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
-        TransformerFile.ReadChecked(stream, Magic, "anomaly detector", r =>
+    private static void CheckHeader(AutoencoderAnomalyOptions options, int count, float threshold)
+    {
+        if (count < 0 || !Enum.IsDefined(options.ScoreKind) || !float.IsFinite(threshold))
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
+    }
+
+    /// <summary>The detector from checked parts; <paramref name="member"/> loads member m (all are disposed when one fails).</summary>
+    private static AutoencoderAnomalyTransformer Create(AutoencoderAnomalyOptions options, float[] scores, float threshold, float[] weights, Func<int, AutoencoderTransformer> member)
+    {
+        if (weights.Any(w => !float.IsFinite(w) || w <= 0)) throw new AutoencoderModelFormatException("Invalid anomaly detector: an ensemble weight is not positive and finite.");
+        var members = new List<AutoencoderTransformer>();
+        try
         {
-            int version = r.ReadInt32();
-            if (version is not (1 or FormatVersion)) throw new AutoencoderModelFormatException($"Anomaly detector format version {version} is not supported (this library reads {FormatVersion}).");
-            var options = new AutoencoderAnomalyOptions
+            for (int m = 0; m < weights.Length; m++)
             {
-                FeatureColumnName = TransformerFile.ReadName(r),
-                ScoreColumnName = TransformerFile.ReadName(r),
-                PredictedLabelColumnName = TransformerFile.ReadName(r),
-                FeatureErrorsColumnName = TransformerFile.ReadName(r) is { Length: > 0 } name ? name : null,
-                ScoreKind = (AnomalyScoreKind)r.ReadInt32(),
-                Contamination = r.ReadDouble(),
-            };
-            float threshold = r.ReadSingle();
-            int count = r.ReadInt32();
-            if (count < 0 || 4L * count > r.BaseStream.Length - r.BaseStream.Position || !Enum.IsDefined(options.ScoreKind) || !float.IsFinite(threshold))
-                throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
-            var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
-            // Version 1 held one autoencoder and no weights.
-            int memberCount = version == 1 ? 1 : r.ReadInt32();
-            if (memberCount < 1 || 4L * memberCount > r.BaseStream.Length - r.BaseStream.Position)
-                throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({memberCount} ensemble members).");
-            var weights = version == 1 ? [1f] : TransformerFile.ReadArray<float>(r, memberCount, "anomaly detector");
-            if (weights.Any(w => !float.IsFinite(w) || w <= 0)) throw new AutoencoderModelFormatException("Invalid anomaly detector: an ensemble weight is not positive and finite.");
-            var members = new List<AutoencoderTransformer>();
-            try
-            {
-                for (int m = 0; m < memberCount; m++)
-                {
-                    var member = AutoencoderModelFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1);
-                    members.Add(member);
-                    if (member.InputSize != members[0].InputSize)
-                        throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {member.InputSize} values, member 0 {members[0].InputSize}.");
-                }
-                return new AutoencoderAnomalyTransformer(members, weights, options, scores, threshold);
+                members.Add(member(m));
+                if (members[m].InputSize != members[0].InputSize)
+                    throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {members[m].InputSize} values, member 0 {members[0].InputSize}.");
             }
-            catch
-            {
-                foreach (var member in members) member.Model.Dispose();
-                throw;
-            }
-        });
+            return new AutoencoderAnomalyTransformer(members, weights, options, scores, threshold);
+        }
+        catch
+        {
+            foreach (var m in members) m.Model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Versions 1 and 2: format version, four column names, score kind, contamination, threshold, training scores, then
+    /// (version 2) the member count and weights, then each member's model file length first, field by field.
+    /// </summary>
+    private static AutoencoderAnomalyTransformer LoadFields(BinaryReader r, ComputeDevice device)
+    {
+        int version = r.ReadInt32();
+        var options = new AutoencoderAnomalyOptions
+        {
+            FeatureColumnName = TransformerFile.ReadName(r),
+            ScoreColumnName = TransformerFile.ReadName(r),
+            PredictedLabelColumnName = TransformerFile.ReadName(r),
+            FeatureErrorsColumnName = TransformerFile.ReadName(r) is { Length: > 0 } name ? name : null,
+            ScoreKind = (AnomalyScoreKind)r.ReadInt32(),
+            Contamination = r.ReadDouble(),
+        };
+        float threshold = r.ReadSingle();
+        int count = r.ReadInt32();
+        CheckHeader(options, count, threshold);
+        if (4L * count > r.BaseStream.Length - r.BaseStream.Position)
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
+        var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
+        // Version 1 held one autoencoder and no weights.
+        int memberCount = version == 1 ? 1 : r.ReadInt32();
+        if (memberCount < 1 || 4L * memberCount > r.BaseStream.Length - r.BaseStream.Position)
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({memberCount} ensemble members).");
+        var weights = version == 1 ? [1f] : TransformerFile.ReadArray<float>(r, memberCount, "anomaly detector");
+        return Create(options, scores, threshold, weights, m => TransformerFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1));
+    }
+
+    /// <summary>The JSON header of version 3.</summary>
+    private sealed class FileHeader
+    {
+        public string? FeatureColumnName { get; set; }
+        public string? ScoreColumnName { get; set; }
+        public string? PredictedLabelColumnName { get; set; }
+        public string? FeatureErrorsColumnName { get; set; }
+        public AnomalyScoreKind ScoreKind { get; set; }
+        public double Contamination { get; set; }
+        public float Threshold { get; set; }
+        public int TrainingScoreCount { get; set; }
+        public int MemberCount { get; set; }
+    }
 
     private protected override IBatchMapper BatchMapper => mapper;
 

@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -27,8 +26,9 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
 
-    private static readonly byte[] Magic = "MLAEFTCL"u8.ToArray();
-    private const int FormatVersion = 1;
+    /// <summary>The fine-tuned classifier file as a kind of <see cref="ArtifactContainer"/>: version 2 written, version 1 (fields one by one, no history) read.</summary>
+    internal static readonly ArtifactKind Kind = new("fine-tuned classifier", "MLAEFTCL"u8.ToArray(), 2,
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields }, 16 << 20);
 
     private readonly EncoderClassifierNetwork network;
     private readonly Mapper mapper;
@@ -109,61 +109,104 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
         }
     }
 
-    /// <summary>Writes the classifier to a stream (magic "MLAEFTCL", its fields, the autoencoder's model file, a SHA-256).</summary>
+    /// <summary>
+    /// Writes the classifier to a stream, in the library's container (magic "MLAEFTCL", version 2): a JSON header (column
+    /// names, classes, code size, the fine-tuning history), then sections holding the class names, the head's weight and
+    /// bias (float32) and the autoencoder's own model file, then a SHA-256 of all before it.
+    /// </summary>
     public override void Save(Stream stream)
     {
+        ArgumentNullException.ThrowIfNull(stream);
         var weight = TensorSpans.ToArray<float>(network.Head.weight!.detach().cpu().contiguous());
         var bias = TensorSpans.ToArray<float>(network.Head.bias!.detach().cpu().contiguous());
-        TransformerFile.WriteChecked(stream, Magic, w =>
+        var header = new FileHeader
         {
-            w.Write(FormatVersion);
-            w.Write(FeatureColumnName);
-            w.Write(ScoreColumnName);
-            w.Write(PredictedLabelColumnName);
-            w.Write(ClassCount);
-            w.Write(Autoencoder.Model.LatentDimension);
-            KeyValueNames.Write(w, Classes);
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(weight.AsSpan()));
-            w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bias.AsSpan()));
-            AutoencoderModelFile.WriteAutoencoder(w, Autoencoder);
-        });
+            FeatureColumnName = FeatureColumnName, ScoreColumnName = ScoreColumnName, PredictedLabelColumnName = PredictedLabelColumnName,
+            ClassCount = ClassCount, LatentDimension = Autoencoder.Model.LatentDimension,
+            History = TrainingJson.Entries(History), BestEpoch = History.BestEpoch, StoppedEarly = History.StoppedEarly,
+            RestoredBestWeights = History.RestoredBestWeights,
+        };
+        ArtifactContainer.Write(stream, Kind, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(header, AutoencoderModelFile.Json),
+            [TransformerFile.NamesSection(Classes), ArtifactContainer.Bytes(weight), ArtifactContainer.Bytes(bias), TransformerFile.AutoencoderSection(Autoencoder)]);
     }
 
     /// <summary>Loads a classifier written by <see cref="BatchTransformer.Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a fine-tuned classifier.</exception>
-    public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a fine-tuned classifier.</exception>
+    public static AutoencoderClassifierTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
+
+    /// <summary>Loads a classifier written by <see cref="Save(Stream)"/> (this version, or the first, which kept no history).</summary>
+    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a fine-tuned classifier.</exception>
+    public static AutoencoderClassifierTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
     {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
+        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
+        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
+        var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind, AutoencoderModelFile.Json);
+        var sections = artifact.Expect(4, Kind.Name);
+        string feature = TransformerFile.Name(h.FeatureColumnName, nameof(h.FeatureColumnName), Kind.Name);
+        string score = TransformerFile.Name(h.ScoreColumnName, nameof(h.ScoreColumnName), Kind.Name);
+        string predicted = TransformerFile.Name(h.PredictedLabelColumnName, nameof(h.PredictedLabelColumnName), Kind.Name);
+        int classes = h.ClassCount, latent = h.LatentDimension;
+        if (classes < 1 || latent < 1)
+            throw new AutoencoderModelFormatException($"Invalid fine-tuned classifier header ({classes} classes, latent {latent}).");
+        if (h.History is null || h.History.Any(e => e is null))
+            throw new AutoencoderModelFormatException("The fine-tuned classifier header lacks its History or holds an empty (null) entry in it.");
+        var names = TransformerFile.ReadNames(sections[0], classes, Kind.Name);
+        var weight = ArtifactContainer.Values<float>(sections[1], (long)classes * latent, "the fine-tuned classifier's head-weight section");
+        var bias = ArtifactContainer.Values<float>(sections[2], classes, "the fine-tuned classifier's head-bias section");
+        var autoencoder = TransformerFile.LoadAutoencoder(sections[3], device, Kind.Name);
+        var history = TrainingJson.History(h.History, h.BestEpoch, h.StoppedEarly, h.RestoredBestWeights);
+        return Create(autoencoder, weight, bias, classes, latent, feature, score, predicted, names, history);
     }
 
-    /// <summary>Loads a classifier written by <see cref="Save(Stream)"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a fine-tuned classifier.</exception>
-    public static AutoencoderClassifierTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
-        TransformerFile.ReadChecked(stream, Magic, "fine-tuned classifier", r =>
+    /// <summary>The classifier from checked parts; the autoencoder is disposed when they do not fit together.</summary>
+    private static AutoencoderClassifierTransformer Create(AutoencoderTransformer autoencoder, float[] weight, float[] bias, int classes, int latent,
+        string feature, string score, string predicted, KeyValueNames? names, TrainingHistory history)
+    {
+        if (autoencoder.Model.LatentDimension != latent)
         {
-            int version = r.ReadInt32();
-            if (version != FormatVersion) throw new AutoencoderModelFormatException($"Fine-tuned classifier format version {version} is not supported (this library reads {FormatVersion}).");
-            string feature = TransformerFile.ReadName(r), score = TransformerFile.ReadName(r), predicted = TransformerFile.ReadName(r);
-            int classes = r.ReadInt32(), latent = r.ReadInt32();
-            if (classes < 1 || latent < 1 || (long)classes * (latent + 1L) * 4 > r.BaseStream.Length - r.BaseStream.Position) // latent + 1 in 64 bits: int.MaxValue must not wrap
-                throw new AutoencoderModelFormatException($"Invalid fine-tuned classifier header ({classes} classes, latent {latent}).");
-            var names = KeyValueNames.Read(r, classes);
-            var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");
-            var bias = TransformerFile.ReadArray<float>(r, classes, "fine-tuned classifier");
-            var autoencoder = AutoencoderModelFile.ReadAutoencoder(r, device, "fine-tuned classifier");
-            if (autoencoder.Model.LatentDimension != latent)
-                throw new AutoencoderModelFormatException($"The head reads {latent} code values; the autoencoder in the file has {autoencoder.Model.LatentDimension}.");
-            var network = new EncoderClassifierNetwork(autoencoder.Model.Network, classes, 0);
-            using (no_grad())
-            {
-                network.Head.weight!.copy_(tensor(weight).reshape(classes, latent));
-                network.Head.bias!.copy_(tensor(bias));
-            }
-            network.to(autoencoder.Model.TorchDevice);
-            network.eval();
-            return new AutoencoderClassifierTransformer(autoencoder, network, feature, score, predicted, names, new TrainingHistory([], 0, false, false));
-        });
+            autoencoder.Model.Dispose();
+            throw new AutoencoderModelFormatException($"The head reads {latent} code values; the autoencoder in the file has {autoencoder.Model.LatentDimension}.");
+        }
+        var network = new EncoderClassifierNetwork(autoencoder.Model.Network, classes, 0);
+        using (no_grad())
+        {
+            network.Head.weight!.copy_(tensor(weight).reshape(classes, latent));
+            network.Head.bias!.copy_(tensor(bias));
+        }
+        network.to(autoencoder.Model.TorchDevice);
+        network.eval();
+        return new AutoencoderClassifierTransformer(autoencoder, network, feature, score, predicted, names, history);
+    }
+
+    /// <summary>Version 1: format version, three column names, classes, code size, class names, head weight and bias, the autoencoder length first, field by field.</summary>
+    private static AutoencoderClassifierTransformer LoadFields(BinaryReader r, ComputeDevice device)
+    {
+        r.ReadInt32(); // the version, checked by the container
+        string feature = TransformerFile.ReadName(r), score = TransformerFile.ReadName(r), predicted = TransformerFile.ReadName(r);
+        int classes = r.ReadInt32(), latent = r.ReadInt32();
+        if (classes < 1 || latent < 1 || (long)classes * (latent + 1L) * 4 > r.BaseStream.Length - r.BaseStream.Position) // latent + 1 in 64 bits: int.MaxValue must not wrap
+            throw new AutoencoderModelFormatException($"Invalid fine-tuned classifier header ({classes} classes, latent {latent}).");
+        var names = KeyValueNames.Read(r, classes);
+        var weight = TransformerFile.ReadArray<float>(r, (long)classes * latent, "fine-tuned classifier");
+        var bias = TransformerFile.ReadArray<float>(r, classes, "fine-tuned classifier");
+        var autoencoder = TransformerFile.ReadAutoencoder(r, device, "fine-tuned classifier");
+        return Create(autoencoder, weight, bias, classes, latent, feature, score, predicted, names, new TrainingHistory([], 0, false, false));
+    }
+
+    /// <summary>The JSON header of version 2 (read with the model file's bounded JSON settings: the history is an array of epochs).</summary>
+    private sealed class FileHeader
+    {
+        public string? FeatureColumnName { get; set; }
+        public string? ScoreColumnName { get; set; }
+        public string? PredictedLabelColumnName { get; set; }
+        public int ClassCount { get; set; }
+        public int LatentDimension { get; set; }
+        public TrainingJson.EpochEntry[]? History { get; set; }
+        public int BestEpoch { get; set; }
+        public bool StoppedEarly { get; set; }
+        public bool RestoredBestWeights { get; set; }
+    }
 
     private protected override IBatchMapper BatchMapper => mapper;
 

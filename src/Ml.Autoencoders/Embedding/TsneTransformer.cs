@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -30,8 +29,8 @@ public sealed class TsneTransformer : BatchTransformer
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
 
-    private static readonly byte[] Magic = "MLAETSNE"u8.ToArray();
-    private const int FormatVersion = 1;
+    /// <summary>The t-SNE file as a kind of <see cref="ArtifactContainer"/>: version 2 written, version 1 (fields one by one) read.</summary>
+    internal static readonly ArtifactKind Kind = new("t-SNE model", "MLAETSNE"u8.ToArray(), 2, new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields });
 
     private readonly TsneOptions options;
     private readonly NearestNeighborIndex index;
@@ -94,93 +93,147 @@ public sealed class TsneTransformer : BatchTransformer
     public void Release() => index.Dispose();
 
     /// <summary>
-    /// Writes the transformer to a stream. Layout (little-endian): magic "MLAETSNE", format version, column names, options,
-    /// KL, method, rows, features, embedding (float64), training rows (float32), then a SHA-256 of all before it.
+    /// Writes the transformer to a stream, in the library's container (magic "MLAETSNE", version 2): a JSON header (the
+    /// options, KL, method, rows, features), then sections holding the embedding (float64) and the training rows
+    /// (float32), then a SHA-256 of all before it.
     /// </summary>
-    public override void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
+    public override void Save(Stream stream)
     {
-        w.Write(FormatVersion);
-        w.Write(options.InputColumnName);
-        w.Write(options.OutputColumnName);
-        w.Write(options.Dimensions);
-        w.Write(options.Perplexity);
-        w.Write(options.EarlyExaggeration);
-        w.Write(options.EarlyExaggerationIterations);
-        w.Write(options.Iterations);
-        w.Write(options.LearningRate ?? double.NaN);
-        w.Write((int)options.Initialization);
-        w.Write(options.Seed);
-        w.Write((int)options.Method);
-        w.Write(options.ExactMaximumRows);
-        w.Write(options.Theta);
-        w.Write(options.TransformPerplexity);
-        w.Write(options.TransformIterations);
-        w.Write(options.TransformBatchSize);
-        w.Write(KlDivergence);
-        w.Write((int)Method);
-        w.Write(index.Count);
-        w.Write(index.Features);
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(embedding.AsSpan()));
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
-    });
-
-    /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a t-SNE model.</exception>
-    public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
+        ArgumentNullException.ThrowIfNull(stream);
+        var header = new FileHeader
+        {
+            Options = SavedOptions.From(options), KlDivergence = KlDivergence, Method = Method,
+            TrainingRowCount = index.Count, FeatureCount = index.Features,
+        };
+        ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header), [ArtifactContainer.Bytes(embedding), ArtifactContainer.Bytes(index.CopyRows())]);
     }
 
-    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/>.</summary>
+    /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>; the neighbour search runs on <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a t-SNE model.</exception>
+    public static TsneTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
+
+    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/> (this version or the first).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a t-SNE model.</exception>
-    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
-        TransformerFile.ReadChecked(stream, Magic, "t-SNE model", r =>
+    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    {
+        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
+        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
+        var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
+        var sections = artifact.Expect(2, Kind.Name);
+        var saved = h.Options ?? throw new AutoencoderModelFormatException("the t-SNE model header lacks its Options.");
+        var options = saved.ToOptions();
+        TransformerFile.Name(options.InputColumnName, nameof(TsneOptions.InputColumnName), Kind.Name);
+        TransformerFile.Name(options.OutputColumnName, nameof(TsneOptions.OutputColumnName), Kind.Name);
+        Check(options, h.Method, h.TrainingRowCount, h.FeatureCount);
+        var embedding = ArtifactContainer.Values<double>(sections[0], (long)h.TrainingRowCount * options.Dimensions, "the t-SNE model's embedding section");
+        var rows = ArtifactContainer.Values<float>(sections[1], (long)h.TrainingRowCount * h.FeatureCount, "the t-SNE model's training-row section");
+        return Create(options, embedding, rows, h.KlDivergence, h.Method, h.TrainingRowCount, h.FeatureCount, device);
+    }
+
+    private static void Check(TsneOptions options, TsneGradientMethod method, int n, int features)
+    {
+        try
         {
-            int version = r.ReadInt32();
-            if (version != FormatVersion) throw new AutoencoderModelFormatException($"t-SNE model format version {version} is not supported (this library reads {FormatVersion}).");
-            var options = new TsneOptions
-            {
-                InputColumnName = TransformerFile.ReadName(r),
-                OutputColumnName = TransformerFile.ReadName(r),
-                Dimensions = r.ReadInt32(),
-                Perplexity = r.ReadDouble(),
-                EarlyExaggeration = r.ReadDouble(),
-                EarlyExaggerationIterations = r.ReadInt32(),
-                Iterations = r.ReadInt32(),
-                LearningRate = r.ReadDouble() is var lr && double.IsNaN(lr) ? null : lr,
-                Initialization = (TsneInitialization)r.ReadInt32(),
-                Seed = r.ReadInt32(),
-                Method = (TsneGradientMethod)r.ReadInt32(),
-                ExactMaximumRows = r.ReadInt32(),
-                Theta = r.ReadDouble(),
-                TransformPerplexity = r.ReadDouble(),
-                TransformIterations = r.ReadInt32(),
-                TransformBatchSize = r.ReadInt32(),
-            };
-            double kl = r.ReadDouble();
-            var method = (TsneGradientMethod)r.ReadInt32();
-            int n = r.ReadInt32(), features = r.ReadInt32();
-            try
-            {
-                options.Validate(n);
-            }
-            catch (ArgumentException e)
-            {
-                throw new AutoencoderModelFormatException($"Invalid options in the t-SNE model: {e.Message}", e);
-            }
-            if (!Enum.IsDefined(method) || features < 1)
-                throw new AutoencoderModelFormatException($"Invalid t-SNE model header (method {method}, {features} features).");
-            long remaining = r.BaseStream.Length - r.BaseStream.Position;
-            if ((Int128)n * (8L * options.Dimensions + 4L * features) != remaining) // up to 2^65: Int128 cannot wrap
-                throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
-            var embedding = TransformerFile.ReadArray<double>(r, (long)n * options.Dimensions, "t-SNE model");
-            var rows = TransformerFile.ReadArray<float>(r, (long)n * features, "t-SNE model");
-            if (embedding.Any(v => !double.IsFinite(v)) || Pipeline.VectorColumn.IndexOfNonFinite(rows) >= 0)
-                throw new AutoencoderModelFormatException("The t-SNE model holds a non-finite value.");
-            var index = new NearestNeighborIndex(rows, n, features, NeighborMetric.Euclidean, TorchRuntime.Resolve(device), prepared: true);
-            return new TsneTransformer(options, index, embedding, kl, method);
-        });
+            options.Validate(n);
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException($"Invalid options in the t-SNE model: {e.Message}", e);
+        }
+        if (!Enum.IsDefined(method) || features < 1)
+            throw new AutoencoderModelFormatException($"Invalid t-SNE model header (method {method}, {features} features).");
+    }
+
+    private static TsneTransformer Create(TsneOptions options, double[] embedding, float[] rows, double kl, TsneGradientMethod method, int n, int features, ComputeDevice device)
+    {
+        if (embedding.Any(v => !double.IsFinite(v)) || Pipeline.VectorColumn.IndexOfNonFinite(rows) >= 0)
+            throw new AutoencoderModelFormatException("The t-SNE model holds a non-finite value.");
+        var index = new NearestNeighborIndex(rows, n, features, NeighborMetric.Euclidean, TorchRuntime.Resolve(device), prepared: true);
+        return new TsneTransformer(options, index, embedding, kl, method);
+    }
+
+    /// <summary>Version 1: format version, column names, 14 option fields, KL, method, rows, features, embedding, rows, field by field.</summary>
+    private static TsneTransformer LoadFields(BinaryReader r, ComputeDevice device)
+    {
+        r.ReadInt32(); // the version, checked by the container
+        var options = new TsneOptions
+        {
+            InputColumnName = TransformerFile.ReadName(r),
+            OutputColumnName = TransformerFile.ReadName(r),
+            Dimensions = r.ReadInt32(),
+            Perplexity = r.ReadDouble(),
+            EarlyExaggeration = r.ReadDouble(),
+            EarlyExaggerationIterations = r.ReadInt32(),
+            Iterations = r.ReadInt32(),
+            LearningRate = r.ReadDouble() is var lr && double.IsNaN(lr) ? null : lr,
+            Initialization = (TsneInitialization)r.ReadInt32(),
+            Seed = r.ReadInt32(),
+            Method = (TsneGradientMethod)r.ReadInt32(),
+            ExactMaximumRows = r.ReadInt32(),
+            Theta = r.ReadDouble(),
+            TransformPerplexity = r.ReadDouble(),
+            TransformIterations = r.ReadInt32(),
+            TransformBatchSize = r.ReadInt32(),
+        };
+        double kl = r.ReadDouble();
+        var method = (TsneGradientMethod)r.ReadInt32();
+        int n = r.ReadInt32(), features = r.ReadInt32();
+        Check(options, method, n, features);
+        long remaining = r.BaseStream.Length - r.BaseStream.Position;
+        if ((Int128)n * (8L * options.Dimensions + 4L * features) != remaining) // up to 2^65: Int128 cannot wrap
+            throw new AutoencoderModelFormatException($"The t-SNE model claims {n} rows of {features} features in {options.Dimensions} dimensions; it holds {remaining} bytes for them.");
+        var embedding = TransformerFile.ReadArray<double>(r, (long)n * options.Dimensions, "t-SNE model");
+        var rows = TransformerFile.ReadArray<float>(r, (long)n * features, "t-SNE model");
+        return Create(options, embedding, rows, kl, method, n, features, device);
+    }
+
+    /// <summary>The JSON header of version 2.</summary>
+    private sealed class FileHeader
+    {
+        public SavedOptions? Options { get; set; }
+        public double KlDivergence { get; set; }
+        public TsneGradientMethod Method { get; set; }
+        public int TrainingRowCount { get; set; }
+        public int FeatureCount { get; set; }
+    }
+
+    /// <summary>The options a fitted transformer keeps (threads, device and progress belong to a Fit, not to the model).</summary>
+    private sealed class SavedOptions
+    {
+        public string? InputColumnName { get; set; }
+        public string? OutputColumnName { get; set; }
+        public int Dimensions { get; set; }
+        public double Perplexity { get; set; }
+        public double EarlyExaggeration { get; set; }
+        public int EarlyExaggerationIterations { get; set; }
+        public int Iterations { get; set; }
+        public double? LearningRate { get; set; }
+        public TsneInitialization Initialization { get; set; }
+        public int Seed { get; set; }
+        public TsneGradientMethod Method { get; set; }
+        public int ExactMaximumRows { get; set; }
+        public double Theta { get; set; }
+        public double TransformPerplexity { get; set; }
+        public int TransformIterations { get; set; }
+        public int TransformBatchSize { get; set; }
+
+        public static SavedOptions From(TsneOptions o) => new()
+        {
+            InputColumnName = o.InputColumnName, OutputColumnName = o.OutputColumnName, Dimensions = o.Dimensions, Perplexity = o.Perplexity,
+            EarlyExaggeration = o.EarlyExaggeration, EarlyExaggerationIterations = o.EarlyExaggerationIterations, Iterations = o.Iterations,
+            LearningRate = o.LearningRate, Initialization = o.Initialization, Seed = o.Seed, Method = o.Method, ExactMaximumRows = o.ExactMaximumRows,
+            Theta = o.Theta, TransformPerplexity = o.TransformPerplexity, TransformIterations = o.TransformIterations, TransformBatchSize = o.TransformBatchSize,
+        };
+
+        public TsneOptions ToOptions() => new()
+        {
+            InputColumnName = InputColumnName!, OutputColumnName = OutputColumnName!, Dimensions = Dimensions, Perplexity = Perplexity,
+            EarlyExaggeration = EarlyExaggeration, EarlyExaggerationIterations = EarlyExaggerationIterations, Iterations = Iterations,
+            LearningRate = LearningRate, Initialization = Initialization, Seed = Seed, Method = Method, ExactMaximumRows = ExactMaximumRows,
+            Theta = Theta, TransformPerplexity = TransformPerplexity, TransformIterations = TransformIterations, TransformBatchSize = TransformBatchSize,
+        };
+    }
 
     private protected override IBatchMapper BatchMapper => mapper;
 

@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Pipeline;
+using Ml.Autoencoders.Transforms;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 
@@ -18,8 +19,8 @@ namespace Ml.Autoencoders.Neighbors;
 /// </remarks>
 public sealed class KNearestNeighborsModel : IDisposable
 {
-    private static readonly byte[] Magic = "MLAEKNNM"u8.ToArray();
-    private const int FormatVersion = 1;
+    /// <summary>The k-NN model file as a kind of <see cref="ArtifactContainer"/>: version 2 written, version 1 (fields one by one) read.</summary>
+    internal static readonly ArtifactKind Kind = new("k-NN model", "MLAEKNNM"u8.ToArray(), 2, new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields });
 
     private readonly NearestNeighborIndex index;
     private readonly int[] labels;
@@ -156,62 +157,97 @@ public sealed class KNearestNeighborsModel : IDisposable
 
     /// <summary>Writes the model (options, class names, labels, training rows) to a file, atomically.</summary>
     /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>, the reason and keeps the original as the inner exception); a file already there is left as it was.</exception>
-    public void Save(string path) => TransformerFile.Save(path, Save);
+    public void Save(string path) => AtomicFile.Write(path, Save);
 
     /// <summary>
-    /// Writes the model to a stream. Layout (little-endian): magic "MLAEKNNM", format version, k, metric, weighting,
-    /// classes, features, rows, skipped rows, class names, labels (int32), rows (float32), then a SHA-256 of all before it.
+    /// Writes the model to a stream, in the library's container (<c>ArtifactContainer</c>, magic "MLAEKNNM", version 2):
+    /// a JSON header (k, metric, weighting, classes, features, rows, skipped rows), then sections holding the class
+    /// names, the labels (int32) and the training rows (float32), then a SHA-256 of all before it.
     /// </summary>
-    public void Save(Stream stream) => TransformerFile.WriteChecked(stream, Magic, w =>
+    public void Save(Stream stream)
     {
-        w.Write(FormatVersion);
-        w.Write(NumberOfNeighbors);
-        w.Write((int)Metric);
-        w.Write((int)Weighting);
-        w.Write(ClassCount);
-        w.Write(FeatureCount);
-        w.Write(TrainingRowCount);
-        w.Write(SkippedRows);
-        KeyValueNames.Write(w, Classes);
-        foreach (int label in labels) w.Write(label);
-        w.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(index.CopyRows().AsSpan()));
-    });
-
-    /// <summary>Loads a model written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
-    public static KNearestNeighborsModel Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
+        ArgumentNullException.ThrowIfNull(stream);
+        var header = new FileHeader
+        {
+            NumberOfNeighbors = NumberOfNeighbors, Metric = Metric, Weighting = Weighting, ClassCount = ClassCount,
+            FeatureCount = FeatureCount, TrainingRowCount = TrainingRowCount, SkippedRows = SkippedRows,
+        };
+        ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header),
+            [TransformerFile.NamesSection(Classes), ArtifactContainer.Bytes(labels), ArtifactContainer.Bytes(index.CopyRows())]);
     }
 
-    /// <summary>Loads a model written by <see cref="Save(Stream)"/> onto <paramref name="device"/>.</summary>
+    /// <summary>Loads a model written by <see cref="Save(string)"/> onto <paramref name="device"/>.</summary>
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsModel Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
+
+    /// <summary>Loads a model written by <see cref="Save(Stream)"/> (this version or the first) onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
     public static KNearestNeighborsModel Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
-        TransformerFile.ReadChecked(stream, Magic, "k-NN model", r =>
-        {
-            int version = r.ReadInt32();
-            if (version != FormatVersion) throw new AutoencoderModelFormatException($"k-NN model format version {version} is not supported (this library reads {FormatVersion}).");
-            int k = r.ReadInt32();
-            var metric = (NeighborMetric)r.ReadInt32();
-            var weighting = (NeighborWeighting)r.ReadInt32();
-            int classes = r.ReadInt32(), features = r.ReadInt32(), rows = r.ReadInt32();
-            long skipped = r.ReadInt64();
-            if (!Enum.IsDefined(metric) || !Enum.IsDefined(weighting) || classes < 1 || features < 1 || rows < 1 || k < 1 || k > rows || skipped < 0)
-                throw new AutoencoderModelFormatException($"Invalid k-NN model header (k {k}, metric {metric}, weighting {weighting}, {classes} classes, {features} features, {rows} rows).");
-            long remaining = r.BaseStream.Length - r.BaseStream.Position;
-            if ((long)classes > remaining || (Int128)rows * (4 + 4L * features) > remaining) // up to 2^64: Int128 cannot wrap
-                throw new AutoencoderModelFormatException($"The k-NN model header claims {rows} rows of {features} features and {classes} classes; the file is too short for them.");
-            var names = KeyValueNames.Read(r, classes);
-            var labels = TransformerFile.ReadArray<int>(r, rows, "k-NN model");
-            for (int i = 0; i < rows; i++)
-                if ((uint)labels[i] >= (uint)classes) throw new AutoencoderModelFormatException($"Training row {i} of the k-NN model has class {labels[i]}, outside 0..{classes - 1}.");
-            var values = TransformerFile.ReadArray<float>(r, (long)rows * features, "k-NN model");
-            int bad = Pipeline.VectorColumn.IndexOfNonFinite(values);
-            if (bad >= 0) throw new AutoencoderModelFormatException($"Training row {bad / features} of the k-NN model holds a non-finite value.");
-            var index = new NearestNeighborIndex(values, rows, features, metric, TorchRuntime.Resolve(device), prepared: true);
-            return new KNearestNeighborsModel(index, labels, classes, k, weighting, names, skipped);
-        });
+        Load(ArtifactContainer.ReadAll(stream, Kind.Name), device);
+
+    internal static KNearestNeighborsModel Load(byte[] bytes, ComputeDevice device)
+    {
+        var artifact = ArtifactContainer.Read(bytes, Kind);
+        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
+        var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
+        var sections = artifact.Expect(3, Kind.Name);
+        Check(h.NumberOfNeighbors, h.Metric, h.Weighting, h.ClassCount, h.FeatureCount, h.TrainingRowCount, h.SkippedRows);
+        if (h.ClassCount > bytes.Length) // a Score vector has one slot per class: no more classes than the file has bytes (as version 1)
+            throw new AutoencoderModelFormatException($"The k-NN model header claims {h.ClassCount} classes; the file is too short for them.");
+        var names = TransformerFile.ReadNames(sections[0], h.ClassCount, Kind.Name);
+        var labels = ArtifactContainer.Values<int>(sections[1], h.TrainingRowCount, "the k-NN model's label section");
+        var values = ArtifactContainer.Values<float>(sections[2], (long)h.TrainingRowCount * h.FeatureCount, "the k-NN model's training-row section");
+        return Create(values, labels, names, h.NumberOfNeighbors, h.Metric, h.Weighting, h.ClassCount, h.FeatureCount, h.TrainingRowCount, h.SkippedRows, device);
+    }
+
+    private static void Check(int k, NeighborMetric metric, NeighborWeighting weighting, int classes, int features, int rows, long skipped)
+    {
+        if (!Enum.IsDefined(metric) || !Enum.IsDefined(weighting) || classes < 1 || features < 1 || rows < 1 || k < 1 || k > rows || skipped < 0)
+            throw new AutoencoderModelFormatException($"Invalid k-NN model header (k {k}, metric {metric}, weighting {weighting}, {classes} classes, {features} features, {rows} rows).");
+    }
+
+    private static KNearestNeighborsModel Create(float[] values, int[] labels, KeyValueNames? names, int k, NeighborMetric metric, NeighborWeighting weighting,
+        int classes, int features, int rows, long skipped, ComputeDevice device)
+    {
+        for (int i = 0; i < rows; i++)
+            if ((uint)labels[i] >= (uint)classes) throw new AutoencoderModelFormatException($"Training row {i} of the k-NN model has class {labels[i]}, outside 0..{classes - 1}.");
+        int bad = Pipeline.VectorColumn.IndexOfNonFinite(values);
+        if (bad >= 0) throw new AutoencoderModelFormatException($"Training row {bad / features} of the k-NN model holds a non-finite value.");
+        var index = new NearestNeighborIndex(values, rows, features, metric, TorchRuntime.Resolve(device), prepared: true);
+        return new KNearestNeighborsModel(index, labels, classes, k, weighting, names, skipped);
+    }
+
+    /// <summary>Version 1: format version, k, metric, weighting, classes, features, rows, skipped rows, class names, labels, rows, field by field.</summary>
+    private static KNearestNeighborsModel LoadFields(BinaryReader r, ComputeDevice device)
+    {
+        r.ReadInt32(); // the version, checked by the container
+        int k = r.ReadInt32();
+        var metric = (NeighborMetric)r.ReadInt32();
+        var weighting = (NeighborWeighting)r.ReadInt32();
+        int classes = r.ReadInt32(), features = r.ReadInt32(), rows = r.ReadInt32();
+        long skipped = r.ReadInt64();
+        Check(k, metric, weighting, classes, features, rows, skipped);
+        long remaining = r.BaseStream.Length - r.BaseStream.Position;
+        if ((long)classes > remaining || (Int128)rows * (4 + 4L * features) > remaining) // up to 2^64: Int128 cannot wrap
+            throw new AutoencoderModelFormatException($"The k-NN model header claims {rows} rows of {features} features and {classes} classes; the file is too short for them.");
+        var names = KeyValueNames.Read(r, classes);
+        var labels = TransformerFile.ReadArray<int>(r, rows, "k-NN model");
+        var values = TransformerFile.ReadArray<float>(r, (long)rows * features, "k-NN model");
+        return Create(values, labels, names, k, metric, weighting, classes, features, rows, skipped, device);
+    }
+
+    /// <summary>The JSON header of version 2.</summary>
+    private sealed class FileHeader
+    {
+        public int NumberOfNeighbors { get; set; }
+        public NeighborMetric Metric { get; set; }
+        public NeighborWeighting Weighting { get; set; }
+        public int ClassCount { get; set; }
+        public int FeatureCount { get; set; }
+        public int TrainingRowCount { get; set; }
+        public long SkippedRows { get; set; }
+    }
 
     /// <summary>Frees the training rows held in native memory.</summary>
     public void Dispose() => index.Dispose();

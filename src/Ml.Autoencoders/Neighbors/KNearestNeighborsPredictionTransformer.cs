@@ -62,49 +62,94 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
     /// <summary>The appended predicted-label column (default "PredictedLabel").</summary>
     public string PredictedLabelColumnName { get; }
 
-    /// <summary>Writes the column names, then the model (see <see cref="KNearestNeighborsModel.Save(Stream)"/>).</summary>
+    /// <summary>
+    /// The k-NN transformer file as a kind of <see cref="ArtifactContainer"/> (version 1). Files written before it have no
+    /// magic: the column names and batch size, unchecked, then the k-NN model file; they are still read.
+    /// </summary>
+    internal static readonly ArtifactKind Kind = new("k-NN transformer", "MLAEKNNT"u8.ToArray(), 1, new Dictionary<int, ArtifactLayout>());
+
+    /// <summary>
+    /// Writes the transformer in the library's container (magic "MLAEKNNT", version 1): a JSON header with the column
+    /// names and batch size, then one section holding the model's own file (see <see cref="KNearestNeighborsModel.Save(Stream)"/>),
+    /// all under one SHA-256.
+    /// </summary>
     public override void Save(Stream stream)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        using (var w = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true))
+        using var model = new MemoryStream();
+        Model.Save(model);
+        var header = new FileHeader
         {
-            w.Write(FeatureColumnName);
-            w.Write(ScoreColumnName);
-            w.Write(PredictedLabelColumnName);
-            w.Write(TransformBatchSize);
-        }
-        Model.Save(stream);
+            FeatureColumnName = FeatureColumnName, ScoreColumnName = ScoreColumnName,
+            PredictedLabelColumnName = PredictedLabelColumnName, TransformBatchSize = TransformBatchSize,
+        };
+        ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header), [model.ToArray()]);
     }
 
     /// <summary>Loads a transformer written by <see cref="BatchTransformer.Save(string)"/>, onto <paramref name="device"/>.</summary>
-    /// <exception cref="AutoencoderModelFormatException">The file is damaged, truncated or not a k-NN model.</exception>
-    public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto)
-    {
-        using var stream = File.OpenRead(path);
-        return Load(stream, device);
-    }
+    /// <exception cref="AutoencoderModelFormatException">The file (named in the message) is damaged, truncated or not a k-NN model.</exception>
+    public static KNearestNeighborsPredictionTransformer Load(string path, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.LoadFile(path, Kind, stream => Load(stream, device));
 
-    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/>, onto <paramref name="device"/>.</summary>
+    /// <summary>Loads a transformer written by <see cref="Save(Stream)"/> (or by a version before the container), onto <paramref name="device"/>.</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a k-NN model.</exception>
     public static KNearestNeighborsPredictionTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
     {
-        ArgumentNullException.ThrowIfNull(stream);
+        var bytes = ArtifactContainer.ReadAll(stream, Kind.Name);
+        if (!bytes.AsSpan().StartsWith(Kind.Magic)) return LoadUnchecked(bytes, device);
+        var artifact = ArtifactContainer.Read(bytes, Kind);
+        var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
+        var model = artifact.Expect(1, Kind.Name)[0];
+        string feature = TransformerFile.Name(h.FeatureColumnName, nameof(h.FeatureColumnName), Kind.Name);
+        string score = TransformerFile.Name(h.ScoreColumnName, nameof(h.ScoreColumnName), Kind.Name);
+        string predicted = TransformerFile.Name(h.PredictedLabelColumnName, nameof(h.PredictedLabelColumnName), Kind.Name);
+        if (h.TransformBatchSize < 1) throw new AutoencoderModelFormatException($"Invalid batch size {h.TransformBatchSize} in the k-NN transformer file (at least 1 expected).");
+        return new KNearestNeighborsPredictionTransformer(KNearestNeighborsModel.Load(model.ToArray(), device), feature, score, predicted, h.TransformBatchSize);
+    }
+
+    /// <summary>The layout before the container: three column names and the batch size (outside any checksum), then the model file.</summary>
+    private static KNearestNeighborsPredictionTransformer LoadUnchecked(byte[] bytes, ComputeDevice device)
+    {
         string feature, score, predicted;
-        int batch;
+        int batch, modelStart;
         try
         {
-            using var r = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+            using var r = new BinaryReader(new MemoryStream(bytes, writable: false));
             feature = TransformerFile.ReadName(r);
             score = TransformerFile.ReadName(r);
             predicted = TransformerFile.ReadName(r);
             batch = r.ReadInt32();
+            modelStart = (int)r.BaseStream.Position;
         }
         catch (EndOfStreamException e)
         {
             throw new AutoencoderModelFormatException("The k-NN transformer file is truncated.", e);
         }
+        catch (FormatException e)
+        {
+            throw new AutoencoderModelFormatException($"The k-NN transformer file starts with neither the magic '{System.Text.Encoding.ASCII.GetString(Kind.Magic)}' nor three column names: {e.Message}", e);
+        }
         if (batch < 1) throw new AutoencoderModelFormatException($"Invalid batch size {batch} in the k-NN transformer file.");
-        return new KNearestNeighborsPredictionTransformer(KNearestNeighborsModel.Load(stream, device), feature, score, predicted, batch);
+        KNearestNeighborsModel model;
+        try
+        {
+            model = KNearestNeighborsModel.Load(bytes[modelStart..], device);
+        }
+        catch (AutoencoderModelFormatException e)
+        {
+            throw new AutoencoderModelFormatException($"it does not start with the k-NN transformer magic bytes '{System.Text.Encoding.ASCII.GetString(Kind.Magic)}', " +
+                $"and read as the layout before them (three column names, a batch size, then the k-NN model) its model is not valid: {e.Message}", e);
+        }
+        return new KNearestNeighborsPredictionTransformer(model, feature, score, predicted, batch);
+    }
+
+    /// <summary>The JSON header of the k-NN transformer file.</summary>
+    private sealed class FileHeader
+    {
+        public string? FeatureColumnName { get; set; }
+        public string? ScoreColumnName { get; set; }
+        public string? PredictedLabelColumnName { get; set; }
+        public int TransformBatchSize { get; set; }
     }
 
     private protected override IBatchMapper BatchMapper => mapper;

@@ -49,7 +49,7 @@ public abstract class BatchTransformer : ITransformer
 
     /// <summary>Writes the transformer to a file in the library's own format, atomically (a temporary file renamed over the target).</summary>
     /// <exception cref="IOException">The file cannot be written (the message names <paramref name="path"/>, the reason and keeps the original as the inner exception); a file already there is left as it was.</exception>
-    public void Save(string path) => TransformerFile.Save(path, Save);
+    public void Save(string path) => AtomicFile.Write(path, Save);
 
     /// <summary>Writes the transformer to a stream in the library's own format (see the derived class for the layout).</summary>
     public abstract void Save(Stream stream);

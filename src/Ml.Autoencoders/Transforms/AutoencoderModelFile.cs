@@ -16,10 +16,11 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Transforms;
 
 /// <summary>
-/// The library's own model format: one self-describing file that holds nothing executable.
-/// Layout (little-endian): magic "MLAEMODL", format version (int32), header length (int32), the header
-/// as UTF-8 JSON (versions, options, layer shapes, column names, training history, tensor table), the
-/// tensors as raw float32 in table order, then a SHA-256 of everything before it.
+/// The library's own model format: one self-describing file that holds nothing executable, in the
+/// <see cref="ArtifactContainer"/> (magic "MLAEMODL"): the header as UTF-8 JSON (versions, options, layer shapes,
+/// column names, training history, tensor table), one section holding the tensors as raw float32 in table order, and a
+/// SHA-256 of everything before it. Version 2 is written; version 1 (the same header and tensors without the section
+/// table) is still read.
 /// Loading verifies the checksum, then treats the header as hostile (anyone can recompute a SHA-256): every length is
 /// checked against the bytes actually present, the header's network must agree with the stored options, and the exact
 /// tensor table (names, shapes, order) and weight count that network implies are worked out without allocating and
@@ -28,11 +29,15 @@ namespace Ml.Autoencoders.Transforms;
 /// </summary>
 public static class AutoencoderModelFile
 {
-    /// <summary>The format version this library writes.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>The format version this library writes (version 1, without the container's section table, is still read).</summary>
+    public const int FormatVersion = 2;
 
-    private static readonly byte[] Magic = "MLAEMODL"u8.ToArray();
     private const int MaxHeaderBytes = 16 << 20;
+
+
+    /// <summary>The model file as a kind of <see cref="ArtifactContainer"/>.</summary>
+    internal static readonly ArtifactKind Kind = new("model file", "MLAEMODL"u8.ToArray(), FormatVersion,
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.HeaderAndPayload }, MaxHeaderBytes);
 
     /// <summary>The header's JSON: the training files' JSON plus the bounded lists of a convolutional body's layers.</summary>
     internal static readonly JsonSerializerOptions Json = CreateJson();
@@ -114,17 +119,12 @@ public static class AutoencoderModelFile
             throw new InvalidOperationException("The model cannot be saved in a form that loads back: " + e.Message, e);
         }
 
-        SignedContainer.Write(stream, Magic, FormatVersion, headerBytes, put =>
-        {
-            foreach (var (_, _, values) in tensors)
-            {
-                var bytes = new byte[values.Length * sizeof(float)];
-                for (int i = 0; i < values.Length; i++)
-                    BinaryPrimitives.WriteSingleLittleEndian(bytes.AsSpan(i * 4), values[i]);
-                put(bytes);
-            }
-        });
-        stream.Flush();
+        var weights = new byte[weightBytes];
+        long at = 0;
+        foreach (var (_, _, values) in tensors)
+            for (int i = 0; i < values.Length; i++, at += 4)
+                BinaryPrimitives.WriteSingleLittleEndian(weights.AsSpan((int)at), values[i]);
+        ArtifactContainer.Write(stream, Kind, headerBytes, [weights]);
     }
 
     /// <summary>Loads a model file onto a device.</summary>
@@ -148,38 +148,22 @@ public static class AutoencoderModelFile
     public static AutoencoderTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
     {
         ArgumentNullException.ThrowIfNull(stream);
-        byte[] bytes = ReadAll(stream);
+        byte[] bytes = ArtifactContainer.ReadAll(stream, Kind.Name);
         return Parse(bytes, device);
-    }
-
-    private static byte[] ReadAll(Stream stream)
-    {
-        if (stream.CanSeek)
-        {
-            long remaining = stream.Length - stream.Position;
-            if (remaining > Array.MaxLength) throw new AutoencoderModelFormatException($"the model is {remaining} bytes; at most {Array.MaxLength} are supported.");
-            var buffer = new byte[remaining];
-            stream.ReadExactly(buffer);
-            return buffer;
-        }
-        using var copy = new MemoryStream();
-        stream.CopyTo(copy);
-        return copy.ToArray();
     }
 
     private static AutoencoderTransformer Parse(byte[] bytes, ComputeDevice device)
     {
-        const int prefix = SignedContainer.Prefix;
-        int headerLength = SignedContainer.Check(bytes, Magic, FormatVersion, MaxHeaderBytes, "model file");
-        int bodyEnd = bytes.Length - SignedContainer.HashLength;
+        var artifact = ArtifactContainer.Read(bytes, Kind);
+        var weights = artifact.Expect(1, Kind.Name)[0].Span;
 
         // Everything the header claims is checked before anything is built: the spec, then the exact tensor table that
         // spec implies (worked out without allocating) against the table and the bytes present. A header with a valid
         // checksum (anyone can recompute one) that claims huge layers is refused here, never allocated.
-        var header = ReadHeader(bytes.AsSpan(prefix, headerLength));
+        var header = ReadHeader(artifact.Header.Span);
         var spec = CheckHeader(header);
-        long offset = prefix + headerLength;
-        CheckTensors(header, spec, bodyEnd - offset);
+        long offset = 0;
+        CheckTensors(header, spec, weights.Length);
 
         TorchRuntime.EnsureLoaded();
         var target = TorchRuntime.Resolve(device);
@@ -210,7 +194,7 @@ public static class AutoencoderModelFile
                     var values = new float[count];
                     for (int i = 0; i < count; i++)
                     {
-                        float v = BinaryPrimitives.ReadSingleLittleEndian(bytes.AsSpan((int)offset + i * 4));
+                        float v = BinaryPrimitives.ReadSingleLittleEndian(weights[((int)offset + i * 4)..]);
                         if (!float.IsFinite(v))
                             throw new AutoencoderModelFormatException($"tensor '{entry.Name}' holds a non-finite weight ({v}) at index {i}.");
                         values[i] = v;
@@ -437,28 +421,5 @@ public static class AutoencoderModelFile
         /// <summary>Training input range (absent in files written before it was recorded).</summary>
         public float? TrainingMin { get; set; }
         public float? TrainingMax { get; set; }
-    }
-
-    /// <summary>Writes an autoencoder's own model file, length first, as the last part of a container.</summary>
-    internal static void WriteAutoencoder(BinaryWriter writer, AutoencoderTransformer autoencoder)
-    {
-        using var model = new MemoryStream();
-        autoencoder.Save(model);
-        writer.Write(model.Length);
-        writer.Write(model.GetBuffer().AsSpan(0, (int)model.Length));
-    }
-
-    /// <summary>
-    /// Reads what <see cref="WriteAutoencoder"/> wrote: the claimed length must be exactly the bytes left in the container
-    /// (<paramref name="what"/> names it in the error; at most the bytes left when more follow it, <paramref name="last"/>
-    /// false), then the autoencoder loads onto <paramref name="device"/>.
-    /// </summary>
-    internal static AutoencoderTransformer ReadAutoencoder(BinaryReader reader, ComputeDevice device, string what, bool last = true)
-    {
-        long length = reader.ReadInt64();
-        long left = reader.BaseStream.Length - reader.BaseStream.Position;
-        if (length < 0 || (last ? length != left : length > left))
-            throw new AutoencoderModelFormatException($"The {what} claims a {length}-byte autoencoder; {left} bytes are left.");
-        return AutoencoderModelFile.Load(new MemoryStream(reader.ReadBytes((int)length)), device);
     }
 }
