@@ -79,27 +79,34 @@ public sealed class AutoencoderOptions
     }
 
     /// <summary>Input column: a known-size vector of <see cref="float"/>.</summary>
+    [DoesNotChangeWeights]
     public string InputColumnName { get; set; } = AutoencoderColumnNames.Features;
 
     /// <summary>Name of the appended latent-code column.</summary>
+    [DoesNotChangeWeights]
     public string LatentColumnName { get; set; } = AutoencoderColumnNames.LatentCode;
 
     /// <summary>Name of the appended reconstruction column.</summary>
+    [DoesNotChangeWeights]
     public string ReconstructionColumnName { get; set; } = AutoencoderColumnNames.Reconstruction;
 
     /// <summary>Name of the appended reconstruction-error column.</summary>
+    [DoesNotChangeWeights]
     public string ReconstructionErrorColumnName { get; set; } = AutoencoderColumnNames.ReconstructionError;
 
     /// <summary>Name of the appended posterior log-variance column (variational autoencoders).</summary>
+    [DoesNotChangeWeights]
     public string LatentLogVarianceColumnName { get; set; } = AutoencoderColumnNames.LatentLogVariance;
 
     /// <summary>Name of the appended sampled-code column (variational autoencoders).</summary>
+    [DoesNotChangeWeights]
     public string SampledLatentCodeColumnName { get; set; } = AutoencoderColumnNames.SampledLatentCode;
 
     /// <summary>
     /// Which columns <c>Transform</c> appends. Only active columns cost a forward pass. The log-variance and sampled
     /// code need <see cref="LatentHead"/> = <see cref="Networks.LatentHead.Gaussian"/>.
     /// </summary>
+    [DoesNotChangeWeights]
     public AutoencoderOutputs Outputs { get; set; } = AutoencoderOutputs.All;
 
     /// <summary>The name of the column of one output kind.</summary>
@@ -323,6 +330,7 @@ public sealed class AutoencoderOptions
     public double EarlyStoppingMinDelta { get; set; }
 
     /// <summary>Device to train and run on.</summary>
+    [DoesNotChangeWeights]
     public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
 
     /// <summary>
@@ -331,18 +339,22 @@ public sealed class AutoencoderOptions
     /// <see cref="Defaults.MaxThreadsPerCore"/> x <see cref="Environment.ProcessorCount"/> (oversubscribed threads make
     /// training many times slower, never faster).
     /// </summary>
+    [DoesNotChangeWeights]
     public int Threads { get; set; }
 
     /// <summary>How <c>Fit</c> holds the training rows.</summary>
+    [DoesNotChangeWeights]
     public DataCaching Caching { get; set; } = DataCaching.Auto;
 
     /// <summary>Largest cache under <see cref="DataCaching.Auto"/>, in bytes.</summary>
+    [DoesNotChangeWeights]
     public long MaxCacheBytes { get; set; } = Defaults.MaxCacheBytes;
 
     /// <summary>Rows in the shuffle buffer when streaming.</summary>
     public int ShuffleBufferRows { get; set; } = Defaults.ShuffleBufferRows;
 
     /// <summary>Rows per forward pass when <c>Transform</c> computes its columns.</summary>
+    [DoesNotChangeWeights]
     public int TransformBatchSize { get; set; } = Defaults.TransformBatchSize;
 
     /// <summary>Receives a record after every epoch.</summary>
@@ -359,9 +371,11 @@ public sealed class AutoencoderOptions
     /// is, so a resumed run skips it. <c>Fit</c> checks before any training that the directory exists (it is not
     /// created) and a file can be created in it (<see cref="Training.AutoencoderCheckpointException"/> otherwise).
     /// </summary>
+    [DoesNotChangeWeights]
     public string? CheckpointPath { get; set; }
 
     /// <summary>Epochs between checkpoints (default 1: after every epoch). The last epoch always writes one.</summary>
+    [DoesNotChangeWeights]
     public int CheckpointEveryEpochs { get; set; } = 1;
 
     /// <summary>
@@ -370,6 +384,7 @@ public sealed class AutoencoderOptions
     /// (<see cref="Training.AutoencoderCheckpointException"/>) a checkpoint written with other training options, another network
     /// or other data (row count and value range), and a damaged one (<see cref="Persistence.AutoencoderModelFormatException"/>).
     /// </summary>
+    [DoesNotChangeWeights]
     public string? ResumeFromCheckpoint { get; set; }
 
     /// <summary>

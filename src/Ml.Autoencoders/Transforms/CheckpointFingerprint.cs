@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.Json;
 using Ml.Autoencoders.Training;
 
@@ -6,29 +7,19 @@ namespace Ml.Autoencoders.Transforms;
 /// <summary>What of <see cref="AutoencoderOptions"/> identifies a training run for its checkpoints (see <see cref="CheckpointRun"/>).</summary>
 internal static class CheckpointFingerprint
 {
+    /// <summary>The options the fingerprint leaves out: those marked <see cref="DoesNotChangeWeightsAttribute"/>.</summary>
+    internal static readonly PropertyInfo[] LeftOut = typeof(AutoencoderOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance)
+        .Where(p => p.IsDefined(typeof(DoesNotChangeWeightsAttribute), inherit: false)).ToArray();
+
     /// <summary>
-    /// The options as canonical JSON, without those that cannot change the weights (column names, outputs, device,
-    /// threads, caching limits, checkpoint paths, progress, cancellation).
+    /// The options as canonical JSON, with every option marked <see cref="DoesNotChangeWeightsAttribute"/> set back to
+    /// its default (options that are not serialised, such as progress and cancellation, are not in the JSON at all).
     /// </summary>
     internal static string Of(AutoencoderOptions options)
     {
         var o = options.Clone();
         var defaults = new AutoencoderOptions();
-        o.InputColumnName = defaults.InputColumnName;
-        o.LatentColumnName = defaults.LatentColumnName;
-        o.ReconstructionColumnName = defaults.ReconstructionColumnName;
-        o.ReconstructionErrorColumnName = defaults.ReconstructionErrorColumnName;
-        o.LatentLogVarianceColumnName = defaults.LatentLogVarianceColumnName;
-        o.SampledLatentCodeColumnName = defaults.SampledLatentCodeColumnName;
-        o.Outputs = defaults.Outputs;
-        o.Device = defaults.Device;
-        o.Threads = 0;
-        o.Caching = defaults.Caching;
-        o.MaxCacheBytes = defaults.MaxCacheBytes;
-        o.TransformBatchSize = defaults.TransformBatchSize;
-        o.CheckpointPath = null;
-        o.CheckpointEveryEpochs = 1;
-        o.ResumeFromCheckpoint = null;
+        foreach (var property in LeftOut) property.SetValue(o, property.GetValue(defaults));
         return JsonSerializer.Serialize(o, AutoencoderModelFile.Json);
     }
 }
