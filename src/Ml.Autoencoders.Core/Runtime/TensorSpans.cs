@@ -7,7 +7,7 @@ namespace Ml.Autoencoders.Runtime;
 /// <summary>
 /// Copies between managed memory and CPU tensors through a span over the tensor's own storage.
 /// TorchSharp's element accessor (<c>data&lt;T&gt;().CopyFrom/CopyTo</c>) walks elements one by one and
-/// was measured 60x slower for a 1024 x 784 batch (5.1 ms against 0.08 ms).
+/// is far slower for batches of the sizes the library moves.
 /// </summary>
 internal static class TensorSpans
 {

@@ -76,8 +76,8 @@ public static class TorchRuntime
     /// with munmap, so a training step whose activations are a few MiB page-faults zeroed pages every step; freeing a
     /// large mmapped block raises the threshold to that block's size (up to 32 MiB), after which such buffers are reused
     /// from the heap. Training steps trigger that themselves only once something frees a block that large, which may be
-    /// never in a short fit: the first convolutional fit in a fresh process ran at 4,100 rows/s instead of 7,100
-    /// (Fashion-MNIST denoising net, 2 threads). Freeing one 24 MiB block here moves the threshold as glibc's own
+    /// never in a short fit, and the first fit in a fresh process then runs markedly slower than the next ones
+    /// (bench/README.md). Freeing one 24 MiB block here moves the threshold as glibc's own
     /// heuristic would, once per process; settings the host fixed (MALLOC_MMAP_THRESHOLD_, mallopt) turn that
     /// heuristic off and are left as they are. Other allocators just allocate and free the block.
     /// </summary>

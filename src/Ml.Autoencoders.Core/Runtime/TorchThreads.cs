@@ -72,10 +72,9 @@ internal static class TorchThreads
 
     /// <summary>
     /// libtorch's OpenMP workers (GNU libgomp) spin while they wait for work. On a quiet machine that is what makes two
-    /// threads pay (the classic dense fit: 113,700 samples/s spinning, 73,700 with OMP_WAIT_POLICY=PASSIVE, bench part
-    /// c); next to another busy process a spinning worker holds a core the thread it waits for needs, and every small
-    /// parallel region waits for the scheduler: the same fit fell to 634 samples/s, and a 16-d autoencoder on 1,437 x 64
-    /// rows took 1.5-5.6 s per epoch instead of 0.03-0.25 s. So while a fit runs with the default thread count, this
+    /// threads pay (a passive wait policy costs about a third of a quiet fit's speed); next to another busy process a
+    /// spinning worker holds a core the thread it waits for needs, and every small parallel region waits for the
+    /// scheduler, so fits slow down by orders of magnitude (figures in bench/README.md, parts c and j). So while a fit runs with the default thread count, this
     /// measures, every 0.25 s, how much CPU other processes use (/proc/stat minus this process's /proc/self/stat): from
     /// <see cref="BusyCores"/> cores on it trains with one thread (no parallel regions, nothing spins), and back with the
     /// default count once they use less than <see cref="QuietCores"/>.

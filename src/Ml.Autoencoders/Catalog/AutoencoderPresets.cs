@@ -112,11 +112,10 @@ public static class AutoencoderPresets
     /// <para>
     /// <paramref name="classic"/> = true is the Keras tutorial's recipe exactly: transposed convolutions, ReLU, Adam at
     /// 1e-3 constant. The default adds batch normalisation after every hidden convolution and uses Adam at 2e-3 with a
-    /// cosine schedule: on Fashion-MNIST, noise 0.6, 10 epochs it denoises better at the same speed (figures in the
-    /// README). Nearest-neighbour upsampling + convolution instead of the transposed convolutions
-    /// (<see cref="DecoderLayerKind.UpsampleConvolution"/>) gained another 0.1 dB there but trained at about 0.65 of
-    /// the speed, so it is not the default. <paramref name="channels"/> sets the encoder's channels (the decoder mirrors them):
-    /// { 32, 16 } denoised better again in our sweep (17.0 dB classic, 17.4 dB with batch norm and upsampling) at 0.3-0.4 of the speed. Each entry halves the image (stride 2), so the
+    /// cosine schedule, which denoised better at the same speed in the benchmark (bench/README.md). Nearest-neighbour
+    /// upsampling + convolution instead of the transposed convolutions (<see cref="DecoderLayerKind.UpsampleConvolution"/>)
+    /// is slower and is not the default. <paramref name="channels"/> sets the encoder's channels (the decoder mirrors
+    /// them); wider channels denoise better at a fraction of the speed. Each entry halves the image (stride 2), so the
     /// height and width must be divisible by 2 per entry for the decoder to end at the image shape.
     /// </para>
     /// </summary>

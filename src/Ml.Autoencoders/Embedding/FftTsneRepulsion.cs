@@ -32,7 +32,7 @@ namespace Ml.Autoencoders.Embedding;
 /// Accuracy is set by the interpolation, ~h³: with the defaults, ten dense clusters (σ = 3, range 100) give relative
 /// errors ~3e-3 in Z and ~2e-2 in F (‖·‖ over all points), intervals of 0.5 ~3e-4 and ~3e-3, intervals of 0.5 with 5
 /// nodes ~1e-5 and ~1e-4; a uniform spread over 5 x 5 (h = 0.1) ~1e-7 and ~1e-5. The transforms run in float32 by
-/// default: measured 1.8 to 2.6 times faster than float64 (10k and 70k points), and their rounding (relative ~1e-7
+/// default: markedly faster than float64 (bench/README.md, part g), and their rounding (relative ~1e-7
 /// at range 1 to ~3e-4 in Z at range 400, growing with the range through the cancellations in Z) stays well under
 /// the default interpolation error; pass <c>singlePrecisionFft: false</c> for float64 with finer grids.
 /// </para>

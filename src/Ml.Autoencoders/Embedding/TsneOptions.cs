@@ -7,9 +7,8 @@ namespace Ml.Autoencoders.Embedding;
 public enum TsneGradientMethod
 {
     /// <summary>
-    /// <see cref="Exact"/> up to <see cref="TsneOptions.ExactMaximumRows"/> rows, <see cref="BarnesHut"/> above. (On
-    /// 10,000 Fashion-MNIST PCA-30 rows Barnes-Hut reached a lower KL divergence than FFT interpolation at FIt-SNE's
-    /// default grid, 1.45 against 1.55, at about the same speed on 2 cores; see the README.)
+    /// <see cref="Exact"/> up to <see cref="TsneOptions.ExactMaximumRows"/> rows, <see cref="BarnesHut"/> above
+    /// (Barnes-Hut reached a lower KL divergence than FFT interpolation at about the same speed; figures in bench/README.md).
     /// </summary>
     Auto,
 

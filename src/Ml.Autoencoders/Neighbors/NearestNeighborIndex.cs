@@ -10,9 +10,9 @@ namespace Ml.Autoencoders.Neighbors;
 /// Exact k-nearest-neighbour search as batched matrix products on TorchSharp: the training rows live in one tensor
 /// with their squared norms; each chunk of query rows costs one product with all training rows and one top-k, so
 /// memory is chunk x training rows, never a per-row loop. Euclidean candidates come from ‖q‖² − 2 q·t + ‖t‖² (clamped
-/// at 0), and the k chosen distances are then recomputed directly; cosine comes from unit-normalised rows. Groundwork for the k-NN trainer (issue 7).
+/// at 0), and the k chosen distances are then recomputed directly; cosine comes from unit-normalised rows.
 /// Euclidean search on a CPU with bfloat16 matrix units instead screens with a bfloat16 product and proves its answer
-/// exact (remarks); on Fashion-MNIST (10,000 x 60,000 x 784, k = 5, 2 cores) that took 2.5–2.9 s against 7.2–8.2 s.
+/// exact (remarks), which is several times faster there (bench/README.md, part (g)).
 /// </summary>
 /// <remarks>
 /// <para>
