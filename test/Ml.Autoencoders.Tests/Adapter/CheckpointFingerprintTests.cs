@@ -6,7 +6,7 @@ using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Transforms;
 
-namespace Ml.Autoencoders.Tests.Adapter;
+namespace Ml.Autoencoders.Tests;
 
 /// <summary>
 /// The checkpoint fingerprint is derived from the options' own declarations, not from a list: every serialised option

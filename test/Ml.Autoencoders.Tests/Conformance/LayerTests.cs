@@ -1,6 +1,6 @@
 using System.Reflection;
 
-namespace Ml.Autoencoders.Tests.Architecture;
+namespace Ml.Autoencoders.Tests;
 
 /// <summary>The layers of docs/architecture.md, checked on the compiled assemblies.</summary>
 [TestClass]

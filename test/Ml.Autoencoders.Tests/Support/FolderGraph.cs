@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Reflection.Emit;
 
-namespace Ml.Autoencoders.Tests.Architecture;
+namespace Ml.Autoencoders.Tests;
 
 /// <summary>
 /// The dependency graph between the library's folders (namespaces), read from the compiled assemblies: every type a
