@@ -1,12 +1,11 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Anomaly;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

@@ -1,8 +1,7 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Bench;

@@ -1,9 +1,8 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,7 +1,5 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using System.Diagnostics;
-using Ml.Autoencoders.Networks;
-using TorchSharp;
+using Ml.Autoencoders.Networks.Convolutional;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Bench;

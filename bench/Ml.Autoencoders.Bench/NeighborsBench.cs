@@ -1,14 +1,12 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Embedding;
 using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.SampleData;
 using TorchSharp;
 using static TorchSharp.torch;
 

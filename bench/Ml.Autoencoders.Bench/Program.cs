@@ -1,4 +1,3 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
@@ -6,9 +5,9 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;

@@ -1,11 +1,10 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Bench;

@@ -1,11 +1,8 @@
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.SampleData;
-using System.Text.Json;
 using Microsoft.ML;
-using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;

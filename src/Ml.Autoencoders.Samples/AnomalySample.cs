@@ -1,9 +1,8 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Anomaly;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 
 namespace Ml.Autoencoders.Samples;
 

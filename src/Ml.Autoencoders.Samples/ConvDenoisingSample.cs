@@ -1,11 +1,10 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 using SkiaSharp;
 using static Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator;

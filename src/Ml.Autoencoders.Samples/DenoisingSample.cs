@@ -1,11 +1,10 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

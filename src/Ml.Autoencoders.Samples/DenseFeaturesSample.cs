@@ -1,8 +1,7 @@
 using System.Diagnostics;
-using Microsoft.ML.Data;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Training;

@@ -1,10 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;

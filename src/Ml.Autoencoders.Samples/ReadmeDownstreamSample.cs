@@ -1,13 +1,9 @@
-using Ml.Autoencoders.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
-using Ml.Autoencoders;
-using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Classification;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Embedding;
-using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;

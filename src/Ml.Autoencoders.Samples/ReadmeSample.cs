@@ -1,8 +1,6 @@
-using Ml.Autoencoders.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;

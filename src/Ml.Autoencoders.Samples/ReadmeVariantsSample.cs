@@ -1,11 +1,8 @@
-using Ml.Autoencoders.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders;
 using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Transforms;
+using Ml.Autoencoders.SampleData;
 
 namespace Ml.Autoencoders.Samples;
 

@@ -1,8 +1,8 @@
-using Ml.Autoencoders.Models;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Analysis;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Transforms;

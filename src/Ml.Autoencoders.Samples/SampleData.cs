@@ -1,7 +1,6 @@
-using Ml.Autoencoders.SampleData;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 
 namespace Ml.Autoencoders.Samples;
 

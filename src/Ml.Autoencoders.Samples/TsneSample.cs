@@ -1,10 +1,8 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Analysis;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Embedding;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;

@@ -1,8 +1,7 @@
-using Ml.Autoencoders.SampleData;
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

@@ -1,6 +1,5 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
-using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders;

@@ -1,7 +1,6 @@
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

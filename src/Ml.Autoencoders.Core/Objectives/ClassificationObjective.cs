@@ -1,5 +1,4 @@
 using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

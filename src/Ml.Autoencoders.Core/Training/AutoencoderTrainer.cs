@@ -1,9 +1,7 @@
-using Ml.Autoencoders.Runtime;
 using System.Diagnostics;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Persistence;
-using TorchSharp;
+using Ml.Autoencoders.Runtime;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Training;

@@ -1,9 +1,6 @@
-using Ml.Autoencoders.Persistence;
 using System.Text.Json;
+using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
-using Ml.Autoencoders.Training;
-using TorchSharp;
-using TorchSharp.Modules;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Training;

@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
 
 namespace Ml.Autoencoders.Training;

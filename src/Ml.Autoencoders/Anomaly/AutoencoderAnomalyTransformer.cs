@@ -1,11 +1,10 @@
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
 

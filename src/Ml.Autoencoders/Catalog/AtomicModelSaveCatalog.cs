@@ -1,6 +1,6 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 
 namespace Ml.Autoencoders;
 

@@ -1,6 +1,6 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;

@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

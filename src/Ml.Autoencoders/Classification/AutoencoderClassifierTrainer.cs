@@ -1,11 +1,10 @@
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.Pipeline;
-using Ml.Autoencoders.Runtime;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
+using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;

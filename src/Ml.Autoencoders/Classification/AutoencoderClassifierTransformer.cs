@@ -1,9 +1,6 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
-using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Neighbors;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;

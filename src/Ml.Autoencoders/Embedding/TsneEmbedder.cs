@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Objectives;
 using System.Diagnostics;
 using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Neighbors;

@@ -1,7 +1,6 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Transforms;
+using Ml.Autoencoders.Pipeline;
 
 namespace Ml.Autoencoders.Embedding;
 

@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Objectives;
 using System.Diagnostics;
 
 namespace Ml.Autoencoders.Embedding;

@@ -1,7 +1,7 @@
-using Ml.Autoencoders.Pipeline;
-using Ml.Autoencoders.Transforms;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Neighbors;
 

@@ -1,8 +1,7 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
 

@@ -1,7 +1,6 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
-using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 
 namespace Ml.Autoencoders.Neighbors;

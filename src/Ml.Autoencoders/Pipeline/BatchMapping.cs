@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
 
 namespace Ml.Autoencoders.Pipeline;
 

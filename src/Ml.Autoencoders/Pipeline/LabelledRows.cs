@@ -1,6 +1,6 @@
-using Ml.Autoencoders.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
 
 namespace Ml.Autoencoders.Pipeline;
 

@@ -1,9 +1,7 @@
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.Persistence;
 using System.Reflection;
 using Microsoft.ML;
 using Microsoft.ML.Runtime;
-using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Pipeline;

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Pipeline;
 

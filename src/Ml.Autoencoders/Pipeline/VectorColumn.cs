@@ -1,8 +1,6 @@
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Networks;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Ml.Autoencoders.Data;
 
 namespace Ml.Autoencoders.Pipeline;
 

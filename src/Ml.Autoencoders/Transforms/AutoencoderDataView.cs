@@ -1,6 +1,5 @@
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
-using Microsoft.ML.Data;
+using Ml.Autoencoders.Pipeline;
 
 namespace Ml.Autoencoders.Transforms;
 

@@ -1,16 +1,13 @@
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.Pipeline;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
-using TorchSharp;
-using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Transforms;
 

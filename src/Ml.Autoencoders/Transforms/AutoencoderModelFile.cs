@@ -1,16 +1,14 @@
+using System.Buffers.Binary;
+using System.Text.Json;
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Networks.Dense;
-using Ml.Autoencoders.Models;
-using System.Buffers.Binary;
-using System.Text;
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
-using Ml.Autoencoders.Persistence;
-using static Ml.Autoencoders.Training.TrainingJson;
 using TorchSharp;
+using static Ml.Autoencoders.Training.TrainingJson;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Transforms;

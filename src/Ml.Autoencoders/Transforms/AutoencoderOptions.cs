@@ -1,12 +1,12 @@
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
+using System.Text.Json.Serialization;
+using Microsoft.ML;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
-using Microsoft.ML;
-using System.Text.Json.Serialization;
 
 namespace Ml.Autoencoders.Transforms;
 

@@ -1,8 +1,6 @@
-using Ml.Autoencoders.Pipeline;
-using Ml.Autoencoders.Transforms;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Pipeline;
 
 namespace Ml.Autoencoders.Transforms;
 

@@ -1,8 +1,7 @@
+using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Pipeline;
 using TorchSharp;
-using Microsoft.ML;
-using Ml.Autoencoders.Transforms;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Transforms;

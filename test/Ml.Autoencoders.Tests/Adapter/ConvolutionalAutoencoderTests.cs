@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.ML;
@@ -7,6 +6,7 @@ using Microsoft.ML.Transforms.Image;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Transforms;
 

@@ -1,7 +1,6 @@
-using Ml.Autoencoders.SampleData;
 using System.Buffers.Binary;
 using System.IO.Compression;
-using Ml.Autoencoders.Data;
+using Ml.Autoencoders.SampleData;
 
 namespace Ml.Autoencoders.Tests;
 

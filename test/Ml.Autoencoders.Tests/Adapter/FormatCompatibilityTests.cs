@@ -1,12 +1,12 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Anomaly;
 using Ml.Autoencoders.Classification;
 using Ml.Autoencoders.Embedding;
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Neighbors;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Tests;

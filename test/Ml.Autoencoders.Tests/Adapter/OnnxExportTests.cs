@@ -1,10 +1,10 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Onnx;
 using Ml.Autoencoders.Transforms;
 

@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

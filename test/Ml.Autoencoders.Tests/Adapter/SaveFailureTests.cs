@@ -1,7 +1,6 @@
 using Microsoft.ML;
 using Ml.Autoencoders.Anomaly;
 using Ml.Autoencoders.Neighbors;
-using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
 

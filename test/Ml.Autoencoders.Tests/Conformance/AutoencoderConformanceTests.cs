@@ -1,8 +1,8 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using Microsoft.ML;
-using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Tests;

@@ -1,7 +1,7 @@
-using Ml.Autoencoders.Networks.Convolutional;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Transforms;
 using static TorchSharp.torch;
 

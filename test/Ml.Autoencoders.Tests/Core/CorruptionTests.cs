@@ -1,12 +1,10 @@
-using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Transforms;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Tests;

@@ -1,7 +1,6 @@
+using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Networks.Dense;
-using Microsoft.ML;
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;
 using static TorchSharp.torch;

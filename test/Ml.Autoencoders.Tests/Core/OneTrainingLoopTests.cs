@@ -5,7 +5,6 @@ using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

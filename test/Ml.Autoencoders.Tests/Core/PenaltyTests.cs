@@ -1,8 +1,8 @@
-using Ml.Autoencoders.Networks.Dense;
-using Ml.Autoencoders.Models;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;

@@ -1,11 +1,9 @@
-using Ml.Autoencoders.Networks.Dense;
 using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Training;
-using Ml.Autoencoders.Transforms;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Tests;

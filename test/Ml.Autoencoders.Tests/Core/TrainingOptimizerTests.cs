@@ -1,5 +1,4 @@
 using Ml.Autoencoders.Training;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

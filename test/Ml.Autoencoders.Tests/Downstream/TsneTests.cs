@@ -1,6 +1,5 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders.Analysis;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Embedding;
 using Ml.Autoencoders.Persistence;

@@ -1,12 +1,11 @@
-using Ml.Autoencoders.Networks.Dense;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Training;
 using Ml.Autoencoders.Transforms;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Tests;

@@ -1,6 +1,3 @@
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
-using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Compression;
@@ -11,6 +8,8 @@ using Microsoft.ML.Data;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Transforms;

@@ -1,13 +1,13 @@
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
-using Ml.Autoencoders.Models;
 using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Microsoft.ML;
 using Microsoft.ML.Transforms;
 using Ml.Autoencoders.Classification;
+using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Neighbors;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Transforms;
 using static TorchSharp.torch;

@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Networks;
 namespace Ml.Autoencoders.Networks.Convolutional;
 
 /// <summary>What a planned layer computes.</summary>

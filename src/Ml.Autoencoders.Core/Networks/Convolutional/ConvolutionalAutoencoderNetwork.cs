@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Dense;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

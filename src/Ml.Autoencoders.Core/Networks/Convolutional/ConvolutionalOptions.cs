@@ -1,4 +1,3 @@
-using Ml.Autoencoders.Networks;
 using System.Text.Json.Serialization;
 
 namespace Ml.Autoencoders.Networks.Convolutional;

@@ -1,6 +1,4 @@
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Runtime;
-using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

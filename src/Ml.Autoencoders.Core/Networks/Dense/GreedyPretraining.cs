@@ -1,7 +1,6 @@
 using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Training;
-using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Training;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Networks.Dense;
