@@ -1,0 +1,115 @@
+using System.Reflection;
+using System.Text.Json;
+using Ml.Autoencoders.Corruption;
+using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Objectives;
+using Ml.Autoencoders.Transforms;
+
+namespace Ml.Autoencoders.Tests;
+
+/// <summary>
+/// Every option of <see cref="AutoencoderOptions"/> reaches the core: changing it changes the training settings, the
+/// objective or the network spec the estimator hands the core, or it is one of the options the adapter itself
+/// consumes (listed below with where). A new option that is copied nowhere fails here instead of being silently ignored.
+/// </summary>
+[TestClass]
+public sealed class OptionMappingTests
+{
+    /// <summary>Options the adapter consumes itself, with the place that reads them.</summary>
+    private static readonly Dictionary<string, string> ConsumedByTheAdapter = new()
+    {
+        [nameof(AutoencoderOptions.InputColumnName)] = "schema checks and the row reader",
+        [nameof(AutoencoderOptions.LatentColumnName)] = "output columns",
+        [nameof(AutoencoderOptions.ReconstructionColumnName)] = "output columns",
+        [nameof(AutoencoderOptions.ReconstructionErrorColumnName)] = "output columns",
+        [nameof(AutoencoderOptions.LatentLogVarianceColumnName)] = "output columns",
+        [nameof(AutoencoderOptions.SampledLatentCodeColumnName)] = "output columns",
+        [nameof(AutoencoderOptions.Outputs)] = "output columns",
+        [nameof(AutoencoderOptions.TransformBatchSize)] = "Transform's batches",
+        [nameof(AutoencoderOptions.OutputActivation)] = "chosen from the training range before the spec is built (AutoencoderEstimator.Fit)",
+        [nameof(AutoencoderOptions.ValidationFraction)] = "TrainingDataPreparation",
+        [nameof(AutoencoderOptions.ValidationData)] = "TrainingDataPreparation",
+        [nameof(AutoencoderOptions.SmallDataRows)] = "AutoencoderOptions.ForRows (the small-data rule)",
+        [nameof(AutoencoderOptions.Caching)] = "TrainingDataPreparation",
+        [nameof(AutoencoderOptions.MaxCacheBytes)] = "TrainingDataPreparation",
+        [nameof(AutoencoderOptions.ShuffleBufferRows)] = "TrainingDataPreparation (streaming)",
+        [nameof(AutoencoderOptions.Threads)] = "TorchThreads.Use around Fit",
+        [nameof(AutoencoderOptions.PretrainEpochs)] = "greedy pretraining's settings (AutoencoderEstimator.Fit)",
+        [nameof(AutoencoderOptions.PretrainLearningRate)] = "greedy pretraining's settings (AutoencoderEstimator.Fit)",
+        [nameof(AutoencoderOptions.CheckpointPath)] = "CheckpointRun.Plan",
+        [nameof(AutoencoderOptions.CheckpointEveryEpochs)] = "CheckpointRun.Plan",
+        [nameof(AutoencoderOptions.ResumeFromCheckpoint)] = "CheckpointRun.Check",
+    };
+
+    /// <summary>Each option changes what the core receives, or is consumed by the adapter (and then it does not reach the mapped settings).</summary>
+    [TestMethod]
+    public void EveryOptionReachesTheCoreOrIsConsumedByTheAdapter()
+    {
+        string baseline = Mapped(new AutoencoderOptions());
+        var unmapped = new List<string>();
+        foreach (var property in typeof(AutoencoderOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
+        {
+            var options = new AutoencoderOptions();
+            property.SetValue(options, ChangedValue(property, property.GetValue(options)));
+            bool reachesTheCore = Mapped(options) != baseline;
+            bool adapter = ConsumedByTheAdapter.ContainsKey(property.Name);
+            if (!reachesTheCore && !adapter) unmapped.Add(property.Name);
+        }
+        Assert.IsEmpty(unmapped, "options that reach neither the core's settings, objective or network spec nor a listed adapter consumer: " + string.Join(", ", unmapped));
+    }
+
+    /// <summary>The test notices a dropped copy: the mapped settings of two option sets that differ only in the learning rate differ.</summary>
+    [TestMethod]
+    public void TheMappingShowsEachCopiedValue()
+    {
+        Assert.AreNotEqual(Mapped(new AutoencoderOptions()), Mapped(new AutoencoderOptions { LearningRate = 0.5 }));
+        Assert.AreNotEqual(Mapped(new AutoencoderOptions()), Mapped(new AutoencoderOptions { KlWeight = 0.5 }));
+        Assert.AreNotEqual(Mapped(new AutoencoderOptions()), Mapped(new AutoencoderOptions { LatentDimension = 3 }));
+    }
+
+    /// <summary>What the estimator hands the core for these options (settings, objective, network spec), as text.</summary>
+    private static string Mapped(AutoencoderOptions o)
+    {
+        var s = AutoencoderEstimator.ToSettings(o);
+        var objective = AutoencoderEstimator.ToObjective(o);
+        object spec = o.Convolution is null
+            ? AutoencoderEstimator.DenseSpec(o, 12, Activation.Linear)
+            : AutoencoderEstimator.ConvSpec(o, Activation.Linear);
+        string settings = string.Join(";", s.GetType().GetProperties().Where(p => p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string))
+            .Select(p => $"{p.Name}={p.GetValue(s)}"));
+        string objectiveText = $"{objective.Loss};{objective.KlWeight};{objective.KlWarmupEpochs};{objective.Corruption?.GetType().Name}:{(objective.Corruption is null ? "" : JsonSerializer.Serialize(objective.Corruption, objective.Corruption.GetType()))};" +
+            string.Join(",", objective.Penalties.Select(p => p.GetType().Name + JsonSerializer.Serialize(p, p.GetType())));
+        string specText = spec switch
+        {
+            Networks.Dense.DenseNetworkSpec d => d + string.Join(",", d.HiddenSizes) + string.Join(",", d.HiddenActivations),
+            ConvNetworkSpec c => JsonSerializer.Serialize(c.Convolution) + c.Core,
+            _ => throw new AssertFailedException("unknown spec"),
+        };
+        return settings + "|" + objectiveText + "|" + specText + "|" + (s.Progress is null) + (s.CancellationToken.CanBeCanceled);
+    }
+
+    private static object? ChangedValue(PropertyInfo property, object? value)
+    {
+        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        if (type.IsEnum)
+            return type.IsDefined(typeof(FlagsAttribute)) ? Enum.ToObject(type, 1) : Enum.GetValues(type).Cast<object>().First(v => !v.Equals(value));
+        return type switch
+        {
+            _ when type == typeof(int) => value is int i ? i + 3 : 3,
+            _ when type == typeof(long) => value is long l ? l + 3 : 3L,
+            _ when type == typeof(double) => value is double d ? d * 2 + 0.25 : 0.25,
+            _ when type == typeof(bool) => !(bool)value!,
+            _ when type == typeof(string) => (value as string ?? "") + "x",
+            _ when type == typeof(int[]) => new[] { 5, 4 },
+            _ when type == typeof(Activation[]) => new[] { Activation.Tanh, Activation.Tanh },
+            _ when type == typeof(List<AutoencoderPenalty>) => new List<AutoencoderPenalty> { new SparsityPenalty() },
+            _ when type == typeof(InputCorruption) => new GaussianNoise(),
+            _ when type == typeof(ConvolutionalOptions) => new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 4) },
+            _ when type == typeof(Microsoft.ML.IDataView) => null,
+            _ when type == typeof(IProgress<Training.EpochRecord>) => new Progress<Training.EpochRecord>(),
+            _ when type == typeof(CancellationToken) => new CancellationTokenSource().Token,
+            _ => throw new AssertFailedException($"{property.Name}: add a changed value for type {type.Name} to this test"),
+        };
+    }
+}
