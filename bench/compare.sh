@@ -11,6 +11,7 @@
 #   --noise-band PCT     band for throughput/time ratios when the runs give no repetition spread (default 10, a judgment)
 #   --noise-floor PCT    smallest band taken from the runs' repetition spread (default 3, a judgment)
 #   --quality-band PCT   band for quality ratios (losses, MSE, AUROC, PSNR, accuracy, ...; default 1, a judgment)
+#   --max-band PCT       a measured band above this gives "too noisy to judge" instead of a verdict (default 50)
 #
 # The before-tree is a clean `git worktree add --detach` of <before-commit> in a temporary directory outside the
 # repository; it is removed at the end, also on failure or Ctrl-C. Generated, git-ignored benchmark inputs of this tree
@@ -27,7 +28,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
-usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in -h|--help) usage; exit 0 ;; esac
@@ -38,6 +39,7 @@ log_dir=""
 noise_band=10
 noise_floor=3
 quality_band=1
+max_band=50
 only=""
 run_opts=()
 while [ $# -gt 0 ]; do
@@ -46,6 +48,7 @@ while [ $# -gt 0 ]; do
     --noise-band) [ $# -ge 2 ] || die "--noise-band needs a value"; noise_band=$2; shift 2 ;;
     --noise-floor) [ $# -ge 2 ] || die "--noise-floor needs a value"; noise_floor=$2; shift 2 ;;
     --quality-band) [ $# -ge 2 ] || die "--quality-band needs a value"; quality_band=$2; shift 2 ;;
+    --max-band) [ $# -ge 2 ] || die "--max-band needs a value"; max_band=$2; shift 2 ;;
     --only) [ $# -ge 2 ] || die "--only needs a value"; only=$2; shift 2 ;;
     --soak|--stream) die "$1 prints another summary; compare.sh compares the parts (a)-(j), (t)" ;;
     -h|--help) usage; exit 0 ;;
@@ -166,7 +169,7 @@ elapsed=$(( $(date +%s) - start ))
 
 echo
 python3 "$here/compare_summary.py" "$log_dir" --parts "$parts" \
-  --noise-band "$noise_band" --noise-floor "$noise_floor" --quality-band "$quality_band"
+  --noise-band "$noise_band" --noise-floor "$noise_floor" --quality-band "$quality_band" --max-band "$max_band"
 echo "runs: $(( elapsed / 60 ))m$(( elapsed % 60 ))s for ${#parts} part(s) x 2 sides (builds not counted); logs: $log_dir"
 failed=0
 for k in "${!run_rc[@]}"; do [ "${run_rc[$k]}" -eq 0 ] || failed=1; done

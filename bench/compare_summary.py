@@ -2,6 +2,7 @@
 """Side-by-side table of two sets of bench/run.sh logs (used by bench/compare.sh).
 
     python3 bench/compare_summary.py LOGDIR [--parts abcde] [--noise-band 10] [--noise-floor 3] [--quality-band 1]
+                                            [--max-band 50]
 
 LOGDIR holds <part>-before.log and <part>-after.log per part letter (as bench/compare.sh writes them). From each log
 it reads the closing SUMMARY table (figure | library | reference | ratio | target | result; the column widths come
@@ -224,6 +225,7 @@ def main():
     ap.add_argument("--noise-band", type=float, default=10.0)
     ap.add_argument("--noise-floor", type=float, default=3.0)
     ap.add_argument("--quality-band", type=float, default=1.0)
+    ap.add_argument("--max-band", type=float, default=50.0, help="a measured band above this (percent) is no verdict")
     args = ap.parse_args()
 
     parts = args.parts
@@ -299,6 +301,9 @@ def main():
             worst = max(mv)
             moved = [m for m in mv if abs(m[1] - 1) > bnd]
             verdict = "within noise" if not moved else f"MOVED beyond noise ({len(moved)} of {len(mv)} rows)"
+            if bnd > args.max_band / 100:
+                verdict = (f"TOO NOISY TO JUDGE (band above {args.max_band:g}%: rerun on a quieter machine or with more "
+                           f"repetitions; {'no row' if not moved else f'{len(moved)} of {len(mv)} rows'} beyond it)")
             verdicts.append(f"({p}) {kind:7}: {verdict}; largest move {100 * (worst[1] - 1):+.1f}% ({worst[2]}); "
                             f"band +-{100 * bnd:.1f}% ({bsrc})")
             for m in sorted(moved, reverse=True):
