@@ -1,9 +1,5 @@
 using System.Reflection;
 using System.Text.Json.Serialization;
-using Ml.Autoencoders.Corruption;
-using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Tests;
@@ -29,7 +25,7 @@ public sealed class CheckpointFingerprintTests
         {
             if (property.IsDefined(typeof(JsonIgnoreAttribute))) continue; // not in any file: progress, cancellation, validation view
             var options = new AutoencoderOptions();
-            property.SetValue(options, OtherValue(property, property.GetValue(options)));
+            property.SetValue(options, OptionValues.Changed(property, property.GetValue(options)));
             bool changed = CheckpointFingerprint.Of(options) != baseline;
             if (leftOut.Contains(property))
                 Assert.IsFalse(changed, $"{property.Name} is marked as not changing the weights, yet it changes the fingerprint");
@@ -50,30 +46,5 @@ public sealed class CheckpointFingerprintTests
             Assert.DoesNotContain(name, names, $"{name} changes the weights");
         Assert.Contains(nameof(AutoencoderOptions.Threads), names);
         Assert.Contains(nameof(AutoencoderOptions.CheckpointPath), names);
-    }
-
-    private static object? OtherValue(PropertyInfo property, object? value)
-    {
-        var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        if (type.IsEnum)
-        {
-            var values = Enum.GetValues(type).Cast<object>().ToArray();
-            if (type.IsDefined(typeof(FlagsAttribute))) return Enum.ToObject(type, 1);
-            return values.First(v => !v.Equals(value));
-        }
-        return type switch
-        {
-            _ when type == typeof(int) => value is int i ? i + 3 : 3,
-            _ when type == typeof(long) => value is long l ? l + 3 : 3L,
-            _ when type == typeof(double) => value is double d ? d * 2 + 0.25 : 0.25,
-            _ when type == typeof(bool) => !(bool)value!,
-            _ when type == typeof(string) => (value as string ?? "") + "x",
-            _ when type == typeof(int[]) => new[] { 5, 4 },
-            _ when type == typeof(Activation[]) => new[] { Activation.Tanh },
-            _ when type == typeof(List<AutoencoderPenalty>) => new List<AutoencoderPenalty> { new SparsityPenalty() },
-            _ when type == typeof(InputCorruption) => new GaussianNoise(),
-            _ when type == typeof(ConvolutionalOptions) => new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 4) },
-            _ => throw new AssertFailedException($"{property.Name}: add a changed value for type {type.Name} to this test"),
-        };
     }
 }
