@@ -129,12 +129,12 @@ internal sealed class MappedBatch : IDisposable
         inputTensor is null ? null : rows == Capacity ? inputTensor : inputTensor.narrow(0, 0, rows);
 
     /// <summary>
-    /// Limits the next <see cref="IBatchMapper.Map"/> to the active columns in <paramref name="columns"/> (a prediction
-    /// engine asks getters only for the columns it reads); null = every active column.
+    /// Limits the next <see cref="IBatchMapper.Map"/> to the active columns whose bit is set in <paramref name="columns"/>
+    /// (bit c = appended column c; a prediction engine asks getters only for the columns it reads).
     /// </summary>
-    public void ComputeOnly(IReadOnlySet<int>? columns)
+    public void ComputeOnly(ulong columns)
     {
-        for (int c = 0; c < Values.Length; c++) computing[c] = Values[c] is not null && (columns is null || columns.Contains(c));
+        for (int c = 0; c < Values.Length; c++) computing[c] = Values[c] is not null && (columns >> c & 1) != 0;
     }
 
     /// <summary>
@@ -253,6 +253,8 @@ internal sealed class MappedRowMapper : IRowToRowMapper
 
     public MappedRowMapper(IBatchMapper mapper, DataViewSchema inputSchema)
     {
+        // A mapped row keeps its requested columns as bits of one ulong.
+        if (mapper.Columns.Count > 64) throw new NotSupportedException($"{mapper.Consumer} appends {mapper.Columns.Count} columns; a row mapper serves at most 64.");
         this.mapper = mapper;
         InputSchema = inputSchema;
         OutputSchema = BatchMapperSchema.OutputSchema(mapper, inputSchema);
@@ -280,7 +282,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
         private readonly HashSet<int> active;
         private readonly MappedBatch batch;
         private readonly ValueGetter<VBuffer<float>>? inputGetter;
-        private readonly HashSet<int> requested = new(), computed = new(); // a prediction engine asks getters only for what it reads
+        private ulong requested, computed; // bit c = appended column c; a prediction engine asks getters only for what it reads
         private VBuffer<float> inputValue;
         private long computedFor = -1;
 
@@ -309,7 +311,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             if (!active.Contains(column.Index)) throw new InvalidOperationException($"Column '{column.Name}' was not requested for this row.");
             var inner = batch.CreateGetter(column.Index - n, () => 0) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' holds {column.Type}; a getter of {typeof(TValue).Name} was asked for.");
-            requested.Add(column.Index - n);
+            requested |= 1UL << (column.Index - n);
             return (ref TValue value) =>
             {
                 EnsureComputed();
@@ -321,7 +323,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
         {
             // A prediction engine reuses one row object and moves its input: recompute when the position changes, or when
             // a getter asked for since needs a column the last computation left out.
-            if (computedFor == input.Position && computedFor >= 0 && computed.IsSupersetOf(requested)) return;
+            if (computedFor == input.Position && computedFor >= 0 && (requested & ~computed) == 0) return;
             var mapper = owner.mapper;
             inputGetter!(ref inputValue);
             VectorColumn.CopyDense(inputValue, batch.InputRow(0), mapper.InputColumnName, input.Position, mapper.Consumer);
@@ -329,8 +331,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             using (mapper.Lifetime.Use())
                 mapper.Map(batch.Inputs(1), 1, input.Position, batch);
             computedFor = input.Position;
-            computed.Clear();
-            computed.UnionWith(requested);
+            computed = requested;
         }
     }
 }
