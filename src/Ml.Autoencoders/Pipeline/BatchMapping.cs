@@ -190,6 +190,14 @@ internal static class BatchMapperSchema
         foreach (var column in mapper.Columns) builder.AddColumn(column.Name, column.Type, column.Annotations);
         return builder.ToSchema();
     }
+
+    /// <summary>The output schema of a view or row mapper about to compute: refused once the stage was released.</summary>
+    /// <exception cref="ObjectDisposedException">The stage's native memory was released.</exception>
+    public static DataViewSchema OutputSchemaForUse(IBatchMapper mapper, DataViewSchema input)
+    {
+        mapper.Lifetime.ThrowIfReleased();
+        return OutputSchema(mapper, input);
+    }
 }
 
 /// <summary>The lazy output of a batch mapper: input columns plus the appended ones, computed a batch at a time when asked for.</summary>
@@ -198,7 +206,7 @@ internal sealed class MappedDataView : AppendingDataView
     private readonly IBatchMapper mapper;
 
     public MappedDataView(IBatchMapper mapper, IDataView source)
-        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchema(mapper, source.Schema))
+        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchemaForUse(mapper, source.Schema))
     {
         this.mapper = mapper;
     }
@@ -257,7 +265,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
         if (mapper.Columns.Count > 64) throw new NotSupportedException($"{mapper.Consumer} appends {mapper.Columns.Count} columns; a row mapper serves at most 64.");
         this.mapper = mapper;
         InputSchema = inputSchema;
-        OutputSchema = BatchMapperSchema.OutputSchema(mapper, inputSchema);
+        OutputSchema = BatchMapperSchema.OutputSchemaForUse(mapper, inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }

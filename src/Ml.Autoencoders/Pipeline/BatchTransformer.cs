@@ -50,18 +50,13 @@ public abstract class BatchTransformer : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        BatchMapper.Lifetime.ThrowIfReleased();
         CheckInput(input.Schema);
         return new MappedDataView(BatchMapper, input);
     }
 
     /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>): a row's columns are computed on the first getter call.</summary>
     /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="Release"/>).</exception>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
-    {
-        BatchMapper.Lifetime.ThrowIfReleased();
-        return new MappedRowMapper(BatchMapper, inputSchema);
-    }
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => new MappedRowMapper(BatchMapper, inputSchema);
 
     /// <summary>
     /// Frees the transformer's native memory at once (after the batches being computed finish); the one way to free

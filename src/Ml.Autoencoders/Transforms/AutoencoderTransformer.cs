@@ -83,8 +83,7 @@ public sealed class AutoencoderTransformer : ITransformer
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        if (options.Convolution is { ImageShape: { } shape } conv)
-            VectorColumn.CheckImage(inputSchema, InputColumnName, shape, conv.PixelOrder);
+        CheckInput(inputSchema);
         return BatchMapperSchema.OutputSchema(mapper, inputSchema);
     }
 
@@ -94,8 +93,7 @@ public sealed class AutoencoderTransformer : ITransformer
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        mapper.Lifetime.ThrowIfReleased();
-        GetOutputSchema(input.Schema);
+        CheckInput(input.Schema);
         return new MappedDataView(mapper, input);
     }
 
@@ -103,9 +101,15 @@ public sealed class AutoencoderTransformer : ITransformer
     /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="Release"/>).</exception>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
-        mapper.Lifetime.ThrowIfReleased();
-        GetOutputSchema(inputSchema);
+        CheckInput(inputSchema);
         return new MappedRowMapper(mapper, inputSchema);
+    }
+
+    /// <summary>A convolutional body's images must have its shape and pixel order (the size check is the pipeline's).</summary>
+    private void CheckInput(DataViewSchema schema)
+    {
+        if (options.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(schema, InputColumnName, shape, conv.PixelOrder);
     }
 
     /// <summary>
