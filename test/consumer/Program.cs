@@ -20,7 +20,7 @@ double variance = rows.SelectMany(r => r.Features).Select(v => (v - 0.5) * (v - 
 model.Save("quickstart.model");
 var reloaded = AutoencoderTransformer.Load("quickstart.model");
 float reloadedError = reloaded.Transform(data).GetColumn<float>(AutoencoderColumnNames.ReconstructionError).First();
-reloaded.Model.Dispose(); // frees the network's native memory
+reloaded.Release(); // frees the network's native memory
 
 Console.WriteLine($"rows {errors.Length}, code width {codes[0].Length}, mean error {errors.Average():G4} (data variance {variance:G4}), reloaded row 0 {reloadedError:G6} vs {errors[0]:G6}");
 bool ok = errors.Length == 600 && codes[0].Length == 2 && errors.Average() < 0.2 * variance && reloadedError == errors[0];

@@ -321,6 +321,9 @@ public sealed class AutoencoderModel : IDisposable
         public long FirstRow;
     }
 
+    /// <summary>True once <see cref="Dispose"/> freed the native weights.</summary>
+    internal bool IsDisposed => disposed;
+
     /// <summary>Frees the native weights.</summary>
     public void Dispose()
     {

@@ -20,13 +20,13 @@ public enum AnomalyScoreKind
 public sealed class AutoencoderAnomalyOptions
 {
     /// <summary>The feature column: a known-size vector of <see cref="float"/>. Default "Features".</summary>
-    public string FeatureColumnName { get; set; } = "Features";
+    public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
 
     /// <summary>The appended score column (<see cref="float"/>, higher = more anomalous). Default "Score".</summary>
-    public string ScoreColumnName { get; set; } = "Score";
+    public string ScoreColumnName { get; set; } = DefaultColumnNames.Score;
 
     /// <summary>The appended predicted-label column (<see cref="bool"/>: true = anomaly, Score above the threshold). Default "PredictedLabel".</summary>
-    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+    public string PredictedLabelColumnName { get; set; } = DefaultColumnNames.PredictedLabel;
 
     /// <summary>
     /// When set, a column of this name with each feature's squared reconstruction error (a vector as wide as the

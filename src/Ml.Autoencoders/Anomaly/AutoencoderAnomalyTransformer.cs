@@ -21,8 +21,9 @@ namespace Ml.Autoencoders.Anomaly;
 /// each multiplied by <see cref="MemberWeights"/> (the members' mean training score over its own), so it stays in the units
 /// of one member's score and no member dominates. With one member it is exactly that member's score.
 /// The threshold can change at any time (<see cref="Threshold"/>, <see cref="SetThresholdByContamination"/>) without
-/// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>);
-/// <c>Model.Dispose()</c> of each of <see cref="Members"/> frees the networks.
+/// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>);
+/// <see cref="BatchTransformer.Release"/> frees every member's network at once (<c>Model.Dispose()</c> of each of
+/// <see cref="Members"/>, or <c>Autoencoder.Model.Dispose()</c> with one member, does the same).
 /// </remarks>
 public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 {
@@ -113,8 +114,10 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     /// <summary>Anomaly scores of rows (row-major, <see cref="InputSize"/> values each).</summary>
     /// <exception cref="ArgumentException"><paramref name="rows"/> does not hold <paramref name="count"/> rows.</exception>
     /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value), as Transform reports it.</exception>
+    /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="BatchTransformer.Release"/>).</exception>
     public float[] Score(ReadOnlySpan<float> rows, int count)
     {
+        mapper.Lifetime.ThrowIfReleased();
         if (rows.Length != (long)count * InputSize)
             throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
         VectorColumn.CheckFinite(rows, InputSize, FeatureColumnName, nameof(rows), "the anomaly detector");
@@ -351,6 +354,9 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         public Mapper(AutoencoderAnomalyTransformer parent)
         {
             this.parent = parent;
+            Lifetime = new NativeLifetime(nameof(AutoencoderAnomalyTransformer), "Release() or the members' Model.Dispose()",
+                () => { foreach (var member in parent.members) member.Release(); },
+                () => parent.members.Any(m => m.IsReleased));
             var columns = new List<MappedColumn>
             {
                 new(parent.options.ScoreColumnName, NumberDataViewType.Single),
@@ -368,6 +374,8 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         public int BatchSize => parent.Autoencoder.TransformBatchSize;
 
         public string Consumer => "the anomaly detector";
+
+        public NativeLifetime Lifetime { get; }
 
         public IReadOnlyList<MappedColumn> Columns { get; }
 

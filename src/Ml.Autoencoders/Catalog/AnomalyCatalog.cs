@@ -22,7 +22,7 @@ public static class AnomalyCatalog
     /// </code></example>
     public static AutoencoderAnomalyDetector Autoencoder(
         this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog,
-        string featureColumnName = "Features",
+        string featureColumnName = DefaultColumnNames.Features,
         double contamination = 0.1,
         int? epochs = null,
         int seed = 0)

@@ -25,7 +25,7 @@ public static class ClassifierCatalog
     public static AutoencoderClassifierTrainer AutoencoderClassifier(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         AutoencoderTransformer autoencoder,
-        string labelColumnName = "Label",
+        string labelColumnName = DefaultColumnNames.Label,
         int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,
@@ -58,7 +58,7 @@ public static class ClassifierCatalog
     public static AutoencoderClassifierTrainer AutoencoderClassifier(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string autoencoderPath,
-        string labelColumnName = "Label",
+        string labelColumnName = DefaultColumnNames.Label,
         int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,

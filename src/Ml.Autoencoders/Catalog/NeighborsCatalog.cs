@@ -22,8 +22,8 @@ public static class NeighborsCatalog
     /// </code></example>
     public static KNearestNeighborsTrainer KNearestNeighbors(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
-        string labelColumnName = "Label",
-        string featureColumnName = "Features",
+        string labelColumnName = DefaultColumnNames.Label,
+        string featureColumnName = DefaultColumnNames.Features,
         int numberOfNeighbors = KNearestNeighborsTrainer.Defaults.NumberOfNeighbors,
         NeighborMetric metric = NeighborMetric.Euclidean,
         NeighborWeighting weighting = NeighborWeighting.Uniform)

@@ -26,16 +26,16 @@ public sealed class AutoencoderClassifierOptions
     public bool ReinitializeEncoder { get; set; }
 
     /// <summary>The label column: a key type (use <c>MapValueToKey</c>). Default "Label".</summary>
-    public string LabelColumnName { get; set; } = "Label";
+    public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
 
     /// <summary>The feature column; null = the autoencoder's input column.</summary>
     public string? FeatureColumnName { get; set; }
 
     /// <summary>Name of the appended score column (class probabilities). Default "Score".</summary>
-    public string ScoreColumnName { get; set; } = "Score";
+    public string ScoreColumnName { get; set; } = DefaultColumnNames.Score;
 
     /// <summary>Name of the appended predicted-label column. Default "PredictedLabel".</summary>
-    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+    public string PredictedLabelColumnName { get; set; } = DefaultColumnNames.PredictedLabel;
 
     /// <summary>Training epochs. Default 30.</summary>
     public int Epochs { get; set; } = Defaults.Epochs;

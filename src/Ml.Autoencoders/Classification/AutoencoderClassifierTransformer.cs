@@ -14,7 +14,8 @@ namespace Ml.Autoencoders.Classification;
 /// <c>Score</c> (class probabilities, slot names from the label's key values) and <c>PredictedLabel</c> (a key carrying
 /// the label's key values), like ML.NET's multiclass trainers, so <c>MulticlassClassification.Evaluate</c> works.
 /// </summary>
-/// <remarks>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <c>Autoencoder.Model.Dispose()</c> frees the network.</remarks>
+/// <remarks>Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>); <see cref="BatchTransformer.Release"/> frees the network at
+/// once (<c>Autoencoder.Model.Dispose()</c> does the same for the encoder).</remarks>
 public sealed class AutoencoderClassifierTransformer : BatchTransformer
 {
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
@@ -29,7 +30,6 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
 
     private readonly EncoderClassifierNetwork network;
     private readonly Mapper mapper;
-    private readonly object forwardLock = new();
 
     internal AutoencoderClassifierTransformer(AutoencoderTransformer autoencoder, EncoderClassifierNetwork network, string featureColumnName,
         string scoreColumnName, string predictedLabelColumnName, KeyValueNames? classes, TrainingHistory history)
@@ -71,8 +71,10 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
     public int InputSize => Autoencoder.InputSize;
 
     /// <summary>Class probabilities (rows x <see cref="ClassCount"/>) and predicted class indices (key − 1; ties to the smaller).</summary>
+    /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="BatchTransformer.Release"/>).</exception>
     public (float[] Scores, int[] Classes) Predict(ReadOnlySpan<float> features, int rows)
     {
+        mapper.Lifetime.ThrowIfReleased();
         if (features.Length != (long)rows * InputSize)
             throw new ArgumentException($"Expected {rows} rows x {InputSize} values = {(long)rows * InputSize}, got {features.Length}.", nameof(features));
         var scores = new float[(long)rows * ClassCount];
@@ -91,8 +93,7 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
             var device = Autoencoder.Model.TorchDevice;
             var x = TensorSpans.FromSpan(features, rows, InputSize);
             if (device.type != TorchSharp.DeviceType.CPU) x = x.to(device);
-            Tensor logits;
-            lock (forwardLock) logits = network.forward(x);
+            var logits = network.forward(x);
             probabilities = TensorSpans.ToArray<float>(nn.functional.softmax(logits, 1).cpu().contiguous());
         }
         for (int r = 0; r < rows; r++)
@@ -224,6 +225,9 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
         public int BatchSize => parent.Autoencoder.TransformBatchSize;
 
         public string Consumer => "the fine-tuned classifier";
+
+        public NativeLifetime Lifetime { get; } = new(nameof(AutoencoderClassifierTransformer), "Release() or Autoencoder.Model.Dispose()",
+            () => { parent.Autoencoder.Release(); parent.network.Head.Dispose(); }, () => parent.Autoencoder.IsReleased);
 
         public IReadOnlyList<MappedColumn> Columns { get; } =
             MulticlassColumns.Create(parent.ScoreColumnName, parent.PredictedLabelColumnName, parent.ClassCount, parent.Classes);

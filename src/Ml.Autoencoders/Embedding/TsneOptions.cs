@@ -66,9 +66,9 @@ public sealed class TsneOptions
         /// <summary>Optimisation steps that place new rows: 100.</summary>
         public const int TransformIterations = 100;
         /// <summary>Output column: "Tsne".</summary>
-        public const string OutputColumnName = "Tsne";
+        public const string OutputColumnName = DefaultColumnNames.Tsne;
         /// <summary>Input column: "Features".</summary>
-        public const string InputColumnName = "Features";
+        public const string InputColumnName = DefaultColumnNames.Features;
     }
 
     /// <summary>The input column: a known-size vector of <see cref="float"/>. Default "Features".</summary>

@@ -18,7 +18,7 @@ namespace Ml.Autoencoders.Embedding;
 /// affinity-weighted mean, then <see cref="TsneOptions.TransformIterations"/> gradient steps under attraction to them
 /// and (Barnes-Hut) repulsion from every training point; new rows never move the training points or each other, so a
 /// row's coordinates do not depend on the other rows transformed with it.</para>
-/// <para>Not <see cref="IDisposable"/> (see <see cref="AutoencoderTransformer"/>); <see cref="Release"/> frees the training rows' native memory.</para>
+/// <para>Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>); <see cref="BatchTransformer.Release"/> frees the training rows' native memory.</para>
 /// </remarks>
 public sealed class TsneTransformer : BatchTransformer
 {
@@ -81,15 +81,14 @@ public sealed class TsneTransformer : BatchTransformer
     public float[] GetTrainingEmbedding() => embedding.Select(v => (float)v).ToArray();
 
     /// <summary>Places rows (row-major, <see cref="InputSize"/> values each) as <see cref="BatchTransformer.Transform"/> does; returns rows x dimensions coordinates.</summary>
+    /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="BatchTransformer.Release"/>).</exception>
     public float[] Place(ReadOnlySpan<float> rows, int count)
     {
+        mapper.Lifetime.ThrowIfReleased();
         if (rows.Length != (long)count * InputSize)
             throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
         return TsneEmbedder.Place(index, embedding, rows, count, options, tree.Value);
     }
-
-    /// <summary>Frees the native memory of the training rows; the transformer is unusable afterwards.</summary>
-    public void Release() => index.Dispose();
 
     /// <summary>
     /// Writes the transformer to a stream, in the library's container (magic "MLAETSNE", version 2): a JSON header (the
@@ -246,6 +245,8 @@ public sealed class TsneTransformer : BatchTransformer
         public int BatchSize => parent.options.TransformBatchSize;
 
         public string Consumer => "t-SNE";
+
+        public NativeLifetime Lifetime { get; } = new(nameof(TsneTransformer), "Release()", parent.index.Dispose);
 
         public IReadOnlyList<MappedColumn> Columns { get; } =
             [new MappedColumn(parent.options.OutputColumnName, new VectorDataViewType(NumberDataViewType.Single, parent.options.Dimensions))];

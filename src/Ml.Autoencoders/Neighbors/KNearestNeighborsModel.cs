@@ -249,6 +249,9 @@ public sealed class KNearestNeighborsModel : IDisposable
         public long SkippedRows { get; set; }
     }
 
-    /// <summary>Frees the training rows held in native memory.</summary>
+    /// <summary>Frees the training rows held in native memory (the same as the transformer's <c>Release()</c>).</summary>
     public void Dispose() => index.Dispose();
+
+    /// <summary>True once <see cref="Dispose"/> freed the training rows.</summary>
+    internal bool IsDisposed => index.IsDisposed;
 }

@@ -13,7 +13,8 @@ namespace Ml.Autoencoders.Neighbors;
 /// label's key values) and <c>PredictedLabel</c> (a key of the label's type, carrying its key values), as ML.NET's
 /// multiclass trainers do, so <c>mlContext.MulticlassClassification.Evaluate</c> and <c>MapKeyToValue</c> work on it.
 /// </summary>
-/// <remarks>Not <see cref="IDisposable"/> (see <see cref="Transforms.AutoencoderTransformer"/>): free the model with <c>Model.Dispose()</c>.</remarks>
+/// <remarks>Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>): <see cref="BatchTransformer.Release"/> frees the training rows
+/// at once (<c>Model.Dispose()</c> does the same).</remarks>
 public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
 {
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
@@ -161,6 +162,7 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
         public Mapper(KNearestNeighborsPredictionTransformer parent)
         {
             this.parent = parent;
+            Lifetime = new NativeLifetime(nameof(KNearestNeighborsPredictionTransformer), "Release() or Model.Dispose()", parent.Model.Dispose, () => parent.Model.IsDisposed);
             Columns = MulticlassColumns.Create(parent.ScoreColumnName, parent.PredictedLabelColumnName, parent.Model.ClassCount, parent.Model.Classes);
         }
 
@@ -171,6 +173,8 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
         public int BatchSize => parent.TransformBatchSize;
 
         public string Consumer => "the k-NN classifier";
+
+        public NativeLifetime Lifetime { get; }
 
         public IReadOnlyList<MappedColumn> Columns { get; }
 

@@ -39,16 +39,16 @@ public sealed class KNearestNeighborsTrainer : IEstimator<KNearestNeighborsPredi
     public sealed class Options
     {
         /// <summary>The label column: a key type (use <c>MapValueToKey</c>). Default "Label".</summary>
-        public string LabelColumnName { get; set; } = "Label";
+        public string LabelColumnName { get; set; } = DefaultColumnNames.Label;
 
         /// <summary>The feature column: a known-size vector of <see cref="float"/>. Default "Features".</summary>
-        public string FeatureColumnName { get; set; } = "Features";
+        public string FeatureColumnName { get; set; } = DefaultColumnNames.Features;
 
         /// <summary>Name of the appended score column. Default "Score".</summary>
-        public string ScoreColumnName { get; set; } = "Score";
+        public string ScoreColumnName { get; set; } = DefaultColumnNames.Score;
 
         /// <summary>Name of the appended predicted-label column. Default "PredictedLabel".</summary>
-        public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+        public string PredictedLabelColumnName { get; set; } = DefaultColumnNames.PredictedLabel;
 
         /// <summary>Neighbours that vote (k). Default <see cref="Defaults.NumberOfNeighbors"/>.</summary>
         public int NumberOfNeighbors { get; set; } = Defaults.NumberOfNeighbors;

@@ -311,8 +311,12 @@ internal sealed class NearestNeighborIndex : IDisposable
         return rows.div(rows.norm(1, keepdim: true).clamp_min(Scalars.TinyNorm));
     }
 
+    /// <summary>True once <see cref="Dispose"/> freed the training rows.</summary>
+    public bool IsDisposed { get; private set; }
+
     public void Dispose()
     {
+        IsDisposed = true;
         train.Dispose();
         squaredNorms.Dispose();
         screen?.Dispose();

@@ -17,8 +17,9 @@ internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSche
 }
 
 /// <summary>
-/// A stage that maps a known-size float vector column to new columns a batch of rows at a time (k-NN scores,
-/// t-SNE coordinates). <see cref="MappedDataView"/>, its cursor and its row mapper do the ML.NET plumbing.
+/// A stage that maps a known-size float vector column to new columns a batch of rows at a time (the autoencoder's
+/// outputs, k-NN scores, t-SNE coordinates, anomaly scores, class probabilities). <see cref="MappedDataView"/>, its
+/// cursor and <see cref="MappedRowMapper"/> do the ML.NET plumbing for all five stages.
 /// </summary>
 internal interface IBatchMapper
 {
@@ -28,7 +29,7 @@ internal interface IBatchMapper
     /// <summary>Values per input row.</summary>
     int InputSize { get; }
 
-    /// <summary>Rows per batch in cursors.</summary>
+    /// <summary>Rows per batch in cursors (read when a cursor is created).</summary>
     int BatchSize { get; }
 
     /// <summary>What the stage is called in error messages ("the k-NN model").</summary>
@@ -38,31 +39,102 @@ internal interface IBatchMapper
     IReadOnlyList<MappedColumn> Columns { get; }
 
     /// <summary>
+    /// True when a cursor should keep its input rows in a native CPU tensor (<see cref="MappedBatch.InputTensor"/>), so a
+    /// TorchSharp model reads them without a second copy per batch.
+    /// </summary>
+    bool NativeInputs => false;
+
+    /// <summary>Frees the stage's native memory once, waiting for batches being mapped; later use throws.</summary>
+    NativeLifetime Lifetime { get; }
+
+    /// <summary>
     /// Fills <paramref name="batch"/> for <paramref name="rows"/> input rows (row-major in <paramref name="inputs"/>),
     /// the first of which is row <paramref name="firstRow"/> of the data view. Only active columns need values.
     /// </summary>
     void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch);
 }
 
-/// <summary>Output values of one batch: one array per appended column (float or uint), null when the column is inactive.</summary>
-internal sealed class MappedBatch
+/// <summary>
+/// The buffers of one cursor (or one mapped row): the batch's input rows (managed, or a native tensor) and one output
+/// array per appended column (float, uint or bool), null when the column is inactive. Concurrent cursors never share one.
+/// </summary>
+internal sealed class MappedBatch : IDisposable
 {
+    private readonly float[]? managedInputs;
+    private readonly TorchSharp.torch.Tensor? inputTensor;
+    private readonly unsafe float* inputPointer;
+    private readonly int inputSize;
+    private readonly bool[] computing;
     private float[]? scratch;
 
-    public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active)
+    public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active, int inputSize = 0, bool nativeInputs = false)
     {
         Columns = columns;
+        Capacity = capacity;
+        this.inputSize = inputSize;
         Values = new Array?[columns.Count];
+        computing = new bool[columns.Count];
         for (int c = 0; c < columns.Count; c++)
             if (active.Contains(c))
+            {
                 Values[c] = columns[c].IsKey ? new uint[capacity * columns[c].Width]
                     : columns[c].IsBoolean ? new bool[capacity * columns[c].Width]
                     : new float[capacity * columns[c].Width];
+                computing[c] = true;
+            }
+        if (nativeInputs)
+        {
+            // Rows are written straight into a native tensor: no second copy per batch, and libtorch's own 64-byte
+            // alignment, so results are bit-identical whichever buffer computes them (kernels take different paths for
+            // differently aligned memory).
+            inputTensor = TorchSharp.torch.empty(new long[] { capacity, inputSize }, dtype: TorchSharp.torch.ScalarType.Float32).DetachFromDisposeScope();
+            unsafe
+            {
+                inputPointer = (float*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(Runtime.TensorSpans.AsSpan<float>(inputTensor)));
+            }
+        }
+        else
+        {
+            managedInputs = new float[checked(capacity * inputSize)];
+        }
     }
 
     public IReadOnlyList<MappedColumn> Columns { get; }
 
+    /// <summary>Rows the buffers hold.</summary>
+    public int Capacity { get; }
+
     public Array?[] Values { get; }
+
+    /// <summary>Where the input row of slot <paramref name="slot"/> goes.</summary>
+    public unsafe Span<float> InputRow(int slot)
+    {
+        if ((uint)slot >= (uint)Capacity) throw new ArgumentOutOfRangeException(nameof(slot));
+        return managedInputs is null ? new Span<float>(inputPointer + (long)slot * inputSize, inputSize) : managedInputs.AsSpan(slot * inputSize, inputSize);
+    }
+
+    /// <summary>The input rows of the first <paramref name="rows"/> slots, row-major.</summary>
+    public unsafe ReadOnlySpan<float> Inputs(int rows) =>
+        managedInputs is null ? new ReadOnlySpan<float>(inputPointer, rows * inputSize) : managedInputs.AsSpan(0, rows * inputSize);
+
+    /// <summary>True when the input rows live in a native tensor (<see cref="InputTensor"/>).</summary>
+    public bool HasInputTensor => inputTensor is not null;
+
+    /// <summary>
+    /// The native tensor [rows, input size] of the first <paramref name="rows"/> slots (a view in the caller's dispose
+    /// scope when fewer than <see cref="Capacity"/>), or null when the inputs are managed.
+    /// </summary>
+    public TorchSharp.torch.Tensor? InputTensor(int rows) =>
+        inputTensor is null ? null : rows == Capacity ? inputTensor : inputTensor.narrow(0, 0, rows);
+
+    /// <summary>
+    /// Limits the next <see cref="IBatchMapper.Map"/> to the active columns whose bit is set in <paramref name="columns"/>
+    /// (bit c = appended column c; a prediction engine asks getters only for the columns it reads).
+    /// </summary>
+    public void ComputeOnly(ulong columns)
+    {
+        for (int c = 0; c < Values.Length; c++) computing[c] = Values[c] is not null && (columns >> c & 1) != 0;
+    }
 
     /// <summary>
     /// A float work area of at least <paramref name="length"/> values that lives as long as this batch (one per cursor or
@@ -70,16 +142,17 @@ internal sealed class MappedBatch
     /// </summary>
     public float[] Scratch(int length) => scratch is { } s && s.Length >= length ? s : scratch = new float[length];
 
-    public bool IsActive(int column) => Values[column] is not null;
+    /// <summary>Whether the mapper must fill column <paramref name="column"/> in this call.</summary>
+    public bool IsActive(int column) => computing[column];
 
     /// <summary>The float values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
-    public Span<float> Floats(int column) => Values[column] is float[] f ? f : Span<float>.Empty;
+    public Span<float> Floats(int column) => computing[column] && Values[column] is float[] f ? f : Span<float>.Empty;
 
     /// <summary>The key values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
-    public Span<uint> Keys(int column) => Values[column] is uint[] k ? k : Span<uint>.Empty;
+    public Span<uint> Keys(int column) => computing[column] && Values[column] is uint[] k ? k : Span<uint>.Empty;
 
     /// <summary>The Boolean values of column <paramref name="column"/> (all rows), or an empty span when inactive.</summary>
-    public Span<bool> Bools(int column) => Values[column] is bool[] b ? b : Span<bool>.Empty;
+    public Span<bool> Bools(int column) => computing[column] && Values[column] is bool[] b ? b : Span<bool>.Empty;
 
     public Delegate CreateGetter(int column, Func<int> slot)
     {
@@ -99,6 +172,9 @@ internal sealed class MappedBatch
             _ => throw new InvalidOperationException($"Column '{spec.Name}' was not requested."),
         };
     }
+
+    /// <summary>Frees the native input tensor (cursors call it on dispose).</summary>
+    public void Dispose() => inputTensor?.Dispose();
 }
 
 /// <summary>Schema checks and output schema of a batch mapper.</summary>
@@ -113,6 +189,14 @@ internal static class BatchMapperSchema
         foreach (var column in mapper.Columns) builder.AddColumn(column.Name, column.Type, column.Annotations);
         return builder.ToSchema();
     }
+
+    /// <summary>The output schema of a view or row mapper about to compute: refused once the stage was released.</summary>
+    /// <exception cref="ObjectDisposedException">The stage's native memory was released.</exception>
+    public static DataViewSchema OutputSchemaForUse(IBatchMapper mapper, DataViewSchema input)
+    {
+        mapper.Lifetime.ThrowIfReleased();
+        return OutputSchema(mapper, input);
+    }
 }
 
 /// <summary>The lazy output of a batch mapper: input columns plus the appended ones, computed a batch at a time when asked for.</summary>
@@ -121,7 +205,7 @@ internal sealed class MappedDataView : AppendingDataView
     private readonly IBatchMapper mapper;
 
     public MappedDataView(IBatchMapper mapper, IDataView source)
-        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchema(mapper, source.Schema))
+        : base(source, mapper.InputColumnName, BatchMapperSchema.OutputSchemaForUse(mapper, source.Schema))
     {
         this.mapper = mapper;
     }
@@ -138,7 +222,6 @@ internal sealed class MappedCursor : LookAheadCursor
     private readonly ValueGetter<VBuffer<float>> inputGetter;
     private readonly int sourceCount;
     private readonly MappedBatch batch;
-    private readonly float[] inputs;
     private VBuffer<float> inputValue;
 
     public MappedCursor(IBatchMapper mapper, DataViewRowCursor source, DataViewSchema schema, DataViewSchema.Column inputColumn,
@@ -148,22 +231,26 @@ internal sealed class MappedCursor : LookAheadCursor
         this.mapper = mapper;
         sourceCount = source.Schema.Count;
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
-        batch = new MappedBatch(mapper.Columns, capacity, active);
-        inputs = new float[checked(capacity * mapper.InputSize)];
+        batch = new MappedBatch(mapper.Columns, capacity, active, mapper.InputSize, mapper.NativeInputs);
     }
 
     protected override void Capture(int slot, long row)
     {
-        int d = mapper.InputSize;
         inputGetter(ref inputValue);
-        VectorColumn.CopyDense(inputValue, inputs.AsSpan(slot * d, d), mapper.InputColumnName, row, mapper.Consumer);
+        VectorColumn.CopyDense(inputValue, batch.InputRow(slot), mapper.InputColumnName, row, mapper.Consumer);
     }
 
-    protected override void Compute(int rows, long firstRow) => mapper.Map(inputs.AsSpan(0, rows * mapper.InputSize), rows, firstRow, batch);
+    protected override void Compute(int rows, long firstRow)
+    {
+        using var use = mapper.Lifetime.Use();
+        mapper.Map(batch.Inputs(rows), rows, firstRow, batch);
+    }
 
     protected override bool IsOutputActive(DataViewSchema.Column column) => column.Index >= sourceCount && batch.IsActive(column.Index - sourceCount);
 
     protected override Delegate CreateOutputGetter(DataViewSchema.Column column, Func<int> slot) => batch.CreateGetter(column.Index - sourceCount, slot);
+
+    protected override void DisposeBuffers() => batch.Dispose();
 }
 
 /// <summary>Row-at-a-time mapping for <see cref="PredictionEngine{TSrc, TDst}"/>: a row's outputs are computed on the first getter call.</summary>
@@ -173,9 +260,11 @@ internal sealed class MappedRowMapper : IRowToRowMapper
 
     public MappedRowMapper(IBatchMapper mapper, DataViewSchema inputSchema)
     {
+        // A mapped row keeps its requested columns as bits of one ulong.
+        if (mapper.Columns.Count > 64) throw new NotSupportedException($"{mapper.Consumer} appends {mapper.Columns.Count} columns; a row mapper serves at most 64.");
         this.mapper = mapper;
         InputSchema = inputSchema;
-        OutputSchema = BatchMapperSchema.OutputSchema(mapper, inputSchema);
+        OutputSchema = BatchMapperSchema.OutputSchemaForUse(mapper, inputSchema);
     }
 
     public DataViewSchema InputSchema { get; }
@@ -200,7 +289,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
         private readonly HashSet<int> active;
         private readonly MappedBatch batch;
         private readonly ValueGetter<VBuffer<float>>? inputGetter;
-        private readonly float[] inputs;
+        private ulong requested, computed; // bit c = appended column c; a prediction engine asks getters only for what it reads
         private VBuffer<float> inputValue;
         private long computedFor = -1;
 
@@ -211,8 +300,8 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             this.active = active;
             int n = owner.InputSchema.Count;
             var mine = active.Where(i => i >= n).Select(i => i - n).ToHashSet();
-            batch = new MappedBatch(owner.mapper.Columns, 1, mine);
-            inputs = new float[owner.mapper.InputSize];
+            // Managed inputs: ML.NET may never dispose a row it got from a mapper, so a row holds no native memory.
+            batch = new MappedBatch(owner.mapper.Columns, 1, mine, owner.mapper.InputSize);
             if (mine.Count > 0) inputGetter = input.GetGetter<VBuffer<float>>(owner.InputSchema[owner.mapper.InputColumnName]);
         }
 
@@ -229,18 +318,27 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             if (!active.Contains(column.Index)) throw new InvalidOperationException($"Column '{column.Name}' was not requested for this row.");
             var inner = batch.CreateGetter(column.Index - n, () => 0) as ValueGetter<TValue>
                 ?? throw new InvalidOperationException($"Column '{column.Name}' holds {column.Type}; a getter of {typeof(TValue).Name} was asked for.");
+            requested |= 1UL << (column.Index - n);
             return (ref TValue value) =>
             {
-                // A prediction engine reuses one row object and moves its input: recompute when the position changes.
-                if (computedFor != input.Position || computedFor < 0)
-                {
-                    inputGetter!(ref inputValue);
-                    VectorColumn.CopyDense(inputValue, inputs, owner.mapper.InputColumnName, input.Position, owner.mapper.Consumer);
-                    owner.mapper.Map(inputs, 1, input.Position, batch);
-                    computedFor = input.Position;
-                }
+                EnsureComputed();
                 inner(ref value);
             };
+        }
+
+        private void EnsureComputed()
+        {
+            // A prediction engine reuses one row object and moves its input: recompute when the position changes, or when
+            // a getter asked for since needs a column the last computation left out.
+            if (computedFor == input.Position && computedFor >= 0 && (requested & ~computed) == 0) return;
+            var mapper = owner.mapper;
+            inputGetter!(ref inputValue);
+            VectorColumn.CopyDense(inputValue, batch.InputRow(0), mapper.InputColumnName, input.Position, mapper.Consumer);
+            batch.ComputeOnly(requested);
+            using (mapper.Lifetime.Use())
+                mapper.Map(batch.Inputs(1), 1, input.Position, batch);
+            computedFor = input.Position;
+            computed = requested;
         }
     }
 }

@@ -11,8 +11,8 @@ namespace Ml.Autoencoders.Pipeline;
 /// </summary>
 internal sealed class KeyValueNames
 {
-    /// <summary>ML.NET's annotation name for key values (AnnotationUtils.Kinds.KeyValues is internal).</summary>
-    internal const string KeyValuesKind = "KeyValues";
+    /// <summary>ML.NET's annotation name for key values (see <see cref="AnnotationKinds"/>).</summary>
+    internal const string KeyValuesKind = AnnotationKinds.KeyValues;
 
     private enum Kind { Text = 1, Single, Double, Int32, UInt32, Int64, UInt64, Boolean }
 

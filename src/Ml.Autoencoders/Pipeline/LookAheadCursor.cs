@@ -5,8 +5,8 @@ namespace Ml.Autoencoders.Pipeline;
 
 /// <summary>
 /// A cursor that reads up to a batch of source rows (capturing each row's input and requested source columns),
-/// computes the batch's new columns in one call, then serves the rows one by one. The autoencoder's cursor and the
-/// batch mappers' (k-NN, t-SNE) cursor differ only in how they capture inputs, compute and serve outputs.
+/// computes the batch's new columns in one call, then serves the rows one by one. <see cref="MappedCursor"/> (every
+/// stage's cursor) says how inputs are captured, computed and served.
 /// </summary>
 internal abstract class LookAheadCursor : DataViewRowCursor
 {

@@ -16,11 +16,11 @@ internal static class MulticlassColumns
         if (classes is not null)
         {
             var names = new VBuffer<ReadOnlyMemory<char>>(classCount, classes.Names.Select(n => n.AsMemory()).ToArray());
-            scoreAnnotations.Add("SlotNames", new VectorDataViewType(TextDataViewType.Instance, classCount),
+            scoreAnnotations.Add(AnnotationKinds.SlotNames, new VectorDataViewType(TextDataViewType.Instance, classCount),
                 (ref VBuffer<ReadOnlyMemory<char>> v) => names.CopyTo(ref v));
         }
-        scoreAnnotations.Add("ScoreColumnKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "MulticlassClassification".AsMemory());
-        scoreAnnotations.Add("ScoreValueKind", TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = "Score".AsMemory());
+        scoreAnnotations.Add(AnnotationKinds.ScoreColumnKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationKinds.MulticlassClassification.AsMemory());
+        scoreAnnotations.Add(AnnotationKinds.ScoreValueKind, TextDataViewType.Instance, (ref ReadOnlyMemory<char> v) => v = AnnotationKinds.Score.AsMemory());
         return
         [
             new MappedColumn(scoreColumnName, new VectorDataViewType(NumberDataViewType.Single, classCount), scoreAnnotations.ToAnnotations()),

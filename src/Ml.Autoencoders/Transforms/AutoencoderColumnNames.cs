@@ -1,25 +1,25 @@
 namespace Ml.Autoencoders.Transforms;
 
-/// <summary>Default names of the columns an autoencoder reads and appends.</summary>
+/// <summary>Default names of the columns an autoencoder reads and appends (the same as <see cref="DefaultColumnNames"/>).</summary>
 public static class AutoencoderColumnNames
 {
     /// <summary>Default input column: a known-size vector of <see cref="float"/>.</summary>
-    public const string Features = "Features";
+    public const string Features = DefaultColumnNames.Features;
 
     /// <summary>Default latent-code column (vector of <see cref="float"/>, length = latent dimension).</summary>
-    public const string LatentCode = "LatentCode";
+    public const string LatentCode = DefaultColumnNames.LatentCode;
 
     /// <summary>Default reconstruction column (vector of <see cref="float"/>, same length as the input).</summary>
-    public const string Reconstruction = "Reconstruction";
+    public const string Reconstruction = DefaultColumnNames.Reconstruction;
 
     /// <summary>Default reconstruction-error column (<see cref="float"/> per row: mean squared error over the features).</summary>
-    public const string ReconstructionError = "ReconstructionError";
+    public const string ReconstructionError = DefaultColumnNames.ReconstructionError;
 
     /// <summary>Default column of a variational autoencoder's posterior log-variance (vector, length = latent dimension).</summary>
-    public const string LatentLogVariance = "LatentLogVariance";
+    public const string LatentLogVariance = DefaultColumnNames.LatentLogVariance;
 
     /// <summary>Default column of a variational autoencoder's sampled code z = μ + σ·ε (vector, length = latent dimension).</summary>
-    public const string SampledLatentCode = "SampledLatentCode";
+    public const string SampledLatentCode = DefaultColumnNames.SampledLatentCode;
 }
 
 /// <summary>Which columns <c>Transform</c> appends.</summary>

@@ -15,10 +15,14 @@ namespace Ml.Autoencoders.Transforms;
 /// <see cref="AutoencoderOptions.Outputs"/>. The model is also usable directly through <see cref="Model"/>.
 /// </summary>
 /// <remarks>
-/// Not <see cref="IDisposable"/> on purpose: ML.NET's <see cref="PredictionEngine{TSrc, TDst}"/> and
-/// <see cref="TransformerChain{TLastTransformer}"/> dispose the disposable transformers they hold, which would
-/// free a model still shared with other engines and pipelines. The native weights are freed by the garbage
-/// collector, or at once with <c>transformer.Model.Dispose()</c> when nothing uses the model any more.
+/// <para>Cursors and prediction engines go through the library's one plumbing stack (shared with the k-NN, t-SNE,
+/// anomaly and classifier stages): each cursor and each mapped row has its own buffers, so any number of them may run
+/// at once over one transformer.</para>
+/// <para>Not <see cref="IDisposable"/> on purpose: ML.NET's <see cref="PredictionEngine{TSrc, TDst}"/> (which owns its
+/// transformer by default) and <see cref="TransformerChain{TLastTransformer}"/> dispose the disposable transformers they
+/// hold, which would free a model still shared with other engines and pipelines. The native weights are freed by the
+/// garbage collector, or at once with <see cref="Release"/>, as for every transformer of the library
+/// (<c>Model.Dispose()</c> does the same).</para>
 /// </remarks>
 public sealed class AutoencoderTransformer : ITransformer
 {
@@ -27,6 +31,7 @@ public sealed class AutoencoderTransformer : ITransformer
         (t, s) => AutoencoderModelFile.Save((AutoencoderTransformer)t, s), s => AutoencoderModelFile.Load(s, ComputeDevice.Auto));
 
     private readonly AutoencoderOptions options;
+    private readonly AutoencoderMapper mapper;
     private int transformBatchSize;
 
     internal AutoencoderTransformer(AutoencoderModel model, AutoencoderOptions options, int inputSize)
@@ -35,6 +40,8 @@ public sealed class AutoencoderTransformer : ITransformer
         this.options = options;
         InputSize = inputSize;
         transformBatchSize = options.TransformBatchSize;
+        mapper = new AutoencoderMapper(this, options,
+            new NativeLifetime(nameof(AutoencoderTransformer), "Release() or Model.Dispose()", model.Dispose, () => model.IsDisposed));
     }
 
     /// <summary>
@@ -75,30 +82,44 @@ public sealed class AutoencoderTransformer : ITransformer
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        if (options.Convolution is { ImageShape: { } shape } conv)
-            VectorColumn.CheckImage(inputSchema, InputColumnName, shape, conv.PixelOrder);
-        else
-            VectorColumn.Check(inputSchema, InputColumnName, InputSize);
-        var builder = new DataViewSchema.Builder();
-        builder.AddColumns(inputSchema);
-        foreach (var column in OutputColumns(Outputs, options))
-            builder.AddColumn(column.Name, column.IsVector
-                ? new VectorDataViewType(NumberDataViewType.Single, column.Kind == AutoencoderOutputs.Reconstruction ? InputSize : Model.LatentDimension)
-                : NumberDataViewType.Single);
-        return builder.ToSchema();
+        CheckInput(inputSchema);
+        return BatchMapperSchema.OutputSchema(mapper, inputSchema);
     }
 
     /// <summary>Appends the output columns to <paramref name="input"/>. Nothing is computed until a cursor asks for them.</summary>
     /// <exception cref="AutoencoderSchemaException">The input column is missing, of the wrong type or size.</exception>
+    /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="Release"/>).</exception>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        return new AutoencoderDataView(this, input, GetOutputSchema(input.Schema));
+        CheckInput(input.Schema);
+        return new MappedDataView(mapper, input);
     }
 
-    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>): one forward pass per row.</summary>
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) =>
-        new AutoencoderRowMapper(this, inputSchema, GetOutputSchema(inputSchema));
+    /// <summary>A row-to-row mapper (used by <see cref="PredictionEngine{TSrc, TDst}"/>): a row's outputs are computed on the first getter call.</summary>
+    /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="Release"/>).</exception>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema);
+        return new MappedRowMapper(mapper, inputSchema);
+    }
+
+    /// <summary>A convolutional body's images must have its shape and pixel order (the size check is the pipeline's).</summary>
+    private void CheckInput(DataViewSchema schema)
+    {
+        if (options.Convolution is { ImageShape: { } shape } conv)
+            VectorColumn.CheckImage(schema, InputColumnName, shape, conv.PixelOrder);
+    }
+
+    /// <summary>
+    /// Frees the native weights at once (after the batches being computed finish); the library's one way to free a
+    /// transformer, the same as <c>Model.Dispose()</c>. Afterwards <see cref="Transform"/>, cursors and prediction engines
+    /// throw <see cref="ObjectDisposedException"/>. Calling it again does nothing.
+    /// </summary>
+    public void Release() => mapper.Lifetime.Release();
+
+    /// <summary>True once <see cref="Release"/> (or <c>Model.Dispose()</c>) freed the native weights.</summary>
+    public bool IsReleased => mapper.Lifetime.IsReleased;
 
     /// <summary>Writes the model to one self-describing file (see <see cref="AutoencoderModelFile"/>).</summary>
     /// <exception cref="InvalidOperationException">A weight is NaN or infinite; an existing file at <paramref name="path"/> is left as it was.</exception>

@@ -1,0 +1,67 @@
+using Microsoft.ML.Data;
+using Ml.Autoencoders.Models;
+using Ml.Autoencoders.Pipeline;
+
+namespace Ml.Autoencoders.Transforms;
+
+/// <summary>
+/// The autoencoder's columns as a batch mapper: the output kinds chosen in <see cref="AutoencoderOptions.Outputs"/>,
+/// one forward pass per batch that fills only the active ones. The shared pipeline (<see cref="MappedDataView"/>,
+/// <see cref="MappedRowMapper"/>) does the rest, as for the downstream stages.
+/// </summary>
+internal sealed class AutoencoderMapper : IBatchMapper
+{
+    private readonly AutoencoderTransformer parent;
+    private readonly AutoencoderOutputs[] kinds;
+
+    public AutoencoderMapper(AutoencoderTransformer parent, AutoencoderOptions options, NativeLifetime lifetime)
+    {
+        this.parent = parent;
+        Lifetime = lifetime;
+        int d = parent.InputSize, k = parent.Model.LatentDimension;
+        var columns = AutoencoderTransformer.OutputColumns(options.Outputs, options).ToArray();
+        kinds = columns.Select(c => c.Kind).ToArray();
+        Columns = columns.Select(c => new MappedColumn(c.Name, c.IsVector
+            ? new VectorDataViewType(NumberDataViewType.Single, c.Kind == AutoencoderOutputs.Reconstruction ? d : k)
+            : NumberDataViewType.Single)).ToArray();
+    }
+
+    public string InputColumnName => parent.InputColumnName;
+
+    public int InputSize => parent.InputSize;
+
+    public int BatchSize => parent.TransformBatchSize;
+
+    public string Consumer => "the autoencoder";
+
+    public IReadOnlyList<MappedColumn> Columns { get; }
+
+    public bool NativeInputs => true;
+
+    public NativeLifetime Lifetime { get; }
+
+    public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
+    {
+        var outputs = new AutoencoderModel.RunOutputs { FirstRow = firstRow };
+        for (int c = 0; c < kinds.Length; c++)
+        {
+            if (!batch.IsActive(c)) continue;
+            var values = batch.Floats(c)[..(rows * Columns[c].Width)];
+            switch (kinds[c])
+            {
+                case AutoencoderOutputs.LatentCode: outputs.Latent = values; break;
+                case AutoencoderOutputs.LatentLogVariance: outputs.LogVariance = values; break;
+                case AutoencoderOutputs.SampledLatentCode: outputs.Sampled = values; break;
+                case AutoencoderOutputs.Reconstruction: outputs.Reconstruction = values; break;
+                case AutoencoderOutputs.ReconstructionError: outputs.Error = values; break;
+            }
+        }
+        if (!batch.HasInputTensor)
+        {
+            parent.Model.Run(inputs, rows, outputs);
+            return;
+        }
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        parent.Model.RunCore(batch.InputTensor(rows)!, outputs);
+    }
+}
