@@ -24,7 +24,7 @@ if (args.Length == 4 && args[0] == "train")
     options.CheckpointPath = args[2];
     options.Threads = 1; // as the test process (TestSetup), so both compute alike
     options.Progress = new EpochPrinter();
-    Ml.Autoencoders.AutoencoderCatalog.Autoencoder(trainContext.Transforms, options).Fit(trainContext.Data.LoadFromEnumerable(trainRows.Select(r => new InputRow { Features = r }), trainSchema));
+    Microsoft.ML.AutoencoderCatalog.Autoencoder(trainContext.Transforms, options).Fit(trainContext.Data.LoadFromEnumerable(trainRows.Select(r => new InputRow { Features = r }), trainSchema));
     Console.WriteLine("DONE");
     return 0;
 }

@@ -2,7 +2,6 @@
 // `dotnet new console` app outside the repository, next to the packed Ml.Autoencoders and the CPU backend).
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Ml.Autoencoders;
 using Ml.Autoencoders.Transforms;
 
 var ml = new MLContext(seed: 1);

@@ -1,7 +1,7 @@
-using Microsoft.ML;
+using Ml.Autoencoders;
 using Ml.Autoencoders.Anomaly;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>Entry points on <c>mlContext.AnomalyDetection.Trainers</c>.</summary>
 public static class AnomalyCatalog

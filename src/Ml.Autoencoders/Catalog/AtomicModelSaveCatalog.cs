@@ -1,8 +1,7 @@
-using Microsoft.ML;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Pipeline;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>
 /// A failure-safe <c>mlContext.Model.Save</c> to a file, on <see cref="ModelOperationsCatalog"/> (<c>mlContext.Model</c>).

@@ -1,8 +1,8 @@
-using Microsoft.ML;
+using Ml.Autoencoders;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Transforms;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>Entry points on <see cref="TransformsCatalog"/> (<c>mlContext.Transforms</c>).</summary>
 public static class AutoencoderCatalog
@@ -70,7 +70,7 @@ public static class AutoencoderCatalog
     /// <param name="seed">Seed of initialisation and shuffling.</param>
     public static AutoencoderEstimator SparseAutoencoder(this TransformsCatalog catalog, int latentDimension = 64, double sparsityWeight = 0.1,
         double targetActivation = 0.05, string inputColumnName = AutoencoderColumnNames.Features, int? epochs = null, int seed = 0) =>
-        Preset(catalog, AutoencoderPresets.Sparse(latentDimension, Objectives.SparsityKind.KlDivergence, sparsityWeight, targetActivation), latentDimension, inputColumnName, epochs, seed);
+        Preset(catalog, AutoencoderPresets.Sparse(latentDimension, Ml.Autoencoders.Objectives.SparsityKind.KlDivergence, sparsityWeight, targetActivation), latentDimension, inputColumnName, epochs, seed);
 
     /// <summary>A contractive autoencoder (<see cref="AutoencoderPresets.Contractive"/>).</summary>
     /// <param name="catalog">The transforms catalog.</param>

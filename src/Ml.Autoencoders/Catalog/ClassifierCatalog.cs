@@ -1,8 +1,8 @@
-using Microsoft.ML;
+using Ml.Autoencoders;
 using Ml.Autoencoders.Classification;
 using Ml.Autoencoders.Transforms;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>The fine-tuning classifier on <c>mlContext.MulticlassClassification.Trainers</c>.</summary>
 public static class ClassifierCatalog
@@ -54,7 +54,7 @@ public static class ClassifierCatalog
     /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
     /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
     /// <param name="seed">Seed of the head's initialisation, dropout and shuffling.</param>
-    /// <exception cref="Persistence.AutoencoderModelFormatException">The file is damaged or not a model file.</exception>
+    /// <exception cref="Ml.Autoencoders.Persistence.AutoencoderModelFormatException">The file is damaged or not a model file.</exception>
     public static AutoencoderClassifierTrainer AutoencoderClassifier(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string autoencoderPath,

@@ -1,8 +1,7 @@
-using Microsoft.ML;
 using Ml.Autoencoders.Onnx;
 using Ml.Autoencoders.Transforms;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>
 /// ONNX export on <see cref="ModelOperationsCatalog"/> (<c>mlContext.Model</c>). ML.NET's own <c>ConvertToOnnx</c> cannot
@@ -54,6 +53,6 @@ public static class OnnxExportCatalog
         ArgumentNullException.ThrowIfNull(transformer);
         ArgumentException.ThrowIfNullOrEmpty(path);
         var model = AutoencoderOnnxExporter.Build(transformer, parts); // refuse before touching the file system
-        Persistence.AtomicFile.Write(path, stream => OnnxProtoWriter.Write(model, stream));
+        Ml.Autoencoders.Persistence.AtomicFile.Write(path, stream => OnnxProtoWriter.Write(model, stream));
     }
 }

@@ -1,7 +1,6 @@
-using Microsoft.ML;
 using Ml.Autoencoders.Embedding;
 
-namespace Ml.Autoencoders;
+namespace Microsoft.ML;
 
 /// <summary>The t-SNE entry points on <see cref="TransformsCatalog"/> (<c>mlContext.Transforms</c>).</summary>
 public static class TsneCatalog
