@@ -133,10 +133,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         catch (TrainingDivergence e)
         {
             // The loop put the best epoch's weights back; the user gets the classifier's own error, worded for fine-tuning.
-            throw new AutoencoderClassifierDivergedException(e.Epoch, e.Batch, e.Loss, e.LearningRate, e.What, e.BestEpoch, e)
-            {
-                CompletedEpochs = e.CompletedEpochs,
-            };
+            throw new AutoencoderClassifierDivergedException(e);
         }
         finally
         {
