@@ -240,10 +240,11 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 
     /// <summary>Loads a detector written by <see cref="Save(Stream)"/> (this version or an earlier one).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not an anomaly detector.</exception>
-    public static AutoencoderAnomalyTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    public static AutoencoderAnomalyTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.Load(ArtifactContainer.ReadAll(stream, Kind.Name), Kind, r => LoadFields(r, device), a => LoadContainer(a, device));
+
+    private static AutoencoderAnomalyTransformer LoadContainer(Artifact artifact, ComputeDevice device)
     {
-        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
-        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
         var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
         var options = new AutoencoderAnomalyOptions
         {

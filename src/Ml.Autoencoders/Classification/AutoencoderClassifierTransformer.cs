@@ -135,10 +135,11 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
 
     /// <summary>Loads a classifier written by <see cref="Save(Stream)"/> (this version, or the first, which kept no history).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a fine-tuned classifier.</exception>
-    public static AutoencoderClassifierTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    public static AutoencoderClassifierTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.Load(ArtifactContainer.ReadAll(stream, Kind.Name), Kind, r => LoadFields(r, device), a => LoadContainer(a, device));
+
+    private static AutoencoderClassifierTransformer LoadContainer(Artifact artifact, ComputeDevice device)
     {
-        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
-        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
         var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind, AutoencoderModelFile.Json);
         var sections = artifact.Expect(4, Kind.Name);
         string feature = TransformerFile.Name(h.FeatureColumnName, nameof(h.FeatureColumnName), Kind.Name);

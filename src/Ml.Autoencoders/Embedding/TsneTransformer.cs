@@ -113,10 +113,11 @@ public sealed class TsneTransformer : BatchTransformer
 
     /// <summary>Loads a transformer written by <see cref="Save(Stream)"/> (this version or the first).</summary>
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a t-SNE model.</exception>
-    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto)
+    public static TsneTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
+        TransformerFile.Load(ArtifactContainer.ReadAll(stream, Kind.Name), Kind, r => LoadFields(r, device), a => LoadContainer(a, device));
+
+    private static TsneTransformer LoadContainer(Artifact artifact, ComputeDevice device)
     {
-        var artifact = ArtifactContainer.Read(ArtifactContainer.ReadAll(stream, Kind.Name), Kind);
-        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
         var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
         var sections = artifact.Expect(2, Kind.Name);
         var saved = h.Options ?? throw new AutoencoderModelFormatException("the t-SNE model header lacks its Options.");

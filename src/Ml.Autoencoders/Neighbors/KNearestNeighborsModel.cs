@@ -186,14 +186,15 @@ public sealed class KNearestNeighborsModel : IDisposable
     public static KNearestNeighborsModel Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) =>
         Load(ArtifactContainer.ReadAll(stream, Kind.Name), device);
 
-    internal static KNearestNeighborsModel Load(byte[] bytes, ComputeDevice device)
+    internal static KNearestNeighborsModel Load(byte[] bytes, ComputeDevice device) =>
+        TransformerFile.Load(bytes, Kind, r => LoadFields(r, device), a => LoadContainer(a, bytes.Length, device));
+
+    private static KNearestNeighborsModel LoadContainer(Artifact artifact, long fileBytes, ComputeDevice device)
     {
-        var artifact = ArtifactContainer.Read(bytes, Kind);
-        if (artifact.Layout == ArtifactLayout.Fields) return TransformerFile.ReadFields(artifact.Sections[0], Kind.Name, r => LoadFields(r, device));
         var h = ArtifactContainer.ReadHeader<FileHeader>(artifact, Kind);
         var sections = artifact.Expect(3, Kind.Name);
         Check(h.NumberOfNeighbors, h.Metric, h.Weighting, h.ClassCount, h.FeatureCount, h.TrainingRowCount, h.SkippedRows);
-        if (h.ClassCount > bytes.Length) // a Score vector has one slot per class: no more classes than the file has bytes (as version 1)
+        if (h.ClassCount > fileBytes) // a Score vector has one slot per class: no more classes than the file has bytes (as version 1)
             throw new AutoencoderModelFormatException($"The k-NN model header claims {h.ClassCount} classes; the file is too short for them.");
         var names = TransformerFile.ReadNames(sections[0], h.ClassCount, Kind.Name);
         var labels = ArtifactContainer.Values<int>(sections[1], h.TrainingRowCount, "the k-NN model's label section");

@@ -30,6 +30,17 @@ internal static class TransformerFile
         }
     }
 
+    /// <summary>
+    /// Reads <paramref name="bytes"/> as a <paramref name="kind"/> and hands it to the reader of its layout: a first-version
+    /// file (<see cref="ArtifactLayout.Fields"/>) to <paramref name="readFields"/>, a container to <paramref name="readContainer"/>.
+    /// </summary>
+    /// <exception cref="AutoencoderModelFormatException">The bytes are not a valid <paramref name="kind"/>.</exception>
+    public static T Load<T>(byte[] bytes, ArtifactKind kind, Func<BinaryReader, T> readFields, Func<Artifact, T> readContainer)
+    {
+        var artifact = ArtifactContainer.Read(bytes, kind);
+        return artifact.Layout == ArtifactLayout.Fields ? ReadFields(artifact.Sections[0], kind.Name, readFields) : readContainer(artifact);
+    }
+
     /// <summary>An autoencoder's own model file, as a section of another container.</summary>
     public static ReadOnlyMemory<byte> AutoencoderSection(AutoencoderTransformer autoencoder)
     {
