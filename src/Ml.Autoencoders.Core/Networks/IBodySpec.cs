@@ -17,6 +17,12 @@ internal interface IBodySpec
     /// <summary>Deterministic code or Gaussian posterior.</summary>
     LatentHead Head { get; }
 
+    /// <summary>The body's options (null for the dense body); with <see cref="Layers"/> all a model header records of the network.</summary>
+    BodyOptions? Options { get; }
+
+    /// <summary>The dense layers around the code this network really has (for a body whose code is its own output: none, and that code).</summary>
+    CodeLayers Layers { get; }
+
     /// <summary>A new untrained network of this shape (initialised from TorchSharp's current generator state).</summary>
     AutoencoderNetwork Create();
 

@@ -41,7 +41,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
         ArgumentNullException.ThrowIfNull(input);
         using var threads = Runtime.TorchThreads.Use(options.Threads);
         var body = options.Autoencoder;
-        int inputSize = body?.Convolution is not null ? 0 : VectorColumn.Check(input.Schema, options.FeatureColumnName, null).Size;
+        int inputSize = body?.Body is not null ? 0 : VectorColumn.Check(input.Schema, options.FeatureColumnName, null).Size;
         string? epochsChoice = null;
         int members = options.EnsembleSize ?? 1;
         if (body is null)
@@ -56,7 +56,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 body.Epochs = epochs;
             }
         }
-        else if (body.Convolution is null && body.LatentDimension >= inputSize && !options.AllowWideCode)
+        else if (body.Body is null && body.LatentDimension >= inputSize && !options.AllowWideCode)
         {
             throw new ArgumentOutOfRangeException(nameof(AutoencoderOptions.LatentDimension), body.LatentDimension,
                 $"The code (Autoencoder.LatentDimension = {body.LatentDimension}) is not narrower than the input ({inputSize} values of column '{options.FeatureColumnName}'): " +

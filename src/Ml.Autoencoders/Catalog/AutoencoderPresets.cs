@@ -91,7 +91,7 @@ public static class AutoencoderPresets
         ArgumentNullException.ThrowIfNull(imageShape);
         return new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions
+            Body = new ConvolutionalOptions
             {
                 ImageShape = imageShape,
                 PixelOrder = pixelOrder,
@@ -127,7 +127,7 @@ public static class AutoencoderPresets
         DecoderLayer Grow(int c) => new(c, DecoderLayerKind.TransposedConvolution, 3, 2);
         return new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions
+            Body = new ConvolutionalOptions
             {
                 ImageShape = imageShape,
                 PixelOrder = pixelOrder,

@@ -209,12 +209,8 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
 
     private protected override IBatchMapper BatchMapper => mapper;
 
-    /// <summary>A convolutional body's images must have its shape and pixel order.</summary>
-    private protected override void CheckInput(DataViewSchema schema)
-    {
-        if (Autoencoder.OptionsView.Convolution is { ImageShape: { } shape } conv)
-            VectorColumn.CheckImage(schema, FeatureColumnName, shape, conv.PixelOrder);
-    }
+    /// <summary>A body that reads images needs images of its shape and pixel order.</summary>
+    private protected override void CheckInput(DataViewSchema schema) => VectorColumn.CheckImageInput(schema, FeatureColumnName, Autoencoder.OptionsView.Body);
 
     /// <summary>Maps feature batches to class probabilities and predicted keys.</summary>
     private sealed class Mapper(AutoencoderClassifierTransformer parent) : IBatchMapper

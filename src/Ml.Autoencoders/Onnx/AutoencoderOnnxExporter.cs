@@ -53,7 +53,7 @@ internal static class AutoencoderOnnxExporter
         if (network is not IDenseLayers layers)
             throw new NotSupportedException(
                 $"ONNX export covers dense autoencoders only; this model has a convolutional body ({network.Description}). " +
-                "Score it with Transform, or train a dense body (AutoencoderOptions.Convolution = null) to export it.");
+                "Score it with Transform, or train a dense body (AutoencoderOptions.Body = null) to export it.");
 
         var options = transformer.OptionsView;
         bool whole = parts == AutoencoderOnnxParts.Autoencoder;

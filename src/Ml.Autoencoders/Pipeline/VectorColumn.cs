@@ -26,7 +26,7 @@ internal static class VectorColumn
         if (size != shape.Size)
             throw new AutoencoderSchemaException(name,
                 $"Input column '{name}' has {size} values per row; the image shape {shape} (channels x height x width) needs {shape.Size}. " +
-                "Check the size given to ResizeImages and the colours ExtractPixels extracts (colorsToExtract), or fix Convolution.ImageShape.", "inputColumnName");
+                "Check the size given to ResizeImages and the colours ExtractPixels extracts (colorsToExtract), or fix the body's ImageShape.", "inputColumnName");
         var dims = ((VectorDataViewType)column.Type).Dimensions;
         if (dims.Length == 3)
         {
@@ -35,11 +35,17 @@ internal static class VectorColumn
             bool fits = order == Networks.PixelOrder.Planar ? isPlanar || (shape.Channels == 1 && isInterleaved) : isInterleaved || (shape.Channels == 1 && isPlanar);
             if (!fits)
                 throw new AutoencoderSchemaException(name, (isPlanar || isInterleaved)
-                    ? $"Input column '{name}' holds {(isPlanar ? "planar" : "interleaved")} pixels (its type has dimensions {string.Join(" x ", dims)}), but Convolution.PixelOrder is {order}. " +
+                    ? $"Input column '{name}' holds {(isPlanar ? "planar" : "interleaved")} pixels (its type has dimensions {string.Join(" x ", dims)}), but the body's PixelOrder is {order}. " +
                       $"Set PixelOrder = {(isPlanar ? "Planar" : "Interleaved")}, or change interleavePixelColors in ExtractPixels."
                     : $"Input column '{name}' has dimensions {string.Join(" x ", dims)}; the image shape {shape} in {order} order needs {string.Join(" x ", order == Networks.PixelOrder.Planar ? planar : interleaved)}.", "inputColumnName");
         }
         return (index, size);
+    }
+
+    /// <summary>When <paramref name="body"/> reads images, the column must hold images of its shape and pixel order (<see cref="CheckImage"/>).</summary>
+    public static void CheckImageInput(DataViewSchema schema, string name, Networks.BodyOptions? body)
+    {
+        if (body?.Image is { } image) CheckImage(schema, name, image.Shape, image.Order);
     }
 
     private static DataViewSchema.Column Find(DataViewSchema schema, string name) => schema.GetColumnOrNull(name)

@@ -2,8 +2,6 @@ using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
@@ -90,12 +88,11 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     /// <summary>Trains with <paramref name="options"/> (the estimator's options after the small-data rule).</summary>
     private static AutoencoderTransformer FitWith(IDataView input, AutoencoderOptions options, string? smallDataChoice)
     {
-        var (_, size) = options.Convolution is { ImageShape: { } shape } conv
-            ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, shape, conv.PixelOrder)
+        var (_, size) = options.Body?.Image is { } image
+            ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, image.Shape, image.Order)
             : VectorColumn.Check(input.Schema, options.InputColumnName, null);
-        // The dense layers' size with the real input (or code map) size, before reading any data.
-        if (options.Convolution is null) options.CheckParameterCount(size);
-        else if (ConvSpec(options, Activation.Linear).Core is { } core) options.CheckParameterCount(core.InputSize);
+        // The network's size with the real input size, before reading any data.
+        options.CheckParameterCount(options.Spec(size, Activation.Linear));
         if (options.CheckpointPath is { } checkpointTarget) CheckpointRun.CheckWritable(checkpointTarget);
         TorchRuntime.EnsureLoaded();
         using var threads = TorchThreads.Use(options.Threads);
@@ -111,9 +108,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         if (options.Corruption?.RangeProblem(data.Min, data.Max) is { } problem)
             throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}': {problem}");
 
-        AutoencoderNetwork network = options.Convolution is null
-            ? SeededNetworks.Create(DenseSpec(options, size, outputActivation), options.Seed, device)
-            : SeededNetworks.Create(ConvSpec(options, outputActivation), options.Seed, device);
+        AutoencoderNetwork network = SeededNetworks.Create(options.Spec(size, outputActivation), options.Seed, device);
         IReadOnlyList<TrainingHistory>? pretraining = null;
         var fitted = options.Clone();
         fitted.OutputActivation = outputActivation;
@@ -129,12 +124,13 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             var objectiveSettings = ToObjective(options);
             var fingerprintOf = options.Clone(); // only runs that write or resume checkpoints serialise their options
             var run = new CheckpointRun(() => CheckpointFingerprint.Of(fingerprintOf), network.Description, data.Train is InMemoryTrainingData, data.TrainRows, data.Min, data.Max, epochs);
-            var resume = options.ResumeFromCheckpoint is { } resumePath ? run.Check(CheckpointFile.Read(resumePath), resumePath) : null;
+            var resume = options.ResumeFromCheckpoint is { } resumePath ? run.Check(CheckpointFingerprint.Upgrade(CheckpointFile.Read(resumePath)), resumePath) : null;
             if (resume is not null)
                 pretraining = (resume.Header.Pretraining ?? Array.Empty<TrainingJson.StageEntry>())
                     .Select(st => TrainingJson.History(st.Epochs ?? Array.Empty<TrainingJson.EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             else if (options.PretrainEpochs > 0)
-                pretraining = GreedyPretraining.Run(network, data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
+                pretraining = (network as ILayerwisePretraining ?? throw new NotSupportedException($"Greedy layer-wise pretraining needs a body that can be peeled into layer pairs; {network.Description} cannot. Set PretrainEpochs = 0."))
+                    .PretrainLayerwise(data.Train, data.Validation, objectiveSettings, settings with { Epochs = options.PretrainEpochs, LearningRate = options.PretrainLearningRate ?? options.LearningRate, MinLearningRate = Math.Min(options.MinLearningRate, options.PretrainLearningRate ?? options.LearningRate) },
                     (stageSpec, seed) => SeededNetworks.Create(stageSpec, seed, device), device);
             if (options.CheckpointPath is { } checkpointPath)
                 settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
@@ -174,25 +170,6 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         KlWarmupEpochs = o.KlWarmupEpochs,
         Penalties = o.Penalties.Select(p => p.Clone()).ToArray(),
     };
-
-    /// <summary>The dense network the options describe, for rows of <paramref name="size"/> values.</summary>
-    internal static DenseNetworkSpec DenseSpec(AutoencoderOptions o, int size, Activation outputActivation) => new(
-        size,
-        (int[])o.HiddenLayerSizes.Clone(),
-        HiddenActivations(o),
-        o.LatentDimension,
-        o.CodeActivation,
-        outputActivation,
-        o.LatentHead,
-        o.TiedWeights);
-
-    /// <summary>The convolutional network the options describe; its dense code (if any) reads the encoder's code map.</summary>
-    internal static ConvNetworkSpec ConvSpec(AutoencoderOptions o, Activation outputActivation) =>
-        ConvNetworkSpec.Create(o.Convolution!.Clone(), outputActivation, (int[])o.HiddenLayerSizes.Clone(), HiddenActivations(o),
-            o.LatentDimension, o.CodeActivation, o.LatentHead, o.TiedWeights);
-
-    private static Activation[] HiddenActivations(AutoencoderOptions o) =>
-        o.HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
 
     internal static TrainingSettings ToSettings(AutoencoderOptions o) => new()
     {

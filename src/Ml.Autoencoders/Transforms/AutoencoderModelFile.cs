@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
+using Ml.Autoencoders.Networks.Bodies;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
@@ -17,8 +17,8 @@ namespace Ml.Autoencoders.Transforms;
 /// The library's own model format: one self-describing file that holds nothing executable, in the
 /// <see cref="ArtifactContainer"/> (magic "MLAEMODL"): the header as UTF-8 JSON (versions, options, layer shapes,
 /// column names, training history, tensor table), one section holding the tensors as raw float32 in table order, and a
-/// SHA-256 of everything before it. Version 2 is written; version 1 (the same header and tensors without the section
-/// table) is still read.
+/// SHA-256 of everything before it. Version 3 is written; version 2 (the body's options named "Convolution") and
+/// version 1 (also without the section table) are still read.
 /// Loading verifies the checksum, then treats the header as hostile (anyone can recompute a SHA-256): every length is
 /// checked against the bytes actually present, the header's network must agree with the stored options, and the exact
 /// tensor table (names, shapes, order) and weight count that network implies are worked out without allocating and
@@ -27,25 +27,58 @@ namespace Ml.Autoencoders.Transforms;
 /// </summary>
 public static class AutoencoderModelFile
 {
-    /// <summary>The format version this library writes (version 1, without the container's section table, is still read).</summary>
-    public const int FormatVersion = 2;
+    /// <summary>The format version this library writes (versions 1 and 2 are still read).</summary>
+    public const int FormatVersion = 3;
 
     private const int MaxHeaderBytes = 16 << 20;
 
 
     /// <summary>The model file as a kind of <see cref="ArtifactContainer"/>.</summary>
     internal static readonly ArtifactKind Kind = new("model file", "MLAEMODL"u8.ToArray(), FormatVersion,
-        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.HeaderAndPayload }, MaxHeaderBytes);
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.HeaderAndPayload, [2] = ArtifactLayout.Sectioned }, MaxHeaderBytes);
 
     /// <summary>The header's JSON: the training files' JSON plus the bounded lists of a convolutional body's layers.</summary>
     internal static readonly JsonSerializerOptions Json = CreateJson();
 
-    private static JsonSerializerOptions CreateJson()
+    private static JsonSerializerOptions CreateJson() => BodyKinds.AddTo(new JsonSerializerOptions(TrainingJson.Options), MaxLayers);
+
+    /// <summary>
+    /// Options JSON written before version 3 named the body after its kind ("Convolution": the options or null) where
+    /// it is now "Body" with its kind (<see cref="BodyKind.FormerPropertyName"/>): <paramref name="options"/> (an
+    /// options object, or a model header) rewritten in place. Anything else is left as it is.
+    /// </summary>
+    internal static void UpgradeBodyName(JsonObject options)
     {
-        var json = new JsonSerializerOptions(TrainingJson.Options);
-        json.Converters.Add(new BoundedList<ConvolutionLayer>(MaxLayers));
-        json.Converters.Add(new BoundedList<DecoderLayer>(MaxLayers));
-        return json;
+        if (options.ContainsKey("Body") || BodyKinds.All.FirstOrDefault(k => k.FormerPropertyName is { } former && options.ContainsKey(former)) is not { } kind) return;
+        // Rebuilt in order, "Body" where the former name was: a checkpoint's fingerprint is compared as text.
+        var entries = options.ToArray();
+        options.Clear();
+        foreach (var (name, value) in entries)
+        {
+            if (name != kind.FormerPropertyName)
+                options[name] = value;
+            else if (value is JsonObject body)
+                options["Body"] = Detached(body, new JsonObject { ["kind"] = kind.OptionsName }); // the discriminator comes first
+            else
+                options["Body"] = value;
+        }
+    }
+
+    /// <summary><paramref name="target"/> with the properties of <paramref name="source"/> moved to its end.</summary>
+    private static JsonObject Detached(JsonObject source, JsonObject target)
+    {
+        var entries = source.ToArray();
+        source.Clear();
+        foreach (var (name, value) in entries) target[name] = value;
+        return target;
+    }
+
+    /// <summary>Options JSON as text, upgraded as <see cref="UpgradeBodyName(JsonObject)"/> does (unchanged when it is not a JSON object).</summary>
+    internal static string UpgradeBodyName(string optionsJson)
+    {
+        if (JsonNode.Parse(optionsJson) is not JsonObject options || options.ContainsKey("Body")) return optionsJson;
+        UpgradeBodyName(options);
+        return options.ToJsonString(Json);
     }
 
     /// <summary>Saves to a file, atomically: a temporary file beside it is renamed over the target.</summary>
@@ -67,8 +100,8 @@ public static class AutoencoderModelFile
         ArgumentNullException.ThrowIfNull(stream);
         var model = transformer.Model;
         var network = model.Network;
-        var conv = (network as ConvolutionalAutoencoderNetwork)?.Spec;
-        var spec = network is DenseAutoencoderNetwork dense ? dense.Spec : conv!.Core;
+        var spec = network.BodySpec;
+        var layers = spec.Layers;
         var tensors = new List<(string Name, long[] Shape, float[] Values)>();
         using (NewDisposeScope())
             foreach (var (name, value) in network.state_dict())
@@ -82,16 +115,16 @@ public static class AutoencoderModelFile
             Library = typeof(AutoencoderModelFile).Assembly.GetName().Version?.ToString() ?? "unknown",
             TorchSharp = typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
             LibTorch = torch.__version__,
-            Kind = conv is null ? DenseKind : ConvKind,
+            Kind = BodyKinds.For(spec.Options).ModelKind,
             InputSize = network.InputSize,
-            HiddenSizes = spec?.HiddenSizes ?? Array.Empty<int>(),
-            HiddenActivations = spec?.HiddenActivations ?? Array.Empty<Activation>(),
+            HiddenSizes = layers.HiddenSizes,
+            HiddenActivations = layers.HiddenActivations,
             LatentDimension = network.LatentDimension,
-            CodeActivation = spec?.CodeActivation ?? conv!.Convolution.Activation,
+            CodeActivation = layers.CodeActivation,
             OutputActivation = network.OutputActivation,
             LatentHead = network.Head,
-            TiedWeights = spec?.TiedWeights ?? false,
-            Convolution = conv?.Convolution,
+            TiedWeights = layers.TiedWeights,
+            Body = spec.Options,
             Options = transformer.OptionsView,
             History = Entries(model.History),
             Pretraining = model.PretrainingHistory.Select(h => new StageEntry(Entries(h), h.BestEpoch, h.StoppedEarly, h.RestoredBestWeights)).ToArray(),
@@ -109,7 +142,7 @@ public static class AutoencoderModelFile
         {
             if (headerBytes.Length > MaxHeaderBytes)
                 throw new AutoencoderModelFormatException($"its header (options and a training history of {model.History.Epochs.Count} epochs) is {headerBytes.Length} bytes; a model file holds at most {MaxHeaderBytes}.");
-            var written = ReadHeader(headerBytes);
+            var written = ReadHeader(headerBytes, FormatVersion);
             CheckTensors(written, CheckHeader(written), weightBytes);
         }
         catch (AutoencoderModelFormatException e)
@@ -158,7 +191,7 @@ public static class AutoencoderModelFile
         // Everything the header claims is checked before anything is built: the spec, then the exact tensor table that
         // spec implies (worked out without allocating) against the table and the bytes present. A header with a valid
         // checksum (anyone can recompute one) that claims huge layers is refused here, never allocated.
-        var header = ReadHeader(artifact.Header.Span);
+        var header = ReadHeader(artifact.Header.Span, artifact.Version);
         var spec = CheckHeader(header);
         long offset = 0;
         CheckTensors(header, spec, weights.Length);
@@ -227,10 +260,16 @@ public static class AutoencoderModelFile
     /// The header as JSON. System.Text.Json bounds nesting (64 levels) and every string and array by the header's
     /// length (at most <see cref="MaxHeaderBytes"/>); what it cannot bind raises the format exception.
     /// </summary>
-    private static Header ReadHeader(ReadOnlySpan<byte> json)
+    private static Header ReadHeader(ReadOnlySpan<byte> json, int version)
     {
         try
         {
+            if (version < 3 && JsonNode.Parse(json, documentOptions: new JsonDocumentOptions { MaxDepth = 64 }) is JsonObject old)
+            {
+                UpgradeBodyName(old);
+                if (old["Options"] is JsonObject oldOptions) UpgradeBodyName(oldOptions);
+                return old.Deserialize<Header>(Json) ?? throw new AutoencoderModelFormatException("the header is empty (JSON null).");
+            }
             return JsonSerializer.Deserialize<Header>(json, Json) ?? throw new AutoencoderModelFormatException("the header is empty (JSON null).");
         }
         catch (JsonException e)
@@ -248,17 +287,14 @@ public static class AutoencoderModelFile
         }
     }
 
-    private const string DenseKind = "dense-autoencoder", ConvKind = "conv-autoencoder";
-
     /// <summary>
     /// Checks the header, and that its description of the network agrees with the stored options (both are written
-    /// from the same model, so a disagreement is damage), and returns the network spec it describes: a
-    /// <see cref="DenseNetworkSpec"/> or a <see cref="ConvNetworkSpec"/>. Allocates nothing in proportion to any size it reads.
+    /// from the same model, so a disagreement is damage), and returns the network spec it describes, built by the body
+    /// it names (<see cref="BodyKinds"/>). Allocates nothing in proportion to any size it reads.
     /// </summary>
     private static IBodySpec CheckHeader(Header h)
     {
-        if (h.Kind is not (DenseKind or ConvKind))
-            throw new AutoencoderModelFormatException($"model kind '{h.Kind}' is not one this library version reads.");
+        var kind = BodyKinds.ByModelKind(h.Kind) ?? throw new AutoencoderModelFormatException($"model kind '{h.Kind}' is not one this library version reads.");
         if (h.HiddenSizes is null || h.HiddenActivations is null || h.Tensors is null || h.Options is null || h.History is null)
             throw new AutoencoderModelFormatException("the header lacks a required field (hidden sizes, activations, tensors, options or history).");
         if (h.History.Any(e => e is null) || h.Pretraining?.Any(st => st is null || st.Epochs?.Any(e => e is null) == true) == true)
@@ -274,8 +310,9 @@ public static class AutoencoderModelFile
         // Dimensions are compared with the network's exactly later (CheckTensors); here only what no network has.
         if (h.Tensors.Length > 8 * MaxLayers || h.Tensors.Any(t => t is null || t.Name is null || t.Shape is null || t.Shape.Length > 4 || t.Shape.Any(s => s <= 0 || s > int.MaxValue)))
             throw new AutoencoderModelFormatException("the tensor table holds an entry without a name or with an impossible shape.");
-        if (new[] { h.Convolution, h.Options.Convolution }.Any(c => c is not null && ((c.EncoderLayers?.Count ?? 0) > MaxLayers || (c.DecoderLayers?.Count ?? 0) > MaxLayers)))
-            throw new AutoencoderModelFormatException($"the convolution has more than {MaxLayers} encoder or decoder layers.");
+        if (h.Body?.GetType() != kind.OptionsType || h.Options.Body?.GetType() != kind.OptionsType)
+            throw new AutoencoderModelFormatException($"a '{h.Kind}' model's header or stored options describe another body " +
+                $"({h.Body?.GetType().Name ?? "none"} and {h.Options.Body?.GetType().Name ?? "none"}; the kind has {kind.OptionsType?.Name ?? "none"}).");
         try
         {
             h.Options.Validate();
@@ -295,69 +332,35 @@ public static class AutoencoderModelFile
         // Transform keeps a batch of inputs (and of codes) in arrays of TransformBatchSize rows.
         if ((long)h.Options.TransformBatchSize * Math.Max(h.InputSize, h.LatentDimension) > Array.MaxLength)
             throw new AutoencoderModelFormatException($"the stored transform batch size {h.Options.TransformBatchSize} times {Math.Max(h.InputSize, h.LatentDimension)} values per row exceeds what one batch can hold.");
-        if (h.Kind == ConvKind)
-            return CheckConvolution(h);
-        if (h.Convolution is not null || h.Options.Convolution is not null)
-            throw new AutoencoderModelFormatException("a dense model's header or options describe a convolution.");
-        CheckDenseAgreesWithOptions(h);
-        if (h.Options.LatentDimension != h.LatentDimension)
-            throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
-        var spec = new DenseNetworkSpec(h.InputSize, h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.OutputActivation, h.LatentHead, h.TiedWeights);
+        // Options.Validate checked the stored body, and the header's is checked here (an image shape whose size overflows
+        // cannot even be written as JSON); both are written from one object, so they must be the same JSON.
         try
         {
-            spec.Validate();
+            h.Body?.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new AutoencoderModelFormatException("the header's body is invalid: " + e.Message, e);
+        }
+        if (JsonSerializer.Serialize(h.Body, Json) != JsonSerializer.Serialize(h.Options.Body, Json))
+            throw new AutoencoderModelFormatException("the header's body contradicts the stored options' body.");
+
+        // The network the header describes, and the one the stored options describe for the same input: the same layers.
+        var headerLayers = new CodeLayers(h.HiddenSizes, h.HiddenActivations, h.LatentDimension, h.CodeActivation, h.LatentHead, h.TiedWeights);
+        IBodySpec spec, fromOptions;
+        try
+        {
+            spec = kind.Spec(h.Body, headerLayers, h.InputSize, h.OutputActivation);
+            fromOptions = kind.Spec(h.Options.Body, h.Options.Layers(), h.InputSize, h.OutputActivation);
         }
         catch (ArgumentException e)
         {
             throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
         }
-        return spec;
-    }
-
-    /// <summary>The dense layers of the header (hidden widths, their activations, the code activation) are the options'.</summary>
-    private static void CheckDenseAgreesWithOptions(Header h)
-    {
-        var o = h.Options!;
-        var optionActivations = o.HiddenActivations ?? Enumerable.Repeat(o.HiddenActivation, o.HiddenLayerSizes.Length).ToArray();
-        if (!o.HiddenLayerSizes.SequenceEqual(h.HiddenSizes!) || !optionActivations.SequenceEqual(h.HiddenActivations!) || o.CodeActivation != h.CodeActivation)
-            throw new AutoencoderModelFormatException(
-                $"the header's hidden layers [{string.Join(", ", h.HiddenSizes!)}] ({string.Join(", ", h.HiddenActivations!)}, code {h.CodeActivation}) contradict the stored options " +
-                $"[{string.Join(", ", o.HiddenLayerSizes)}] ({string.Join(", ", optionActivations)}, code {o.CodeActivation}).");
-    }
-
-    private static ConvNetworkSpec CheckConvolution(Header h)
-    {
-        var conv = h.Convolution ?? throw new AutoencoderModelFormatException("a convolutional model's header lacks its convolution options.");
-        var stored = h.Options!.Convolution ?? throw new AutoencoderModelFormatException("the header describes a convolutional network but the stored options have no convolution.");
-        ConvNetworkSpec spec;
-        ConvolutionPlan plan;
-        try
-        {
-            conv.Validate(); // first: an image shape whose size overflows cannot even be written as JSON below
-            plan = ConvolutionPlan.Create(conv);
-            spec = ConvNetworkSpec.Create(conv, h.OutputActivation, h.HiddenSizes!, h.HiddenActivations!, h.LatentDimension, h.CodeActivation, h.LatentHead, h.TiedWeights);
-            spec.Core?.Validate();
-        }
-        catch (ArgumentException e)
-        {
-            throw new AutoencoderModelFormatException("the network it describes is invalid: " + e.Message, e);
-        }
-        // Options.Validate checked the stored copy; both are written from one object, so they must be the same JSON.
-        if (JsonSerializer.Serialize(conv, Json) != JsonSerializer.Serialize(stored, Json))
-            throw new AutoencoderModelFormatException("the header's convolution contradicts the stored options' convolution.");
-        if (h.InputSize != plan.Image.Size)
-            throw new AutoencoderModelFormatException($"the header gives {h.InputSize} inputs; its image shape {plan.Image} has {plan.Image.Size} values.");
-        if (conv.DenseCode)
-        {
-            CheckDenseAgreesWithOptions(h);
-            if (h.Options.LatentDimension != h.LatentDimension)
-                throw new AutoencoderModelFormatException($"the stored options give latent dimension {h.Options.LatentDimension}; the network has {h.LatentDimension}.");
-        }
-        else if (h.HiddenSizes!.Length > 0 || h.LatentDimension != plan.CodeSize || h.CodeActivation != conv.Activation)
-        {
-            throw new AutoencoderModelFormatException($"the header gives a code of {h.LatentDimension} ({h.CodeActivation}) after {h.HiddenSizes.Length} hidden layers; " +
-                $"the convolution's code is its {plan.CodeSize}-value feature map ({conv.Activation}).");
-        }
+        if (!spec.Layers.Equals(headerLayers))
+            throw new AutoencoderModelFormatException($"the header gives the layers {headerLayers}; its {kind.ModelKind} body has {spec.Layers}.");
+        if (!fromOptions.Layers.Equals(headerLayers))
+            throw new AutoencoderModelFormatException($"the header's layers ({headerLayers}) contradict the stored options ({fromOptions.Layers}).");
         return spec;
     }
 
@@ -408,7 +411,8 @@ public static class AutoencoderModelFile
         public Activation OutputActivation { get; set; }
         public LatentHead LatentHead { get; set; }
         public bool TiedWeights { get; set; }
-        public ConvolutionalOptions? Convolution { get; set; }
+        /// <summary>The body's options (null for the dense body); version 2 and before called it "Convolution".</summary>
+        public BodyOptions? Body { get; set; }
         public AutoencoderOptions? Options { get; set; }
         public EpochEntry[]? History { get; set; }
         public StageEntry[]? Pretraining { get; set; }

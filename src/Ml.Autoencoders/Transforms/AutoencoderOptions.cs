@@ -2,8 +2,8 @@ using System.Text.Json.Serialization;
 using Microsoft.ML;
 using Ml.Autoencoders.Corruption;
 using Ml.Autoencoders.Networks;
+using Ml.Autoencoders.Networks.Bodies;
 using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Training;
@@ -160,11 +160,11 @@ public sealed class AutoencoderOptions
     public double? PretrainLearningRate { get; set; }
 
     /// <summary>
-    /// A convolutional body for image rows (see <see cref="ConvolutionalOptions"/>); null (the default) for a dense body.
-    /// With a convolutional body, <see cref="HiddenLayerSizes"/>, <see cref="LatentDimension"/> and
+    /// The network body: null (the default) for dense layers only, or a <see cref="ConvolutionalOptions"/> for image
+    /// rows. With a convolutional body, <see cref="HiddenLayerSizes"/>, <see cref="LatentDimension"/> and
     /// <see cref="CodeActivation"/> describe the dense code when <see cref="ConvolutionalOptions.DenseCode"/> is set.
     /// </summary>
-    public ConvolutionalOptions? Convolution { get; set; }
+    public BodyOptions? Body { get; set; }
 
     /// <summary>Width of the latent code (the bottleneck). The dense layers may have at most <see cref="Defaults.MaxParameters"/> weights.</summary>
     public int LatentDimension { get; set; } = Defaults.LatentDimension;
@@ -412,9 +412,10 @@ public sealed class AutoencoderOptions
         for (int i = 0; i < HiddenLayerSizes.Length; i++)
             if (HiddenLayerSizes[i] <= 0)
                 throw new ArgumentOutOfRangeException(nameof(HiddenLayerSizes), HiddenLayerSizes[i], $"Hidden layer {i} has width {HiddenLayerSizes[i]}; widths must be positive.");
-        CheckParameterCount(null);
+        CheckParameterCount((int?)null);
         if (HiddenActivations is not null && HiddenActivations.Length != HiddenLayerSizes.Length)
             throw new ArgumentException($"{nameof(HiddenActivations)} has {HiddenActivations.Length} entries for {HiddenLayerSizes.Length} hidden layers; give one per layer or leave it null.", nameof(HiddenActivations));
+        ValidateBody();
         if (Epochs is { } e) Positive(e, nameof(Epochs));
         Positive(BatchSize, nameof(BatchSize));
         if (!(LearningRate > 0) || !double.IsFinite(LearningRate))
@@ -455,10 +456,15 @@ public sealed class AutoencoderOptions
     /// <see cref="LatentDimension"/> and <see cref="HiddenLayerSizes"/>. Without <paramref name="inputSize"/> (before the
     /// data is seen) the input counts as 1 value, a lower bound that already catches an absurd width.
     /// </summary>
-    internal void CheckParameterCount(int? inputSize)
+    internal void CheckParameterCount(int? inputSize) =>
+        CheckParameterCount(BodyKinds.For(null).Spec(null, new CodeLayers(HiddenLayerSizes, new Activation[HiddenLayerSizes.Length], LatentDimension,
+            Activation.Linear, LatentHead, TiedWeights && LatentHead == LatentHead.Deterministic), inputSize ?? 1, Activation.Linear), inputSize);
+
+    /// <summary>The same refusal for the whole network <paramref name="spec"/> (built with the real input size).</summary>
+    internal void CheckParameterCount(IBodySpec spec) => CheckParameterCount(spec, spec.InputSize);
+
+    private void CheckParameterCount(IBodySpec spec, int? inputSize)
     {
-        var spec = new DenseNetworkSpec(inputSize ?? 1, HiddenLayerSizes, new Activation[HiddenLayerSizes.Length], LatentDimension,
-            Activation.Linear, Activation.Linear, LatentHead, TiedWeights && LatentHead == LatentHead.Deterministic);
         long count = ParameterCount(spec);
         if (count <= Defaults.MaxParameters) return;
         int widest = HiddenLayerSizes.Length == 0 ? -1 : Array.IndexOf(HiddenLayerSizes, HiddenLayerSizes.Max());
@@ -546,33 +552,27 @@ public sealed class AutoencoderOptions
                 throw new ArgumentException($"A Gaussian head's mean and log-variance are linear; {nameof(CodeActivation)} must be Linear, not {CodeActivation}.", nameof(CodeActivation));
         }
         Corruption?.Validate(0);
-        ValidateConvolution(gaussian);
         if (Penalties is null) throw new ArgumentNullException(nameof(Penalties), "Use an empty list for no penalty.");
         for (int i = 0; i < Penalties.Count; i++)
-        {
-            var penalty = Penalties[i] ?? throw new ArgumentException($"Penalty {i} is null.", nameof(Penalties));
-            penalty.Validate(LatentHead, Convolution is { DenseCode: false } conv ? conv.Activation : CodeActivation);
-        }
+            if (Penalties[i] is null) throw new ArgumentException($"Penalty {i} is null.", nameof(Penalties));
     }
 
-    /// <summary>What a convolutional body allows: a Gaussian head, tied weights and hidden layers need its dense code.</summary>
-    private void ValidateConvolution(bool gaussian)
+    /// <summary>The body's own values, what it allows of the other options, and the penalties on its code (after the layers are checked).</summary>
+    private void ValidateBody()
     {
-        if (Convolution is not { } conv) return;
-        conv.Validate();
-        if (PretrainEpochs > 0)
-            throw new ArgumentException($"Greedy layer-wise pretraining ({nameof(PretrainEpochs)}) is defined for dense bodies; train the convolutional autoencoder end to end.", nameof(PretrainEpochs));
-        if (Penalties?.OfType<ContractivePenalty>().Any() == true)
-            throw new ArgumentException($"The {nameof(ContractivePenalty)} (the encoder's Jacobian) is defined for dense bodies; use a denoising or sparse convolutional autoencoder.", nameof(Penalties));
-        if (conv.DenseCode) return;
-        if (gaussian)
-            throw new ArgumentException($"A Gaussian latent head needs a dense code: set {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} = true.", nameof(LatentHead));
-        if (TiedWeights)
-            throw new ArgumentException($"{nameof(TiedWeights)} ties dense layers; without {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} there are none.", nameof(TiedWeights));
-        if (HiddenLayerSizes is { Length: > 0 })
-            throw new ArgumentException($"{nameof(HiddenLayerSizes)} are dense layers before a dense code, but {nameof(Convolution)}.{nameof(ConvolutionalOptions.DenseCode)} is false " +
-                "(the code is the encoder's last feature map): set HiddenLayerSizes = [] or DenseCode = true.", nameof(HiddenLayerSizes));
+        Body?.Validate();
+        BodyKinds.For(Body).Validate(Body, new BodyUse(Layers(), PretrainEpochs, Penalties.FirstOrDefault(p => p.NeedsTrace)?.Name));
+        foreach (var penalty in Penalties)
+            penalty.Validate(LatentHead, Body?.CodeActivation(CodeActivation) ?? CodeActivation);
     }
+
+    /// <summary>The dense layers around the code these options describe (what every body reads of them).</summary>
+    internal CodeLayers Layers() => new((int[])HiddenLayerSizes.Clone(),
+        HiddenActivations is { } acts ? (Activation[])acts.Clone() : Enumerable.Repeat(HiddenActivation, HiddenLayerSizes.Length).ToArray(),
+        LatentDimension, CodeActivation, LatentHead, TiedWeights);
+
+    /// <summary>The network these options describe for rows of <paramref name="inputSize"/> values (see <see cref="BodyKind.Spec"/>).</summary>
+    internal IBodySpec Spec(int inputSize, Activation outputActivation) => BodyKinds.For(Body).Spec(Body, Layers(), inputSize, outputActivation);
 
     /// <summary>A shallow copy (the arrays are copied too).</summary>
     public AutoencoderOptions Clone()
@@ -581,7 +581,7 @@ public sealed class AutoencoderOptions
         copy.HiddenLayerSizes = (int[])HiddenLayerSizes.Clone();
         copy.HiddenActivations = (Activation[]?)HiddenActivations?.Clone();
         copy.Corruption = Corruption?.Clone();
-        copy.Convolution = Convolution?.Clone();
+        copy.Body = Body?.Clone();
         copy.Penalties = Penalties?.Select(p => p?.Clone()!).ToList()!;
         return copy;
     }

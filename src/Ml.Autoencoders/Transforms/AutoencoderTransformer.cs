@@ -104,12 +104,8 @@ public sealed class AutoencoderTransformer : ITransformer
         return new MappedRowMapper(mapper, inputSchema);
     }
 
-    /// <summary>A convolutional body's images must have its shape and pixel order (the size check is the pipeline's).</summary>
-    private void CheckInput(DataViewSchema schema)
-    {
-        if (options.Convolution is { ImageShape: { } shape } conv)
-            VectorColumn.CheckImage(schema, InputColumnName, shape, conv.PixelOrder);
-    }
+    /// <summary>A body that reads images needs images of its shape and pixel order (the size check is the pipeline's).</summary>
+    private void CheckInput(DataViewSchema schema) => VectorColumn.CheckImageInput(schema, InputColumnName, options.Body);
 
     /// <summary>
     /// Frees the native weights at once (after the batches being computed finish); the library's one way to free a

@@ -22,4 +22,15 @@ internal static class CheckpointFingerprint
         foreach (var property in LeftOut) property.SetValue(o, property.GetValue(defaults));
         return JsonSerializer.Serialize(o, AutoencoderModelFile.Json);
     }
+
+    /// <summary>
+    /// A checkpoint's stored fingerprint in today's terms: checkpoints written before the body options were named
+    /// "Body" stored them as "Convolution" (<see cref="AutoencoderModelFile.UpgradeBodyName(string)"/>).
+    /// </summary>
+    internal static CheckpointContents Upgrade(CheckpointContents checkpoint)
+    {
+        if (checkpoint.Header.Fingerprint is { } stored)
+            checkpoint.Header.Fingerprint = AutoencoderModelFile.UpgradeBodyName(stored);
+        return checkpoint;
+    }
 }

@@ -64,7 +64,7 @@ public sealed class ConvolutionalAutoencoderTests
     /// </summary>
     private static AutoencoderOptions Tiny(ImageShape shape, PixelOrder order = PixelOrder.Planar, int epochs = 40) => new()
     {
-        Convolution = new ConvolutionalOptions
+        Body = new ConvolutionalOptions
         {
             ImageShape = shape,
             PixelOrder = order,
@@ -171,7 +171,7 @@ public sealed class ConvolutionalAutoencoderTests
         {
             "batch norm, interleaved" => new AutoencoderOptions
             {
-                Convolution = new ConvolutionalOptions
+                Body = new ConvolutionalOptions
                 {
                     ImageShape = new ImageShape(3, 6, 5),
                     PixelOrder = PixelOrder.Interleaved,
@@ -182,13 +182,13 @@ public sealed class ConvolutionalAutoencoderTests
             },
             "dense code, batch norm" => new AutoencoderOptions
             {
-                Convolution = new ConvolutionalOptions { ImageShape = new ImageShape(1, 8, 8), EncoderLayers = { new ConvolutionLayer(4, 3, 2) }, BatchNormalization = true, DenseCode = true },
+                Body = new ConvolutionalOptions { ImageShape = new ImageShape(1, 8, 8), EncoderLayers = { new ConvolutionLayer(4, 3, 2) }, BatchNormalization = true, DenseCode = true },
                 HiddenLayerSizes = new[] { 8 },
                 LatentDimension = 3,
             },
             "variational, dense code" => new AutoencoderOptions
             {
-                Convolution = new ConvolutionalOptions
+                Body = new ConvolutionalOptions
                 {
                     ImageShape = new ImageShape(1, 8, 8),
                     EncoderLayers = { new ConvolutionLayer(4, 3, 2) },
@@ -234,8 +234,8 @@ public sealed class ConvolutionalAutoencoderTests
     public void ConvolutionalModelRoundTripsThroughBothSaveRoutes(string name)
     {
         var options = Persisted(name);
-        var shape = options.Convolution!.ImageShape!;
-        var data = Ml.ToDataView(Patterns(shape, options.Convolution.PixelOrder));
+        var shape = ((ConvolutionalOptions)options.Body!).ImageShape!;
+        var data = Ml.ToDataView(Patterns(shape, ((ConvolutionalOptions)options.Body!).PixelOrder));
         var model = Ml.Transforms.Autoencoder(options).Fit(data);
         using var temp = new TempDirectory("mlae-conv-persistence");
         model.Save(temp.File("model.mlae"));
@@ -256,7 +256,7 @@ public sealed class ConvolutionalAutoencoderTests
         }
 
         var buffers = BatchNormBuffers(model);
-        Assert.AreEqual(options.Convolution.BatchNormalization, buffers.Count > 0, $"{name}: batch-norm buffers");
+        Assert.AreEqual(((ConvolutionalOptions)options.Body!).BatchNormalization, buffers.Count > 0, $"{name}: batch-norm buffers");
         var (fromFile, fromZip) = (BatchNormBuffers(loaded), BatchNormBuffers(viaMlNet));
         foreach (var (key, values) in buffers)
         {
@@ -339,8 +339,8 @@ public sealed class ConvolutionalAutoencoderTests
     {
         var shape = new ImageShape(channels, height, width);
         var options = Tiny(shape, order, epochs: 10);
-        options.Convolution!.EncoderLayers = new() { new ConvolutionLayer(4, 3, firstStride), new ConvolutionLayer(4, 3, 2) };
-        var plan = ConvolutionPlan.Create(options.Convolution);
+        ((ConvolutionalOptions)options.Body!).EncoderLayers = new() { new ConvolutionLayer(4, 3, firstStride), new ConvolutionLayer(4, 3, 2) };
+        var plan = ConvolutionPlan.Create((ConvolutionalOptions)options.Body!);
         Assert.IsTrue(plan.Decoder.Any(l => l.OutputPadding.Height != l.OutputPadding.Width), "a decoder layer pads height and width differently");
 
         var rows = Patterns(shape, order);

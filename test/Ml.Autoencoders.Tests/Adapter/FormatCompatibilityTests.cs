@@ -15,9 +15,10 @@ namespace Ml.Autoencoders.Tests;
 /// Files written by an earlier version keep loading and keep giving the outputs they gave: one file of every kind the
 /// library writes (dense, variational, stacked with greedy pretraining, convolutional, anomaly detector, k-NN, t-SNE,
 /// fine-tuned classifier), committed under TestData/formats/&lt;date&gt; with the outputs they gave on fixed rows
-/// (expected.json). A refactoring that changes a format must keep reading these. Two sets: 2026-12-04, written by main
-/// before the one artifact container (model and checkpoint version 1, the downstream files field by field), and
-/// 2026-12-05, the container versions written now. To add a new set (a new format version), run
+/// (expected.json). A refactoring that changes a format must keep reading these. Three sets: 2026-12-04, written by main
+/// before the one artifact container (model and checkpoint version 1, the downstream files field by field),
+/// 2026-12-05, the container versions (model version 2, the body's options named "Convolution"), and 2026-12-05b, the
+/// versions written now (model version 3, the body's options as "Body" with their kind). To add a new set (a new format version), run
 /// <see cref="FilesOfTheNewestSetLoadAndGiveTheirOutputs"/> with ML_AUTOENCODERS_WRITE_FORMAT_FILES set to the
 /// repository's test/Ml.Autoencoders.Tests/TestData/formats/&lt;date&gt; folder, commit what it writes, keep the
 /// previous newest set as another checked set and make the new one <see cref="Newest"/>.
@@ -25,15 +26,16 @@ namespace Ml.Autoencoders.Tests;
 [TestClass]
 public sealed class FormatCompatibilityTests
 {
-    private const string Set = "2026-12-04";
+    /// <summary>The sets written by earlier versions, still read.</summary>
+    private static readonly string[] OlderSets = ["2026-12-04", "2026-12-05"];
 
     /// <summary>The set written by this library's versions; a kind whose written version changes fails until a new set is committed.</summary>
-    private const string Newest = "2026-12-05";
+    private const string Newest = "2026-12-05b";
 
     /// <summary>The magic and format version each kind of the newest set is written in.</summary>
     private static readonly Dictionary<string, (string Magic, int Version)> NewestVersions = new()
     {
-        ["dense"] = ("MLAEMODL", 2), ["variational"] = ("MLAEMODL", 2), ["stacked"] = ("MLAEMODL", 2), ["convolutional"] = ("MLAEMODL", 2),
+        ["dense"] = ("MLAEMODL", 3), ["variational"] = ("MLAEMODL", 3), ["stacked"] = ("MLAEMODL", 3), ["convolutional"] = ("MLAEMODL", 3),
         ["anomaly"] = ("MLAEANOM", 3), ["knn"] = ("MLAEKNNT", 1), ["tsne"] = ("MLAETSNE", 2), ["classifier"] = ("MLAEFTCL", 2),
     };
 
@@ -76,7 +78,7 @@ public sealed class FormatCompatibilityTests
         }, (t, p) => ((AutoencoderTransformer)t).Save(p), p => AutoencoderTransformer.Load(p)),
         ["convolutional"] = new("Reconstruction", (ml, d) => ml.Transforms.Autoencoder(new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions { ImageShape = new ImageShape(1, 3, 4), EncoderLayers = { new ConvolutionLayer(2, 3, 2) }, BatchNormalization = true },
+            Body = new ConvolutionalOptions { ImageShape = new ImageShape(1, 3, 4), EncoderLayers = { new ConvolutionLayer(2, 3, 2) }, BatchNormalization = true },
             HiddenLayerSizes = Array.Empty<int>(), Epochs = 3, Seed = 4,
         }).Fit(d), (t, p) => ((AutoencoderTransformer)t).Save(p), p => AutoencoderTransformer.Load(p)),
         ["anomaly"] = new("Score", (ml, d) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 3, EnsembleSize = 2, Seed = 5 }).Fit(d),
@@ -95,11 +97,14 @@ public sealed class FormatCompatibilityTests
 
     private static string Folder(string set) => Path.Combine(AppContext.BaseDirectory, "TestData", "formats", set);
 
-    /// <summary>Each committed file of the set from before the container loads and gives, on the same rows, the outputs it gave when it was written (within 1e-5).</summary>
+    /// <summary>Each committed file of the sets written by earlier versions loads and gives, on the same rows, the outputs it gave when it was written (within 1e-5).</summary>
     [TestMethod]
     [DataRow("dense")] [DataRow("variational")] [DataRow("stacked")] [DataRow("convolutional")]
     [DataRow("anomaly")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")]
-    public void FilesFromBeforeLoadAndGiveTheirOutputs(string name) => LoadsAndGivesItsOutputs(Set, name);
+    public void FilesFromBeforeLoadAndGiveTheirOutputs(string name)
+    {
+        foreach (var set in OlderSets) LoadsAndGivesItsOutputs(set, name);
+    }
 
     /// <summary>
     /// Each committed file of the newest set is in the format version written now and loads giving the outputs it gave

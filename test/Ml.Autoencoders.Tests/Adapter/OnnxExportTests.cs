@@ -277,7 +277,7 @@ public sealed class OnnxExportTests
     {
         var transformer = Train(new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 5), EncoderLayers = { new ConvolutionLayer(2, 3, 2) } },
+            Body = new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 5), EncoderLayers = { new ConvolutionLayer(2, 3, 2) } },
             HiddenLayerSizes = Array.Empty<int>(),
             Epochs = 1,
         }, Rows);

@@ -71,9 +71,7 @@ public sealed class OptionMappingTests
     {
         var s = AutoencoderEstimator.ToSettings(o);
         var objective = AutoencoderEstimator.ToObjective(o);
-        object spec = o.Convolution is null
-            ? AutoencoderEstimator.DenseSpec(o, 12, Activation.Linear)
-            : AutoencoderEstimator.ConvSpec(o, Activation.Linear);
+        object spec = o.Spec(o.Body is ConvolutionalOptions { ImageShape: { } image } ? image.Size : 12, Activation.Linear);
         string settings = string.Join(";", s.GetType().GetProperties().Where(p => p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string))
             .Select(p => $"{p.Name}={p.GetValue(s)}"));
         string objectiveText = $"{objective.Loss};{objective.KlWeight};{objective.KlWarmupEpochs};{objective.Corruption?.GetType().Name}:{(objective.Corruption is null ? "" : JsonSerializer.Serialize(objective.Corruption, objective.Corruption.GetType()))};" +

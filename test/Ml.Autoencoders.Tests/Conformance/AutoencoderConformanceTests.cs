@@ -63,7 +63,7 @@ public sealed class AutoencoderConformanceTests
             CreateEstimator = () =>
             {
                 var o = options();
-                if (o.Convolution is not { DenseCode: false }) o.HiddenLayerSizes = new[] { 8 }; // a code map has no dense layers
+                if (o.Body is not ConvolutionalOptions { DenseCode: false }) o.HiddenLayerSizes = new[] { 8 }; // a code map has no dense layers
                 o.Epochs = 3;
                 o.BatchSize = 32;
                 o.Seed = 7;
@@ -127,7 +127,7 @@ public sealed class AutoencoderConformanceTests
         var ml = new MLContext(seed: 1);
         EstimatorConformance.RunAll(ml, VariantCase(ml, "convolutional autoencoder", () => new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions
+            Body = new ConvolutionalOptions
             {
                 ImageShape = new ImageShape(1, 3, 4),
                 EncoderLayers = { new ConvolutionLayer(2, 3, 2) },
@@ -147,7 +147,7 @@ public sealed class AutoencoderConformanceTests
         var ml = new MLContext(seed: 1);
         EstimatorConformance.RunAll(ml, VariantCase(ml, "convolutional autoencoder, dense code", () => new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions
+            Body = new ConvolutionalOptions
             {
                 ImageShape = new ImageShape(3, 2, 2),
                 PixelOrder = PixelOrder.Interleaved,

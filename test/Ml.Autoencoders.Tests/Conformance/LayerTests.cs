@@ -54,4 +54,27 @@ public sealed class LayerTests
         var adapter = FolderGraph.Read(Adapter).Folders;
         CollectionAssert.AreEquivalent(Array.Empty<string>(), core.Intersect(adapter).ToArray());
     }
+
+    /// <summary>
+    /// Folders outside the bodies that may name a body's types, each with why. Anything else must reach bodies through
+    /// <c>BodyKinds</c>, <c>BodyOptions</c> and <c>IBodySpec</c>, so a new body is its folder and one line in the list.
+    /// </summary>
+    private static readonly Dictionary<string, string> MayNameABody = new()
+    {
+        ["Ml.Autoencoders.Networks.Bodies"] = "the one list of bodies",
+        ["Ml.Autoencoders"] = "presets (AutoencoderPresets) build a body's public options, as a user does",
+        ["Microsoft.ML"] = "catalog calls that take a preset's public options (e.g. DecoderUpsampling)",
+    };
+
+    /// <summary>No folder outside a body's own switches on its types (see <see cref="MayNameABody"/>); bodies may build on each other.</summary>
+    [TestMethod]
+    public void OnlyTheBodyListNamesEachBody()
+    {
+        var graph = FolderGraph.Read(Library);
+        var bodies = Ml.Autoencoders.Networks.Bodies.BodyKinds.All.Select(k => k.GetType().Namespace!).ToHashSet(StringComparer.Ordinal);
+        Assert.IsGreaterThanOrEqualTo(2, bodies.Count, "each body has its own folder");
+        var outside = graph.Edges.Where(e => bodies.Contains(e.Key.To) && !bodies.Contains(e.Key.From) && !MayNameABody.ContainsKey(e.Key.From))
+            .Select(e => $"{e.Key.From} -> {e.Key.To}: {e.Value}").ToList();
+        Assert.IsEmpty(outside, "folders that name a body's types:\n" + string.Join("\n", outside));
+    }
 }

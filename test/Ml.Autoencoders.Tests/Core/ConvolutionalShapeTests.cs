@@ -2,7 +2,6 @@ using Microsoft.ML;
 using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Transforms;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Tests;
@@ -59,7 +58,7 @@ public sealed class ConvolutionalShapeTests
     [DataRow(false)]
     public void DenoisingDecoderEndsAtTheImage(bool classic)
     {
-        var options = AutoencoderPresets.ConvolutionalDenoising(new ImageShape(1, 28, 28), classic: classic).Convolution!;
+        var options = AutoencoderPresets.ConvolutionalDenoising(new ImageShape(1, 28, 28), classic: classic).Body as ConvolutionalOptions ?? throw new AssertFailedException("not convolutional");
         var plan = ConvolutionPlan.Create(options);
         Assert.AreEqual((8, 7, 7), (plan.CodeChannels, plan.CodeHeight, plan.CodeWidth));
         CollectionAssert.AreEqual(new[] { (14, 14), (28, 28), (28, 28) }, plan.Decoder.Select(l => l.Output).ToArray());
@@ -72,10 +71,10 @@ public sealed class ConvolutionalShapeTests
     public void DeepConvolutionalPresetHasADenseCodeAndOddSizes()
     {
         var options = AutoencoderPresets.DeepConvolutional(new ImageShape(1, 28, 28));
-        var plan = ConvolutionPlan.Create(options.Convolution!);
+        var plan = ConvolutionPlan.Create((ConvolutionalOptions)options.Body!);
         CollectionAssert.AreEqual(new[] { (14, 14), (7, 7), (4, 4), (2, 2) }, plan.Encoder.Select(l => l.Output).ToArray());
         CollectionAssert.AreEqual(new[] { (4, 4), (7, 7), (14, 14), (28, 28) }, plan.Decoder.Select(l => l.Output).ToArray());
-        var spec = AutoencoderEstimator.ConvSpec(options, Activation.Sigmoid);
+        var spec = (ConvNetworkSpec)options.Spec(28 * 28, Activation.Sigmoid);
         using var network = new ConvolutionalAutoencoderNetwork(spec);
         Assert.AreEqual(256, network.LatentDimension);
         Assert.AreEqual(128 * 2 * 2, spec.Core!.InputSize);

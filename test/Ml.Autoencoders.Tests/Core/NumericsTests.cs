@@ -278,5 +278,5 @@ public sealed class NumericsTests
     }
 
     private static AutoencoderNetwork Conv(AutoencoderOptions options, Device device) =>
-        TestNetworks.Create(AutoencoderEstimator.ConvSpec(options, options.OutputActivation ?? Activation.Sigmoid), 11, device);
+        TestNetworks.Create(TestNetworks.ConvSpec(options, options.OutputActivation ?? Activation.Sigmoid), 11, device);
 }

@@ -36,7 +36,7 @@ public sealed class TrainingTests
     public void AutomaticEpochsAreBoundedByTheWorkBudget()
     {
         var defaults = new AutoencoderOptions();
-        long Weights(int features) => AutoencoderOptions.ParameterCount(AutoencoderEstimator.DenseSpec(defaults, features, Activation.Sigmoid));
+        long Weights(int features) => AutoencoderOptions.ParameterCount(TestNetworks.DenseSpec(defaults, features, Activation.Sigmoid));
         foreach (var (rows, expected) in new[] { (60_000L, 20), (2_000L, 188) })
         {
             var (epochs, reason) = defaults.ChooseEpochs(rows, Weights(784));

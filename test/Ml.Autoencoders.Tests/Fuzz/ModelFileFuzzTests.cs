@@ -84,12 +84,12 @@ public sealed class ModelFileFuzzTests
             }), rows),
             ("conv, dense code, batch norm", Small(new()
             {
-                Convolution = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, BatchNormalization = true, DenseCode = true },
+                Body = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, BatchNormalization = true, DenseCode = true },
                 HiddenLayerSizes = [5], LatentDimension = 3, Epochs = 2,
             }), images),
             ("conv, written decoder", Small(new()
             {
-                Convolution = new ConvolutionalOptions
+                Body = new ConvolutionalOptions
                 {
                     ImageShape = image,
                     EncoderLayers = { new ConvolutionLayer(3, 3, 2, PoolSize: 2) },
@@ -526,7 +526,7 @@ public sealed class ModelFileFuzzTests
         };
         foreach (var (array, owner) in new[] { (root["HiddenSizes"], root), (options["HiddenLayerSizes"], options) })
             if (array is JsonArray { Count: > 0 } a) targets.Add((a, random.Next(a.Count)));
-        foreach (var conv in new[] { root["Convolution"], options["Convolution"] })
+        foreach (var conv in new[] { root["Body"], options["Body"] })
         {
             if (conv is not JsonObject c) continue;
             targets.Add((c["ImageShape"]!, new[] { "Channels", "Height", "Width" }[random.Next(3)]));
@@ -555,8 +555,8 @@ public sealed class ModelFileFuzzTests
         if (ReferenceEquals(parent, options) && key is "LatentDimension") return (root, "LatentDimension");
         if (ReferenceEquals(parent, root["HiddenSizes"])) return (options["HiddenLayerSizes"]!, key);
         if (ReferenceEquals(parent, options["HiddenLayerSizes"])) return (root["HiddenSizes"]!, key);
-        if (path.StartsWith("$.Convolution", StringComparison.Ordinal)) return (Find(root, "$.Options.Convolution" + path["$.Convolution".Length..]), key);
-        if (path.StartsWith("$.Options.Convolution", StringComparison.Ordinal)) return (Find(root, "$.Convolution" + path["$.Options.Convolution".Length..]), key);
+        if (path.StartsWith("$.Body", StringComparison.Ordinal)) return (Find(root, "$.Options.Body" + path["$.Body".Length..]), key);
+        if (path.StartsWith("$.Options.Body", StringComparison.Ordinal)) return (Find(root, "$.Body" + path["$.Options.Body".Length..]), key);
         return null;
     }
 
@@ -608,9 +608,9 @@ public sealed class ModelFileFuzzTests
     {
         var options = root["Options"]!.AsObject();
         int huge = new[] { 1 << 20, 1 << 22, 1 << 24 }[random.Next(3)];
-        if (root["Convolution"] is JsonObject)
+        if (root["Body"] is JsonObject)
         {
-            foreach (var conv in new[] { root["Convolution"]!, options["Convolution"]! })
+            foreach (var conv in new[] { root["Body"]!, options["Body"]! })
                 conv["EncoderLayers"]![0]!["Channels"] = huge;
         }
         else if (root["HiddenSizes"] is JsonArray { Count: > 0 } hidden)
@@ -633,11 +633,11 @@ public sealed class ModelFileFuzzTests
 
     private static object SpecOf(JsonObject root, AutoencoderNetwork network)
     {
-        var options = System.Text.Json.JsonSerializer.Deserialize<AutoencoderOptions>(root["Options"]!.ToJsonString(), HeaderJson)!;
+        var options = System.Text.Json.JsonSerializer.Deserialize<AutoencoderOptions>(root["Options"]!.ToJsonString(), AutoencoderModelFile.Json)!;
         var output = network.OutputActivation;
         return network is ConvolutionalAutoencoderNetwork
-            ? AutoencoderEstimator.ConvSpec(options, output)
-            : AutoencoderEstimator.DenseSpec(options, network.InputSize, output);
+            ? TestNetworks.ConvSpec(options, output)
+            : TestNetworks.DenseSpec(options, network.InputSize, output);
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions HeaderJson = new()

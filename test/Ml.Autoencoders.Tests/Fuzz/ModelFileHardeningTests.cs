@@ -81,9 +81,9 @@ public sealed class ModelFileHardeningTests
         yield return ConvNetworkSpec.Create(dense, Activation.Sigmoid, [6], [Activation.ReLU], 2, Activation.Linear, LatentHead.Gaussian, false);
         yield return ConvNetworkSpec.Create(plain, Activation.Sigmoid, [], [], 2, Activation.Linear, LatentHead.Deterministic, false);
         var preset = AutoencoderPresets.DeepConvolutional(new ImageShape(1, 28, 28));
-        yield return AutoencoderEstimator.ConvSpec(preset, Activation.Sigmoid);
+        yield return TestNetworks.ConvSpec(preset, Activation.Sigmoid);
         var denoising = AutoencoderPresets.ConvolutionalDenoising(new ImageShape(1, 28, 28));
-        yield return AutoencoderEstimator.ConvSpec(denoising, Activation.Sigmoid);
+        yield return TestNetworks.ConvSpec(denoising, Activation.Sigmoid);
     }
 
     /// <summary>The convolutional tensor table worked out from a spec equals the real network's state dict, names, shapes and order.</summary>
@@ -166,20 +166,20 @@ public sealed class ModelFileHardeningTests
         var image = new ImageShape(1, 8, 8);
         var model = Ml.Transforms.Autoencoder(new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, DenseCode = true },
+            Body = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, DenseCode = true },
             HiddenLayerSizes = [], LatentDimension = 2, Epochs = 1, BatchSize = 16,
         }).Fit(Ml.ToDataView(PatternImages.Planar(image, 16)));
         try
         {
             const int huge = 1 << 24;
             var options = model.Options;
-            options.Convolution!.EncoderLayers[0] = options.Convolution.EncoderLayers[0] with { Channels = huge };
-            var spec = AutoencoderEstimator.ConvSpec(options, model.Model.Network.OutputActivation);
+            ((ConvolutionalOptions)options.Body!).EncoderLayers[0] = ((ConvolutionalOptions)options.Body!).EncoderLayers[0] with { Channels = huge };
+            var spec = (ConvNetworkSpec)options.Spec(image.Size, model.Model.Network.OutputActivation);
             var expected = ConvolutionalAutoencoderNetwork.ExpectedTensors(spec);
             var hostile = FileFuzzing.EditHeader(Bytes(model), h =>
             {
-                h["Convolution"]!["EncoderLayers"]![0]!["Channels"] = huge;
-                h["Options"]!["Convolution"]!["EncoderLayers"]![0]!["Channels"] = huge;
+                h["Body"]!["EncoderLayers"]![0]!["Channels"] = huge;
+                h["Options"]!["Body"]!["EncoderLayers"]![0]!["Channels"] = huge;
                 h["Tensors"] = FileFuzzing.Table(expected);
             });
             long allocated = GC.GetAllocatedBytesForCurrentThread();
@@ -206,14 +206,14 @@ public sealed class ModelFileHardeningTests
         var image = new ImageShape(1, 8, 8);
         var model = Ml.Transforms.Autoencoder(new AutoencoderOptions
         {
-            Convolution = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, Upsampling = DecoderUpsampling.NearestNeighbour },
+            Body = new ConvolutionalOptions { ImageShape = image, EncoderLayers = { new ConvolutionLayer(3, 3, 2) }, Upsampling = DecoderUpsampling.NearestNeighbour },
             HiddenLayerSizes = [], Epochs = 1, BatchSize = 16,
         }).Fit(Ml.ToDataView(PatternImages.Planar(image, 16)));
         try
         {
             var hostile = FileFuzzing.EditHeader(Bytes(model), h =>
             {
-                foreach (var conv in new[] { h["Convolution"]!, h["Options"]!["Convolution"]! })
+                foreach (var conv in new[] { h["Body"]!, h["Options"]!["Body"]! })
                 {
                     conv["EncoderLayers"]![0]!["Stride"] = 1;
                     conv["EncoderLayers"]![0]!["Padding"] = int.MaxValue;

@@ -26,7 +26,7 @@ internal static class OptionValues
             _ when type == typeof(Activation[]) => new[] { Activation.Tanh, Activation.Tanh },
             _ when type == typeof(List<AutoencoderPenalty>) => new List<AutoencoderPenalty> { new SparsityPenalty() },
             _ when type == typeof(InputCorruption) => new GaussianNoise(),
-            _ when type == typeof(ConvolutionalOptions) => new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 4) },
+            _ when type == typeof(BodyOptions) => new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 4), EncoderLayers = { new ConvolutionLayer(2, 3, 2) } },
             _ when type == typeof(Microsoft.ML.IDataView) => null,
             _ when type == typeof(IProgress<Training.EpochRecord>) => new Progress<Training.EpochRecord>(),
             _ when type == typeof(CancellationToken) => new CancellationTokenSource().Token,

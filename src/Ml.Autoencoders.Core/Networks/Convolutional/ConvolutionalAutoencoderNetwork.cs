@@ -21,6 +21,12 @@ internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activat
     public LatentHead Head => Core?.Head ?? LatentHead.Deterministic;
 
     /// <inheritdoc />
+    public BodyOptions? Options => Convolution;
+
+    /// <inheritdoc />
+    public CodeLayers Layers => Core?.Layers ?? new([], [], ConvolutionPlan.Create(Convolution).CodeSize, Convolution.Activation);
+
+    /// <inheritdoc />
     public AutoencoderNetwork Create() => new ConvolutionalAutoencoderNetwork(this);
 
     /// <inheritdoc />

@@ -82,7 +82,7 @@ public enum DecoderUpsampling
 }
 
 /// <summary>
-/// The convolutional body of an autoencoder (set <c>AutoencoderOptions.Convolution</c>). The input column holds
+/// The convolutional body of an autoencoder (set <c>AutoencoderOptions.Body</c> to one). The input column holds
 /// images of <see cref="ImageShape"/> in <see cref="PixelOrder"/>; <see cref="EncoderLayers"/> shrink them to a feature
 /// map; with <see cref="DenseCode"/> a dense stack (<c>HiddenLayerSizes</c>, then a code of <c>LatentDimension</c>
 /// with <c>CodeActivation</c>, or a Gaussian head) sits between encoder and decoder, otherwise the code is the last
@@ -90,7 +90,7 @@ public enum DecoderUpsampling
 /// Shapes are checked when the network is built; a layer that would produce an empty map, or a decoder that does not
 /// end at the image shape, is named in the error.
 /// </summary>
-public sealed class ConvolutionalOptions
+public sealed class ConvolutionalOptions : BodyOptions
 {
     /// <summary>Channels, height and width of each image. Required.</summary>
     public ImageShape? ImageShape { get; set; }
@@ -125,7 +125,7 @@ public sealed class ConvolutionalOptions
     public bool DenseCode { get; set; }
 
     /// <summary>A deep copy.</summary>
-    public ConvolutionalOptions Clone()
+    public override ConvolutionalOptions Clone()
     {
         var copy = (ConvolutionalOptions)MemberwiseClone();
         copy.EncoderLayers = EncoderLayers?.ToList()!;
@@ -134,7 +134,7 @@ public sealed class ConvolutionalOptions
     }
 
     /// <summary>Checks every value and the shapes of every layer; throws <see cref="ArgumentException"/> naming the layer or option.</summary>
-    public void Validate()
+    public override void Validate()
     {
         if (ImageShape is null) throw new ArgumentNullException(nameof(ImageShape), "A convolutional autoencoder needs the image shape (channels, height, width).");
         ImageShape.Validate(nameof(ImageShape));
@@ -143,4 +143,10 @@ public sealed class ConvolutionalOptions
         if (!Enum.IsDefined(Activation)) throw new ArgumentOutOfRangeException(nameof(Activation), Activation, "Unknown activation.");
         ConvolutionPlan.Create(this);
     }
+
+    /// <inheritdoc />
+    internal override (ImageShape Shape, PixelOrder Order)? Image => ImageShape is { } shape ? (shape, PixelOrder) : null;
+
+    /// <inheritdoc />
+    internal override Activation CodeActivation(Activation denseCodeActivation) => DenseCode ? denseCodeActivation : Activation;
 }

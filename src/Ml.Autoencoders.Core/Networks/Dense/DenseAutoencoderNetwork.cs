@@ -1,4 +1,7 @@
+using Ml.Autoencoders.Data;
+using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Runtime;
+using Ml.Autoencoders.Training;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -8,8 +11,13 @@ namespace Ml.Autoencoders.Networks.Dense;
 /// A dense encoder, its latent head and the mirrored decoder. Layer names are stable ("encoder.linear0", ...,
 /// "mean", "log_variance", "decoder.linear0", ...) because the model file stores weights by name.
 /// </summary>
-internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork, IDenseLayers
+internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork, IDenseLayers, ILayerwisePretraining
 {
+    /// <inheritdoc />
+    public IReadOnlyList<TrainingHistory> PretrainLayerwise(ITrainingData train, ITrainingData? validation, ObjectiveSettings objective,
+        TrainingSettings settings, Func<IBodySpec, int, AutoencoderNetwork> createStage, Device device) =>
+        GreedyPretraining.Run(this, train, validation, objective, settings, createStage, device);
+
     private readonly Sequential encoder;  // hidden layers, and the code layer for a deterministic head
     private readonly Sequential decoder;
 #pragma warning disable IDE1006 // field names are the state-dict names

@@ -15,6 +15,12 @@ internal sealed record DenseNetworkSpec(
     bool TiedWeights = false) : IBodySpec
 {
     /// <inheritdoc />
+    public BodyOptions? Options => null;
+
+    /// <inheritdoc />
+    public CodeLayers Layers => new(HiddenSizes, HiddenActivations, LatentDimension, CodeActivation, Head, TiedWeights);
+
+    /// <inheritdoc />
     public AutoencoderNetwork Create() => new DenseAutoencoderNetwork(this);
 
     /// <inheritdoc />
