@@ -18,6 +18,9 @@ public abstract class BodyOptions
     /// <summary>Checks every value of the body itself; throws <see cref="ArgumentException"/> naming the option.</summary>
     public abstract void Validate();
 
+    /// <summary>Values per row the body reads (checked against the input column before training); null: any.</summary>
+    internal virtual int? InputSize => null;
+
     /// <summary>The images a body that reads images expects (shape and pixel order); null for one that reads flat rows.</summary>
     internal virtual (ImageShape Shape, PixelOrder Order)? Image => null;
 

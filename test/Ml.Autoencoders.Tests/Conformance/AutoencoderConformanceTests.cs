@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Recurrent;
 using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Transforms;
@@ -156,6 +157,38 @@ public sealed class AutoencoderConformanceTests
             },
             LatentDimension = 3,
         }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
+    }
+
+    /// <summary>
+    /// A recurrent autoencoder passes the kit with the 12 features as windows of 6 steps x 2 features: a bidirectional
+    /// two-layer LSTM encoder, an 8-unit dense layer and a 3-unit code, and a repeat-vector LSTM decoder.
+    /// </summary>
+    [TestMethod]
+    public void RecurrentAutoencoderPassesTheConformanceKit()
+    {
+        var ml = new MLContext(seed: 1);
+        EstimatorConformance.RunAll(ml, VariantCase(ml, "recurrent autoencoder", () => new AutoencoderOptions
+        {
+            Body = new RecurrentOptions { Steps = 6, Features = 2, HiddenSize = 5, Layers = 2, Bidirectional = true },
+            LatentDimension = 3,
+        }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
+    }
+
+    /// <summary>A sequence VAE (GRU body, Gaussian head) passes the kit on its columns with the 12 features as 12 steps of one value.</summary>
+    [TestMethod]
+    public void RecurrentVariationalAutoencoderPassesTheConformanceKit()
+    {
+        var ml = new MLContext(seed: 1);
+        EstimatorConformance.RunAll(ml, VariantCase(ml, "recurrent variational autoencoder", () => new AutoencoderOptions
+        {
+            Body = new RecurrentOptions { Steps = 12, Cell = RecurrentCell.Gru, HiddenSize = 6 },
+            LatentDimension = 3, LatentHead = LatentHead.Gaussian,
+            Outputs = AutoencoderOutputs.All | AutoencoderOutputs.LatentLogVariance,
+        }, new[]
+        {
+            AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError,
+            AutoencoderColumnNames.LatentLogVariance,
+        }, typeof(VariationalPredictionRow)));
     }
 }
 

@@ -1,6 +1,7 @@
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Networks.Dense;
+using Ml.Autoencoders.Networks.Recurrent;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -208,13 +209,13 @@ public sealed class NumericsTests
         nn.Sequential(("flatten", nn.Flatten()), ("layer", layer));
 
     /// <summary>
-    /// Whole bodies the presets build, with a Gaussian head where a preset has one: a training step's loss gradient for
+    /// Whole bodies the presets build (and recurrent bodies: LSTM and GRU kernels), with a Gaussian head where a preset has one: a training step's loss gradient for
     /// every parameter, and the codes and reconstructions, float32 against the same network in float64; and the float32
     /// outputs do not depend on the batch size.
     /// </summary>
     [TestMethod]
     [DataRow("Convolutional")] [DataRow("ConvolutionalDenoising")] [DataRow("DeepConvolutional")] [DataRow("ConvolutionalVariational")]
-    [DataRow("DenseVariational")]
+    [DataRow("DenseVariational")] [DataRow("RecurrentLstm")] [DataRow("RecurrentGruVariational")]
     public void PresetBodiesMatchFloat64(string preset)
     {
         var shape = new ImageShape(1, 12, 12);
@@ -227,6 +228,15 @@ public sealed class NumericsTests
                 "ConvolutionalDenoising" => Conv(AutoencoderPresets.ConvolutionalDenoising(shape), cpu),
                 "DeepConvolutional" => Conv(AutoencoderPresets.DeepConvolutional(shape, codeSize: 8), cpu),
                 "ConvolutionalVariational" => Conv(AutoencoderPresets.ConvolutionalVariational(shape), cpu),
+                // 144 values as 36 steps x 4 features, and as 144 steps of one value.
+                "RecurrentLstm" => SeededNetworks.Create(new AutoencoderOptions
+                {
+                    Body = new RecurrentOptions { Steps = 36, Features = 4, HiddenSize = 8, Layers = 2, Bidirectional = true }, HiddenLayerSizes = [10], LatentDimension = 3,
+                }.Spec(144, Activation.Sigmoid), 11, cpu),
+                "RecurrentGruVariational" => SeededNetworks.Create(new AutoencoderOptions
+                {
+                    Body = new RecurrentOptions { Steps = 144, Cell = RecurrentCell.Gru, HiddenSize = 6 }, HiddenLayerSizes = [], LatentDimension = 2, LatentHead = LatentHead.Gaussian,
+                }.Spec(144, Activation.Sigmoid), 11, cpu),
                 _ => TestNetworks.Create(new DenseNetworkSpec(144, new[] { 20 }, new[] { Activation.ReLU }, 3, Activation.Linear,
                     Activation.Sigmoid, LatentHead.Gaussian), 11, cpu),
             };

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Networks.Dense;
+using Ml.Autoencoders.Networks.Recurrent;
 
 namespace Ml.Autoencoders.Networks.Bodies;
 
@@ -17,6 +18,7 @@ internal static class BodyKinds
     [
         DenseBody.Kind,
         ConvolutionalBody.Kind,
+        RecurrentBody.Kind,
     ];
 
     /// <summary>The body <paramref name="options"/> select (the dense default for null).</summary>

@@ -145,6 +145,9 @@ public sealed class ConvolutionalOptions : BodyOptions
     }
 
     /// <inheritdoc />
+    internal override int? InputSize => ImageShape?.Size;
+
+    /// <inheritdoc />
     internal override (ImageShape Shape, PixelOrder Order)? Image => ImageShape is { } shape ? (shape, PixelOrder) : null;
 
     /// <inheritdoc />
