@@ -5,14 +5,16 @@ using Ml.Autoencoders.Transforms;
 namespace Ml.Autoencoders;
 
 /// <summary>
-/// Makes <c>mlContext.Model.Load</c> able to read models that contain an <see cref="AutoencoderTransformer"/>.
+/// The list of transformers that <c>mlContext.Model.Save</c>/<c>Load</c> carry, and an explicit registration call that is no
+/// longer needed.
 /// </summary>
 /// <remarks>
-/// ML.NET finds the loader of a third-party transformer only in the component catalog of the loading
-/// <see cref="MLContext"/>, and ML.NET 5.0.1 offers no public way for a library to put it there by itself.
-/// Call <see cref="Register(MLContext)"/> once on each context that loads such a model (for example in a new
-/// process) before <c>mlContext.Model.Load</c>. The context that saved a model can load it back without the call.
-/// The bridge relies on ML.NET internals (Microsoft.ML 5.0.1 exactly); <see cref="AutoencoderTransformer.Save(string)"/>
+/// <c>mlContext.Model.Load</c> reads models that contain the library's transformers in any <see cref="MLContext"/> and any
+/// process with no call: a saved model names this assembly as its loader, and ML.NET registers that assembly in the loading
+/// context's <see cref="Microsoft.ML.Runtime.ComponentCatalog"/> by itself (see MlNetModelLoaders.cs). <see cref="Register(MLContext)"/> stays for
+/// callers of earlier versions; it does what ML.NET's documented
+/// <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(AutoencoderTransformer).Assembly)</c> does, which works too.
+/// The bridge relies on ML.NET internals (those of Microsoft.ML 5.0.1 and 6.0.0); <see cref="AutoencoderTransformer.Save(string)"/>
 /// and <see cref="AutoencoderTransformer.Load(string, Runtime.ComputeDevice)"/> need none of them.
 /// To save without risking an earlier file at the path (ML.NET's <c>Model.Save(model, schema, filePath)</c> empties the
 /// file before a failing transformer can object), use <see cref="AtomicModelSaveCatalog.SaveAtomically"/>.
@@ -29,14 +31,19 @@ public static class AutoencoderModelRegistration
         Classification.AutoencoderClassifierTransformer.Bridge,
     ];
 
-    /// <summary>Registers the loader of <see cref="AutoencoderTransformer"/> in <paramref name="mlContext"/>. Idempotent and thread-safe.</summary>
+    /// <summary>
+    /// Registers the library's loaders in <paramref name="mlContext"/>'s component catalog. Not needed: <c>Model.Load</c> does
+    /// it by itself. Kept for callers of earlier versions; equivalent to
+    /// <c>mlContext.ComponentCatalog.RegisterAssembly(typeof(AutoencoderTransformer).Assembly)</c>. Idempotent and thread-safe.
+    /// </summary>
     /// <param name="mlContext">The context that will call <c>Model.Load</c>.</param>
     /// <returns>The same <paramref name="mlContext"/>, for chaining.</returns>
-    /// <exception cref="NotSupportedException">The referenced Microsoft.ML lacks an internal member the bridge needs (it targets 5.0.1).</exception>
+    /// <exception cref="NotSupportedException">The referenced Microsoft.ML lacks an internal member the bridge needs (it knows 5.0.1 and 6.0.0).</exception>
     public static MLContext Register(MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        MlNetModelBridge.RegisterLoader(mlContext.ComponentCatalog, Kinds);
+        MlNetModelBridge.EnsureSupported();
+        mlContext.ComponentCatalog.RegisterAssembly(typeof(AutoencoderModelRegistration).Assembly);
         return mlContext;
     }
 }

@@ -1,4 +1,4 @@
-// Usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--no-register]
+// Usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--register | --register-assembly]
 //        Ml.Autoencoders.LoadCheck train <input.txt> <checkpoint> <epochs>
 //
 // train: fits the autoencoder of CheckpointTests.KilledProcessResumesFromItsLastCheckpointExactly on the rows of <input.txt>, writing a
@@ -8,7 +8,8 @@
 // Loads <model.zip> with a plain mlContext.Model.Load, transforms the rows of <input.txt> (one row a line,
 // float bit patterns in hex) and writes, per row, the bit patterns of the LatentCode vector and of the
 // ReconstructionError, so that the caller can compare them exactly. Nothing of Ml.Autoencoders is touched
-// before Model.Load except the registration call, which --no-register skips.
+// before Model.Load, unless asked: --register calls AutoencoderModelRegistration.Register (the call of earlier versions),
+// --register-assembly ML.NET's documented mlContext.ComponentCatalog.RegisterAssembly.
 using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
@@ -31,14 +32,18 @@ if (args.Length == 4 && args[0] == "train")
 
 if (args.Length < 3)
 {
-    Console.Error.WriteLine("usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--no-register]");
+    Console.Error.WriteLine("usage: Ml.Autoencoders.LoadCheck <model.zip> <input.txt> <output.txt> [--register | --register-assembly]");
     return 2;
 }
 
 var mlContext = new MLContext(seed: 0);
-if (!args.Contains("--no-register"))
+if (args.Contains("--register"))
 {
     Ml.Autoencoders.AutoencoderModelRegistration.Register(mlContext);
+}
+else if (args.Contains("--register-assembly"))
+{
+    mlContext.ComponentCatalog.RegisterAssembly(typeof(Ml.Autoencoders.Transforms.AutoencoderTransformer).Assembly);
 }
 
 ITransformer model;

@@ -27,8 +27,11 @@ namespace Ml.Autoencoders.Anomaly;
 /// </remarks>
 public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 {
+    /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
+    internal const string LoaderSignature = "MlAutoencodersAnomaly";
+
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
-    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderAnomalyTransformer), "MLAEANOM", "MlAutoencodersAnomaly", "AnomalyDetector.bin", "anomaly detector",
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderAnomalyTransformer), "MLAEANOM", LoaderSignature, "AnomalyDetector.bin", "anomaly detector",
         (t, s) => ((AutoencoderAnomalyTransformer)t).Save(s), s => Load(s));
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;

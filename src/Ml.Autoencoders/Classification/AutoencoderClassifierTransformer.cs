@@ -18,8 +18,11 @@ namespace Ml.Autoencoders.Classification;
 /// once (<c>Autoencoder.Model.Dispose()</c> does the same for the encoder).</remarks>
 public sealed class AutoencoderClassifierTransformer : BatchTransformer
 {
+    /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
+    internal const string LoaderSignature = "MlAutoencodersClassifier";
+
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
-    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderClassifierTransformer), "MLAEFTCL", "MlAutoencodersClassifier", "FineTunedClassifier.bin", "fine-tuned classifier",
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderClassifierTransformer), "MLAEFTCL", LoaderSignature, "FineTunedClassifier.bin", "fine-tuned classifier",
         (t, s) => ((AutoencoderClassifierTransformer)t).Save(s), s => Load(s));
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;

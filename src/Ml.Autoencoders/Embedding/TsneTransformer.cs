@@ -22,8 +22,11 @@ namespace Ml.Autoencoders.Embedding;
 /// </remarks>
 public sealed class TsneTransformer : BatchTransformer
 {
+    /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
+    internal const string LoaderSignature = "MlAutoencodersTsne";
+
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
-    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(TsneTransformer), "MLAETSNE", "MlAutoencodersTsne", "Tsne.bin", "t-SNE transform",
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(TsneTransformer), "MLAETSNE", LoaderSignature, "Tsne.bin", "t-SNE transform",
         (t, s) => ((TsneTransformer)t).Save(s), s => Load(s));
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;

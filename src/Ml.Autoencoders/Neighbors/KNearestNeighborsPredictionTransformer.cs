@@ -17,8 +17,11 @@ namespace Ml.Autoencoders.Neighbors;
 /// at once (<c>Model.Dispose()</c> does the same).</remarks>
 public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, ISingleFeaturePredictionTransformer<KNearestNeighborsModel>
 {
+    /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
+    internal const string LoaderSignature = "MlAutoencodersKnn";
+
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
-    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(KNearestNeighborsPredictionTransformer), "MLAEKNNT", "MlAutoencodersKnn", "KNearestNeighbors.bin", "k-NN classifier",
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(KNearestNeighborsPredictionTransformer), "MLAEKNNT", LoaderSignature, "KNearestNeighbors.bin", "k-NN classifier",
         (t, s) => ((KNearestNeighborsPredictionTransformer)t).Save(s), s => Load(s));
 
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;

@@ -13,10 +13,12 @@ namespace Ml.Autoencoders.Pipeline;
 /// </summary>
 /// <remarks>
 /// <para>
-/// ML.NET 5.0.1 keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this is
-/// the ONLY file of the library that reaches ML.NET internals, by reflection. Microsoft.ML is pinned exactly
-/// (Directory.Packages.props). On first use every internal member is looked up once; when one is missing
-/// a <see cref="NotSupportedException"/> names it and points to <see cref="AutoencoderTransformer.Save(string)"/>.
+/// ML.NET keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this is the only file of
+/// the library that reaches ML.NET internals, by reflection (with MlNetModelLoaders.cs, which declares the loaders with
+/// ML.NET's own attribute). The members are those of Microsoft.ML 5.0.1 and 6.0.0 (identical in both; the package depends
+/// on 5.0.1 or later). On first use every internal member is looked up once; when one is missing, a
+/// <see cref="NotSupportedException"/> names it and the Microsoft.ML.Core version found, and points to
+/// <see cref="AutoencoderTransformer.Save(string)"/>: nothing is written that could not be read back.
 /// </para>
 /// <para>
 /// Save: the entry written for a transformer holds an ML.NET header (the model and loader signatures of its kind,
@@ -24,11 +26,10 @@ namespace Ml.Autoencoders.Pipeline;
 /// bytes of the transformer's own <c>Save(Stream)</c>: one format for both routes.
 /// </para>
 /// <para>
-/// Load: ML.NET looks the loader signature up in the <see cref="ComponentCatalog"/> of the loading
-/// <see cref="MLContext"/>. A C# assembly cannot carry ML.NET's (internal) <c>LoadableClassAttribute</c>, so the
-/// loader is added to a catalog by <see cref="RegisterLoader(ComponentCatalog, IReadOnlyList{Kind})"/>: explicitly through
-/// <see cref="AutoencoderModelRegistration.Register(MLContext)"/>, and automatically into the catalog of the
-/// context that saves (so Save then Load on one context needs no call).
+/// Load: ML.NET loads the loader assembly the header names (this one), registers it in the loading context's
+/// <see cref="ComponentCatalog"/> (<see cref="ComponentCatalog.RegisterAssembly"/>, which reads its <c>LoadableClass</c>
+/// attributes), then calls the loader of the signature, <c>MlNetModelLoader&lt;T&gt;.Create</c>, which calls
+/// <see cref="Load"/>. So any context, in any process, loads with no registration call.
 /// </para>
 /// </remarks>
 internal static class MlNetModelBridge
@@ -37,13 +38,6 @@ internal static class MlNetModelBridge
     internal sealed record Kind(Type Transformer, string ModelSignature, string LoaderSignature, string PayloadStreamName, string Description,
         Action<object, Stream> Write, Func<Stream, object> Read);
 
-    // The kinds seen so far: each transformer hands its own kind over when it saves, and the registration call at the
-    // top of the library (AutoencoderModelRegistration) hands over every kind; a loader ML.NET calls finds its kind here.
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<Type, Kind> Known = new();
-
-    private static Kind KindOf(Type type) => Known.TryGetValue(type, out var kind) ? kind
-        : throw new InvalidOperationException($"{type.Name} is not carried by the ML.NET model bridge.");
-
     // 0x00010001: first version. Bump VerWrittenCur for a new layout; VerWeCanReadBack is the oldest layout still read.
     private const uint VerWrittenCur = 0x00010001;
     private const uint VerReadableCur = 0x00010001;
@@ -51,7 +45,11 @@ internal static class MlNetModelBridge
 
     private const int PayloadFormat = 1;
 
-    private static readonly Lazy<Internals> Api = new(Internals.Probe, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<Internals> Api = new(() => new Internals(typeof(ModelSaveContext).Assembly), LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>Looks every ML.NET internal up (once per process).</summary>
+    /// <exception cref="NotSupportedException">This Microsoft.ML lacks an internal member the bridge needs.</exception>
+    public static void EnsureSupported() => _ = Api.Value;
 
     /// <summary>Implements <see cref="ICanSaveModel.Save(ModelSaveContext)"/> for <paramref name="transformer"/>.</summary>
     public static void Save(ICanSaveModel transformer, ModelSaveContext ctx, Kind kind)
@@ -61,7 +59,7 @@ internal static class MlNetModelBridge
         if (kind.Transformer != transformer.GetType())
             throw new InvalidOperationException($"{transformer.GetType().Name} was handed the bridge kind of {kind.Transformer.Name}.");
         var api = Api.Value;
-        Known.TryAdd(kind.Transformer, kind);
+        api.CheckLoaderDeclared(kind);
 
         byte[] payload;
         using (var buffer = new MemoryStream())
@@ -83,10 +81,6 @@ internal static class MlNetModelBridge
         writer.Write(PayloadFormat);
         writer.Write((long)payload.Length);
         api.SaveBinaryStream(ctx, kind.PayloadStreamName, w => w.Write(payload));
-
-        // The context that saves can load back with no registration call.
-        if (api.SaveEnvironment(ctx) is IHostEnvironment env)
-            RegisterLoader(env.ComponentCatalog, [kind]);
     }
 
     /// <summary>Set (on the saving thread) while <see cref="AtomicModelSaveCatalog.SaveAtomically"/> runs, so a failure message can say the file is safe.</summary>
@@ -106,23 +100,14 @@ internal static class MlNetModelBridge
               "replaces the target only once the save is complete, so a failed save leaves the previous file as it was."),
         e);
 
-    /// <summary>Adds the loaders of <paramref name="kinds"/> to <paramref name="catalog"/> (idempotent, thread-safe).</summary>
-    /// <exception cref="NotSupportedException">This Microsoft.ML version lacks an internal member the bridge needs.</exception>
-    public static void RegisterLoader(ComponentCatalog catalog, IReadOnlyList<Kind> kinds)
-    {
-        ArgumentNullException.ThrowIfNull(catalog);
-        foreach (var kind in kinds) Known.TryAdd(kind.Transformer, kind);
-        Api.Value.Register(catalog, kinds);
-    }
-
     /// <summary>
-    /// The loader ML.NET calls (through the registered create method) with its <c>ModelLoadContext</c>; typed
-    /// <see cref="object"/> because that type is internal. Must read exactly what <see cref="Save"/> wrote to the main stream.
+    /// Reads a transformer of <paramref name="kind"/> from ML.NET's <c>ModelLoadContext</c> (typed <see cref="object"/>: the
+    /// loaders in MlNetModelLoaders.cs hand it over). Must read exactly what <see cref="Save"/> wrote to the main stream.
     /// </summary>
-    private static T CreateFromModelLoadContext<T>(object ctx)
+    public static object Load(object ctx, Kind kind)
     {
+        ArgumentNullException.ThrowIfNull(ctx);
         var api = Api.Value;
-        var kind = KindOf(typeof(T));
         api.LoadCheckAtModel(ctx, api.CreateVersionInfo(kind, typeof(MlNetModelBridge).Assembly.GetName().Name!));
         var reader = api.LoadReader(ctx);
         var payload = new MemoryStream(); // grows with what is really there, never with what the header claims
@@ -150,14 +135,18 @@ internal static class MlNetModelBridge
         if (payload.Length != length)
             throw new AutoencoderModelFormatException($"The {kind.Description} payload in the ML.NET model is truncated: {payload.Length} of {length} bytes.");
         payload.Position = 0;
-        return (T)kind.Read(payload);
+        return kind.Read(payload);
     }
 
-    /// <summary>Every ML.NET internal the bridge touches, looked up once.</summary>
-    private sealed class Internals
+    /// <summary>
+    /// Every ML.NET internal the bridge touches, looked up once in <c>core</c> (Microsoft.ML.Core; another assembly only in
+    /// the test of the failure), and the loaders this assembly declares to ML.NET, read the way ML.NET reads them.
+    /// </summary>
+    internal sealed class Internals
     {
         private const BindingFlags Instance = BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic;
-        private const BindingFlags Static = BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic;
+
+        private readonly Assembly core;
 
         // Save side (Microsoft.ML.ModelSaveContext, Microsoft.ML.VersionInfo).
         private readonly ConstructorInfo versionInfoCtor;
@@ -165,67 +154,73 @@ internal static class MlNetModelBridge
         private readonly MethodInfo saveSetVersionInfo;
         private readonly FieldInfo saveWriter;
         private readonly MethodInfo saveBinaryStream;
-        private readonly FieldInfo saveRepository;
-        private readonly PropertyInfo repositoryExceptionContext;
 
         // Load side (Microsoft.ML.ModelLoadContext).
         private readonly MethodInfo loadCheckAtModel;
         private readonly FieldInfo loadReader;
         private readonly MethodInfo loadTryLoadBinaryStream;
 
-        // Registration (Microsoft.ML.ComponentCatalog and its LoadableClassInfo, LoadableClassAttribute, SignatureLoadModel).
-        private readonly Type signatureLoadModel;
-        private readonly ConstructorInfo loadableClassAttributeCtor;
-        private readonly ConstructorInfo loadableClassInfoCtor;
-        private readonly MethodInfo catalogAddClass;
-        private readonly MethodInfo catalogGetLoadableClassInfo;
-        private readonly FieldInfo catalogLock;
-        private readonly MethodInfo createMethod;
+        // The LoadableClass attributes of this assembly, as ML.NET's ComponentCatalog.RegisterAssembly reads them:
+        // lower-case loader signature -> (loadable type, loader type).
+        private readonly Dictionary<string, (Type Instance, Type Loader)> declaredLoaders = new(StringComparer.Ordinal);
 
-        private Internals()
+        /// <summary>Looks every member up in <paramref name="core"/>.</summary>
+        /// <exception cref="NotSupportedException">A member is missing or has another shape; the message names it and the version of <paramref name="core"/>.</exception>
+        public Internals(Assembly core)
         {
-            Assembly core = typeof(ModelSaveContext).Assembly;
-            Type versionInfo = RequireType(core, "Microsoft.ML.VersionInfo");
-            Type loadContext = RequireType(core, "Microsoft.ML.ModelLoadContext");
-            Type repository = RequireType(core, "Microsoft.ML.Repository");
-            signatureLoadModel = RequireType(core, "Microsoft.ML.SignatureLoadModel");
-            Type attribute = RequireType(core, "Microsoft.ML.LoadableClassAttribute");
-            Type attributeBase = RequireType(core, "Microsoft.ML.LoadableClassAttributeBase");
-            Type classInfo = RequireType(core, typeof(ComponentCatalog).FullName + "+LoadableClassInfo");
+            this.core = core;
+            Type saveContext = RequireType("Microsoft.ML.ModelSaveContext");
+            Type versionInfo = RequireType("Microsoft.ML.VersionInfo");
+            Type loadContext = RequireType("Microsoft.ML.ModelLoadContext");
+            Type signatureLoadModel = RequireType("Microsoft.ML.SignatureLoadModel");
+            Type attributeBase = RequireType("Microsoft.ML.LoadableClassAttributeBase");
 
             versionInfoCtor = RequireCtor(versionInfo,
                 typeof(string), typeof(uint), typeof(uint), typeof(uint), typeof(string), typeof(string), typeof(string));
 
-            saveCheckAtModel = RequireMethod(typeof(ModelSaveContext), "CheckAtModel", Instance);
-            saveSetVersionInfo = RequireMethod(typeof(ModelSaveContext), "SetVersionInfo", Instance, versionInfo);
-            saveWriter = RequireField(typeof(ModelSaveContext), "Writer", typeof(BinaryWriter));
-            saveBinaryStream = RequireMethod(typeof(ModelSaveContext), "SaveBinaryStream", Instance, typeof(string), typeof(Action<BinaryWriter>));
-            saveRepository = RequireField(typeof(ModelSaveContext), "Repository", null);
-            repositoryExceptionContext = repository.GetProperty("ExceptionContext", Instance) is { } p && p.PropertyType == typeof(IExceptionContext)
-                ? p : throw Missing("Microsoft.ML.Repository.ExceptionContext");
+            saveCheckAtModel = RequireMethod(saveContext, "CheckAtModel");
+            saveSetVersionInfo = RequireMethod(saveContext, "SetVersionInfo", versionInfo);
+            saveWriter = RequireField(saveContext, "Writer", typeof(BinaryWriter));
+            saveBinaryStream = RequireMethod(saveContext, "SaveBinaryStream", typeof(string), typeof(Action<BinaryWriter>));
 
-            loadCheckAtModel = RequireMethod(loadContext, "CheckAtModel", Instance, versionInfo);
+            loadCheckAtModel = RequireMethod(loadContext, "CheckAtModel", versionInfo);
             loadReader = RequireField(loadContext, "Reader", typeof(BinaryReader));
-            loadTryLoadBinaryStream = RequireMethod(loadContext, "TryLoadBinaryStream", Instance, typeof(string), typeof(Action<BinaryReader>));
+            loadTryLoadBinaryStream = RequireMethod(loadContext, "TryLoadBinaryStream", typeof(string), typeof(Action<BinaryReader>));
 
-            loadableClassAttributeCtor = RequireCtor(attribute,
-                typeof(string), typeof(Type), typeof(Type), typeof(Type), typeof(Type), typeof(string), typeof(string[]));
-            loadableClassInfoCtor = RequireCtor(classInfo,
-                attributeBase, typeof(MethodInfo), typeof(ConstructorInfo), typeof(MethodInfo), typeof(bool));
-            catalogAddClass = RequireMethod(typeof(ComponentCatalog), "AddClass", Instance, classInfo, typeof(string[]), typeof(bool));
-            catalogGetLoadableClassInfo = RequireMethod(typeof(ComponentCatalog), "GetLoadableClassInfo", Instance, typeof(string), typeof(Type));
-            catalogLock = RequireField(typeof(ComponentCatalog), "_lock", null);
-
-            createMethod = typeof(MlNetModelBridge).GetMethod(nameof(CreateFromModelLoadContext), Static)
-                ?? throw new InvalidOperationException("MlNetModelBridge.CreateFromModelLoadContext not found.");
-
-            // SignatureLoadModel must still be (ModelLoadContext ctx): the loader receives exactly that argument.
+            // SignatureLoadModel must still be (ModelLoadContext ctx): the loaders take exactly that argument.
             var invoke = signatureLoadModel.GetMethod("Invoke");
             if (invoke is null || invoke.GetParameters() is not [var only] || only.ParameterType != loadContext)
                 throw Missing("Microsoft.ML.SignatureLoadModel(ModelLoadContext)");
+
+            var loadNames = RequireProperty(attributeBase, "LoadNames", typeof(string[]));
+            var instanceType = RequireProperty(attributeBase, "InstanceType", typeof(Type));
+            var loaderType = RequireProperty(attributeBase, "LoaderType", typeof(Type));
+            var sigTypes = RequireProperty(attributeBase, "SigTypes", typeof(Type[]));
+            IEnumerable<Attribute> attributes;
+            try
+            {
+                attributes = typeof(MlNetModelBridge).Assembly.GetCustomAttributes(attributeBase).ToArray();
+            }
+            catch (Exception e) when (e is MissingMemberException or TypeLoadException or TargetInvocationException or BadImageFormatException)
+            {
+                throw Missing($"Microsoft.ML.LoadableClassAttribute as Ml.Autoencoders declares its loaders ({e.GetType().Name}: {e.Message})");
+            }
+            foreach (var attribute in attributes)
+            {
+                if (((Type[])sigTypes.GetValue(attribute)!).Contains(signatureLoadModel))
+                    foreach (string name in (string[])loadNames.GetValue(attribute)!)
+                        declaredLoaders[name.ToLowerInvariant()] = ((Type)instanceType.GetValue(attribute)!, (Type)loaderType.GetValue(attribute)!);
+            }
         }
 
-        public static Internals Probe() => new();
+        /// <summary>Throws unless this assembly declares the loader of <paramref name="kind"/> to ML.NET, so that no model is written that no context could load.</summary>
+        public void CheckLoaderDeclared(Kind kind)
+        {
+            if (!declaredLoaders.TryGetValue(kind.LoaderSignature.ToLowerInvariant(), out var declared) || declared.Instance != kind.Transformer)
+                throw new InvalidOperationException(
+                    $"Ml.Autoencoders declares no ML.NET loader for the {kind.Description} ({kind.Transformer.Name}, loader signature '{kind.LoaderSignature}'): " +
+                    "a LoadableClass line is missing in MlNetModelLoaders.cs, or the runtime did not hand the attribute over.");
+        }
 
         public object CreateVersionInfo(Kind kind, string loaderAssemblyName) =>
             Invoke(versionInfoCtor, [kind.ModelSignature, VerWrittenCur, VerReadableCur, VerWeCanReadBack, loaderAssemblyName, kind.LoaderSignature, null]);
@@ -239,10 +234,6 @@ internal static class MlNetModelBridge
         public void SaveBinaryStream(ModelSaveContext ctx, string name, Action<BinaryWriter> action) =>
             Invoke(saveBinaryStream, ctx, [name, action]);
 
-        /// <summary>The environment the saving repository was opened with (the saving <see cref="MLContext"/>'s), or null.</summary>
-        public object? SaveEnvironment(ModelSaveContext ctx) =>
-            saveRepository.GetValue(ctx) is { } rep ? repositoryExceptionContext.GetValue(rep) : null;
-
         public void LoadCheckAtModel(object ctx, object versionInfo) => Invoke(loadCheckAtModel, ctx, [versionInfo]);
 
         public BinaryReader LoadReader(object ctx) => (BinaryReader)loadReader.GetValue(ctx)!;
@@ -250,64 +241,43 @@ internal static class MlNetModelBridge
         public bool TryLoadBinaryStream(object ctx, string name, Action<BinaryReader> action) =>
             (bool)Invoke(loadTryLoadBinaryStream, ctx, [name, action])!;
 
-        public void Register(ComponentCatalog catalog, IReadOnlyList<Kind> kinds)
-        {
-            object gate = catalogLock.GetValue(catalog) ?? catalog;
-            lock (gate)
-            {
-                foreach (var kind in kinds)
-                {
-                    // Keys are stored lower-case (ComponentCatalog.AddClass).
-                    object? existing = Invoke(catalogGetLoadableClassInfo, catalog, [kind.LoaderSignature.ToLowerInvariant(), signatureLoadModel]);
-                    if (existing is not null)
-                        continue;
-                    object attribute = Invoke(loadableClassAttributeCtor,
-                    [
-                        $"{kind.Description} (Ml.Autoencoders)", kind.Transformer, typeof(MlNetModelBridge),
-                        null, signatureLoadModel, kind.Transformer.Name, new[] { kind.LoaderSignature },
-                    ]);
-                    object info = Invoke(loadableClassInfoCtor, [attribute, null, null, createMethod.MakeGenericMethod(kind.Transformer), false]);
-                    Invoke(catalogAddClass, catalog, [info, new[] { kind.LoaderSignature }, true]);
-                }
-            }
-        }
-
         private static object Invoke(ConstructorInfo ctor, object?[] args) =>
             ctor.Invoke(BindingFlags.DoNotWrapExceptions, null, args, null);
 
         private static object? Invoke(MethodInfo method, object target, object?[] args) =>
             method.Invoke(target, BindingFlags.DoNotWrapExceptions, null, args, null);
 
-        private static Type RequireType(Assembly assembly, string name) =>
-            assembly.GetType(name, throwOnError: false) ?? throw Missing(name);
+        private Type RequireType(string name) =>
+            core.GetType(name, throwOnError: false) ?? throw Missing(name);
 
-        private static ConstructorInfo RequireCtor(Type type, params Type[] parameters) =>
+        private ConstructorInfo RequireCtor(Type type, params Type[] parameters) =>
             type.GetConstructor(Instance, parameters)
             ?? throw Missing($"{type.FullName}({string.Join(", ", parameters.Select(t => t.Name))})");
 
-        private static MethodInfo RequireMethod(Type type, string name, BindingFlags flags, params Type[] parameters) =>
-            type.GetMethod(name, flags, parameters)
+        private MethodInfo RequireMethod(Type type, string name, params Type[] parameters) =>
+            type.GetMethod(name, Instance, parameters)
             ?? throw Missing($"{type.FullName}.{name}({string.Join(", ", parameters.Select(t => t.Name))})");
 
-        private static FieldInfo RequireField(Type type, string name, Type? fieldType)
+        private FieldInfo RequireField(Type type, string name, Type fieldType)
         {
             var field = type.GetField(name, Instance);
-            if (field is null || (fieldType is not null && field.FieldType != fieldType))
+            if (field is null || field.FieldType != fieldType)
                 throw Missing($"{type.FullName}.{name}");
             return field;
         }
 
-        private static NotSupportedException Missing(string member) => new(
+        private PropertyInfo RequireProperty(Type type, string name, Type propertyType) =>
+            type.GetProperty(name, Instance) is { } property && property.PropertyType == propertyType ? property
+            : throw Missing($"{type.FullName}.{name}");
+
+        private NotSupportedException Missing(string member) => new(
             $"mlContext.Model.Save/Load of the library's transformers relies on the internal ML.NET member '{member}', " +
-            $"which this Microsoft.ML.Core ({CoreVersion()}) does not have " +
-            "(the bridge is built for Microsoft.ML 5.0.1). Use the transformer's own Save(path) and " +
+            $"which this {core.GetName().Name} ({CoreVersion()}) does not have " +
+            "(the bridge knows Microsoft.ML 5.0.1 and 6.0.0). Use the transformer's own Save(path) and " +
             "Load(path) instead.");
 
-        private static string CoreVersion()
-        {
-            var assembly = typeof(ModelSaveContext).Assembly;
-            return assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
-                ?? assembly.GetName().Version?.ToString() ?? "unknown version";
-        }
+        private string CoreVersion() =>
+            core.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+            ?? core.GetName().Version?.ToString() ?? "unknown version";
     }
 }

@@ -26,8 +26,11 @@ namespace Ml.Autoencoders.Transforms;
 /// </remarks>
 public sealed class AutoencoderTransformer : ITransformer
 {
+    /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
+    internal const string LoaderSignature = "MlAutoencoderTransform";
+
     /// <summary>How <c>mlContext.Model.Save</c>/<c>Load</c> carry this transformer (signatures are 8 characters for the model, at most 24 for the loader).</summary>
-    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderTransformer), "MLAEXFRM", "MlAutoencoderTransform", "AutoencoderModel.bin", "autoencoder",
+    internal static readonly MlNetModelBridge.Kind Bridge = new(typeof(AutoencoderTransformer), "MLAEXFRM", LoaderSignature, "AutoencoderModel.bin", "autoencoder",
         (t, s) => AutoencoderModelFile.Save((AutoencoderTransformer)t, s), s => AutoencoderModelFile.Load(s, ComputeDevice.Auto));
 
     private readonly AutoencoderOptions options;

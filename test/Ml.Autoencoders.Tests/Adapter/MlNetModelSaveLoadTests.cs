@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using System.Reflection.Emit;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Transforms;
@@ -49,10 +50,15 @@ public sealed class MlNetModelSaveLoadTests
         ((AutoencoderTransformer)loaded).Model.Dispose();
     }
 
-    /// <summary>A NormalizeMinMax then Autoencoder chain saved by <c>Model.Save</c> loads in another context after
-    /// <see cref="AutoencoderModelRegistration.Register"/>, with identical outputs.</summary>
+    /// <summary>A NormalizeMinMax then Autoencoder chain saved by <c>Model.Save</c> loads in a new context (its own, empty
+    /// component catalog) with no call at all, after ML.NET's documented <c>ComponentCatalog.RegisterAssembly</c>, and after
+    /// the <see cref="AutoencoderModelRegistration.Register"/> of earlier versions (twice, and followed by RegisterAssembly:
+    /// none of them may collide with the registration that <c>Model.Load</c> does itself), with identical outputs.</summary>
     [TestMethod]
-    public void Chain_SaveLoad_OtherContextAfterRegister_GivesIdenticalOutputs()
+    [DataRow("none")]
+    [DataRow("RegisterAssembly")]
+    [DataRow("Register")]
+    public void Chain_SaveLoad_OtherContext_GivesIdenticalOutputs(string registration)
     {
         var mlContext = new MLContext(seed: 0);
         var data = MakeData(mlContext);
@@ -62,22 +68,34 @@ public sealed class MlNetModelSaveLoadTests
         string path = Path.Combine(_tempDir, "chain.zip");
 
         mlContext.Model.Save(chain, data.Schema, path);
-        var other = AutoencoderModelRegistration.Register(new MLContext(seed: 1));
-        AutoencoderModelRegistration.Register(other); // idempotent
+        var other = new MLContext(seed: 1);
+        if (registration == "RegisterAssembly")
+        {
+            other.ComponentCatalog.RegisterAssembly(typeof(AutoencoderTransformer).Assembly);
+        }
+        else if (registration == "Register")
+        {
+            Assert.AreSame(other, AutoencoderModelRegistration.Register(other));
+            AutoencoderModelRegistration.Register(other); // idempotent
+            other.ComponentCatalog.RegisterAssembly(typeof(AutoencoderTransformer).Assembly);
+        }
         var loaded = other.Model.Load(path, out _);
+        var again = other.Model.Load(path, out _); // the second load registers nothing new
 
         var loadedChain = loaded as TransformerChain<ITransformer>;
         Assert.IsNotNull(loadedChain, $"loaded a {loaded.GetType()}");
         Assert.IsInstanceOfType<AutoencoderTransformer>(loadedChain.LastTransformer);
         AssertSameOutputs(chain.Transform(data), loaded.Transform(data));
+        AssertSameOutputs(chain.Transform(data), again.Transform(data));
         chain.LastTransformer.Model.Dispose();
         ((AutoencoderTransformer)loadedChain.LastTransformer).Model.Dispose();
+        ((AutoencoderTransformer)((TransformerChain<ITransformer>)again).LastTransformer).Model.Dispose();
     }
 
-    /// <summary>A chain saved by <c>Model.Save</c> loads, with a plain <c>Model.Load</c> after the registration call,
+    /// <summary>A chain saved by <c>Model.Save</c> loads, with a plain <c>Model.Load</c> and no call of any kind before it,
     /// in a separate process that never touched the library before, and gives bit-identical outputs.</summary>
     [TestMethod]
-    public void Chain_SaveLoad_FreshProcess_GivesIdenticalOutputs()
+    public void Chain_SaveLoad_FreshProcessWithoutAnyCall_GivesIdenticalOutputs()
     {
         var mlContext = new MLContext(seed: 0);
         var data = MakeData(mlContext);
@@ -96,27 +114,54 @@ public sealed class MlNetModelSaveLoadTests
         var (exitCode, stdout, stderr) = RunLoadCheck(modelPath, inputPath, outputPath);
 
         Assert.AreEqual(0, exitCode, $"LoadCheck failed.\nstdout: {stdout}\nstderr: {stderr}");
+        StringAssert.Contains(stdout, "model TransformerChain");
         CollectionAssert.AreEqual(expected, File.ReadAllLines(outputPath));
     }
 
-    /// <summary>Documents the limit of ML.NET 5.0.1: in a fresh process, <c>Model.Load</c> without
-    /// <see cref="AutoencoderModelRegistration.Register"/> cannot find the loader. If this starts to pass, the call may
-    /// have become unnecessary.</summary>
+    /// <summary>The assembly declares a loader to ML.NET for every transformer the bridge carries, read the way ML.NET's
+    /// <c>ComponentCatalog.RegisterAssembly</c> reads them (a kind added without its <c>LoadableClass</c> line fails here,
+    /// and its save would refuse to write a model nobody could load).</summary>
     [TestMethod]
-    public void FreshProcess_WithoutRegister_CannotLoad()
+    public void EveryBridgedTransformerHasAnMlNetLoader()
     {
-        var mlContext = new MLContext(seed: 0);
-        var data = MakeData(mlContext);
-        var trained = new AutoencoderEstimator(Options()).Fit(data);
-        string modelPath = Path.Combine(_tempDir, "autoencoder.zip");
-        string inputPath = Path.Combine(_tempDir, "input.txt");
-        mlContext.Model.Save(trained, data.Schema, modelPath);
-        File.WriteAllLines(inputPath, MakeRows().Select(r => string.Join(" ", r.Features.Select(Hex))));
+        var api = new Pipeline.MlNetModelBridge.Internals(typeof(ModelSaveContext).Assembly);
+        Assert.HasCount(5, AutoencoderModelRegistration.Kinds);
+        foreach (var kind in AutoencoderModelRegistration.Kinds)
+        {
+            api.CheckLoaderDeclared(kind);
+        }
 
-        var (exitCode, stdout, stderr) = RunLoadCheck(modelPath, inputPath, Path.Combine(_tempDir, "output.txt"), "--no-register");
+        var stranger = AutoencoderModelRegistration.Kinds[0] with { LoaderSignature = "NotDeclaredAnywhere" };
+        var e = Assert.ThrowsExactly<InvalidOperationException>(() => api.CheckLoaderDeclared(stranger));
+        StringAssert.Contains(e.Message, "NotDeclaredAnywhere");
+    }
 
-        Assert.AreEqual(3, exitCode, $"expected LOAD FAILED.\nstdout: {stdout}\nstderr: {stderr}");
-        StringAssert.Contains(stderr, "Couldn't load model");
+    /// <summary>On a Microsoft.ML whose internals the bridge does not know, it fails loudly: a
+    /// <see cref="NotSupportedException"/> naming the member it did not find, the assembly and its version, and the
+    /// library's own Save/Load as the way out. The members are looked up in an assembly that lacks the types, then in one
+    /// that has the types but not their members (a stand-in for "Microsoft.ML.Core 9.9.9").</summary>
+    [TestMethod]
+    public void UnknownMlNetInternals_FailWithAMessageNamingTheMemberAndVersion()
+    {
+        var notMlNet = typeof(MlNetModelSaveLoadTests).Assembly;
+        var noTypes = Assert.ThrowsExactly<NotSupportedException>(() => new Pipeline.MlNetModelBridge.Internals(notMlNet));
+        StringAssert.Contains(noTypes.Message, "'Microsoft.ML.ModelSaveContext'");
+        StringAssert.Contains(noTypes.Message, notMlNet.GetName().Name!);
+        StringAssert.Contains(noTypes.Message, notMlNet.GetCustomAttribute<AssemblyInformationalVersionAttribute>()!.InformationalVersion);
+        StringAssert.Contains(noTypes.Message, "Save(path)");
+
+        var future = AssemblyBuilder.DefineDynamicAssembly(new AssemblyName("Microsoft.ML.Core"), AssemblyBuilderAccess.Run);
+        future.SetCustomAttribute(new CustomAttributeBuilder(
+            typeof(AssemblyInformationalVersionAttribute).GetConstructor([typeof(string)])!, ["9.9.9+future"]));
+        var module = future.DefineDynamicModule("Microsoft.ML.Core");
+        foreach (string name in new[] { "ModelSaveContext", "VersionInfo", "ModelLoadContext", "SignatureLoadModel", "LoadableClassAttributeBase" })
+        {
+            module.DefineType("Microsoft.ML." + name, TypeAttributes.Public).CreateType();
+        }
+        var noMembers = Assert.ThrowsExactly<NotSupportedException>(() => new Pipeline.MlNetModelBridge.Internals(future));
+        StringAssert.Contains(noMembers.Message, "'Microsoft.ML.VersionInfo(String, UInt32, UInt32, UInt32, String, String, String)'");
+        StringAssert.Contains(noMembers.Message, "Microsoft.ML.Core (9.9.9+future)");
+        StringAssert.Contains(noMembers.Message, "Save(path)");
     }
 
     private static AutoencoderOptions Options() => new()
