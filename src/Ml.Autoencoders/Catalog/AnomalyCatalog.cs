@@ -1,5 +1,6 @@
 using Ml.Autoencoders;
 using Ml.Autoencoders.Anomaly;
+using Ml.Autoencoders.Pipeline;
 
 namespace Microsoft.ML;
 
@@ -15,7 +16,7 @@ public static class AnomalyCatalog
     /// <param name="featureColumnName">A known-size vector of <see cref="float"/>.</param>
     /// <param name="contamination">Fraction of training rows flagged, in [0, 1).</param>
     /// <param name="epochs">Training epochs; null lets the library choose.</param>
-    /// <param name="seed">Seed of initialisation and shuffling.</param>
+    /// <param name="seed">Seed of initialisation and shuffling; null (the default): the MLContext decides (see <see cref="AutoencoderAnomalyOptions.Seed"/>).</param>
     /// <example><code>
     /// var detector = mlContext.AnomalyDetection.Trainers.Autoencoder(contamination: 0.05).Fit(normalRows);
     /// var metrics = mlContext.AnomalyDetection.Evaluate(detector.Transform(test));
@@ -25,13 +26,13 @@ public static class AnomalyCatalog
         string featureColumnName = DefaultColumnNames.Features,
         double contamination = 0.1,
         int? epochs = null,
-        int seed = 0)
+        int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         var options = AutoencoderAnomalyOptions.Default(epochs, seed);
         options.FeatureColumnName = featureColumnName;
         options.Contamination = contamination;
-        return new AutoencoderAnomalyDetector(options);
+        return new AutoencoderAnomalyDetector(options, MlNetEnvironment.Of(catalog));
     }
 
     /// <summary>An autoencoder anomaly detector configured by <paramref name="options"/> (any body, score kind, threshold).</summary>
@@ -40,6 +41,6 @@ public static class AnomalyCatalog
     public static AutoencoderAnomalyDetector Autoencoder(this AnomalyDetectionCatalog.AnomalyDetectionTrainers catalog, AutoencoderAnomalyOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new AutoencoderAnomalyDetector(options);
+        return new AutoencoderAnomalyDetector(options, MlNetEnvironment.Of(catalog));
     }
 }
