@@ -85,7 +85,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 var member = new AutoencoderEstimator(memberOptions, context) { LogStage = members > 1 ? $"anomaly detector member {m + 1} of {members}" : "anomaly detector" }.Fit(input);
                 trained.Add(member);
                 if (epochsChoice is not null) member.Model.History.EpochsChoice = epochsChoice;
-                rawTraining.Add(ScoreRows(new AutoencoderAnomalyTransformer([member], [1f], options, [], 0), input));
+                rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input));
             }
             var weights = AutoencoderAnomalyTransformer.WeightsFromMeans(rawTraining.Select(r => r.Length == 0 ? 0 : r.Average(v => (double)v)).ToArray());
             var training = new float[rawTraining[0].Length];
@@ -125,7 +125,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
     }
 
     /// <summary>The scores of every row of <paramref name="input"/>, in order.</summary>
-    private float[] ScoreRows(AutoencoderAnomalyTransformer detector, IDataView input)
+    private float[] ScoreRows(AutoencoderAnomalyModel detector, IDataView input)
     {
         int d = detector.InputSize;
         var scores = new List<float>();

@@ -13,8 +13,9 @@ namespace Ml.Autoencoders.Pipeline;
 /// </summary>
 /// <remarks>
 /// <para>
-/// ML.NET 5.0.1 keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this is
-/// the ONLY file of the library that reaches ML.NET internals, by reflection. Microsoft.ML is pinned exactly
+/// ML.NET 5.0.1 keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this file
+/// reaches ML.NET internals, by reflection (the only other one is <see cref="MlNetEnvironment"/>: the MLContext's seed,
+/// log and cancellation). Microsoft.ML is pinned exactly
 /// (Directory.Packages.props). On first use every internal member is looked up once; when one is missing
 /// a <see cref="NotSupportedException"/> names it and points to <see cref="AutoencoderTransformer.Save(string)"/>.
 /// </para>
