@@ -346,6 +346,8 @@ public sealed class MlContextConventionTests
         var again = new GeneratedRows(1_500, 12);
         Assert.ThrowsExactly<OperationCanceledException>(() => estimator.Fit(again));
         Assert.AreEqual(0, again.Passes, "a cancelled context stays cancelled: the second Fit reads nothing");
+        // ML.NET's own stages on the cancelled context throw the same type (its normalizer checks CheckAlive per row).
+        Assert.ThrowsExactly<OperationCanceledException>(() => ml.Transforms.NormalizeMinMax("Features").Fit(new GeneratedRows(100, 12)));
 
         var fresh = new MLContext(seed: 1).Transforms.Autoencoder(Streamed()).Fit(new GeneratedRows(1_500, 12));
         CheckpointTests.AssertSameWeights(straight, fresh);
