@@ -50,6 +50,7 @@ internal static class AutoencoderTrainer
             for (int epoch = startEpoch; epoch < settings.Epochs; epoch++)
             {
                 token.ThrowIfCancellationRequested();
+                settings.CheckStop?.Invoke();
                 double lr = settings.LearningRateAt(epoch);
                 for (int g = 0; g < groups.Count; g++) optimizer.Groups[g].LearningRate = settings.LearningRateAt(epoch, groups[g].LearningRate);
 
@@ -66,6 +67,7 @@ internal static class AutoencoderTrainer
                     using var scope = NewDisposeScope();
                     batch.AttachTo(scope);
                     token.ThrowIfCancellationRequested(); // at a batch boundary: the weights are those after the previous step
+                    settings.CheckStop?.Invoke();
                     batchIndex++;
                     optimizer.ZeroGrad();
                     var loss = objective.Loss(batch, epoch, training: true, terms.Batch);

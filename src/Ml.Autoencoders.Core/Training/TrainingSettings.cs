@@ -32,6 +32,11 @@ internal sealed record TrainingSettings
     public ComputeDevice Device { get; init; }
     public IProgress<EpochRecord>? Progress { get; init; }
     public CancellationToken CancellationToken { get; init; }
+    /// <summary>
+    /// Called with every check of <see cref="CancellationToken"/> (before each epoch and each batch): a stop signal that
+    /// is no token (the adapter's: ML.NET's <c>CancelExecution</c>) throws <see cref="OperationCanceledException"/> from it.
+    /// </summary>
+    public Action? CheckStop { get; init; }
     /// <summary>Where and how often to write checkpoints; null: none (greedy pretraining stages never write).</summary>
     public CheckpointPlan? Checkpoint { get; init; }
     /// <summary>A checked checkpoint to continue from; null: start afresh.</summary>

@@ -15,15 +15,22 @@ namespace Ml.Autoencoders.Anomaly;
 public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTransformer>
 {
     private readonly AutoencoderAnomalyOptions options;
+    private readonly MlNetEnvironment? context;
+    private readonly string seedSource;
 
-    internal AutoencoderAnomalyDetector(AutoencoderAnomalyOptions options)
+    /// <summary>The detector of a catalog: <paramref name="context"/> decides a null seed, receives the log and can cancel Fit.</summary>
+    internal AutoencoderAnomalyDetector(AutoencoderAnomalyOptions options, MlNetEnvironment? context)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         this.options = options.Clone();
+        this.context = context;
+        (this.options.Seed, seedSource) = context?.ResolveSeed(options.Seed, "AutoencoderAnomalyDetector")
+            ?? (options.Seed ?? 0, options.Seed is null ? "no MLContext: 0" : "set in the options");
         if (this.options.Autoencoder is { } body)
         {
             body.InputColumnName = options.FeatureColumnName;
+            body.Seed ??= this.options.Seed;
             body.Validate();
         }
     }
@@ -39,6 +46,9 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
     public AutoencoderAnomalyTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var fit = FitContext.Start(context, "AutoencoderAnomalyDetector");
+        fit.ThrowIfCanceled(Training);
+        fit.Trace($"seed {options.Seed} ({seedSource}){(options.Autoencoder is { } given ? $"; the given body's seed {given.Seed}" : "")}");
         using var threads = Runtime.TorchThreads.Use(options.Threads);
         var body = options.Autoencoder;
         int inputSize = body?.Body is not null ? 0 : VectorColumn.Check(input.Schema, options.FeatureColumnName, null).Size;
@@ -69,12 +79,13 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
             var rawTraining = new List<float[]>();
             for (int m = 0; m < members; m++)
             {
+                fit.ThrowIfCanceled(Training);
                 var memberOptions = body.Clone();
                 memberOptions.Seed = body.Seed + m;
-                var member = new AutoencoderEstimator(memberOptions).Fit(input);
+                var member = new AutoencoderEstimator(memberOptions, context) { LogStage = members > 1 ? $"anomaly detector member {m + 1} of {members}" : "anomaly detector" }.Fit(input);
                 trained.Add(member);
                 if (epochsChoice is not null) member.Model.History.EpochsChoice = epochsChoice;
-                rawTraining.Add(ScoreRows(new AutoencoderAnomalyTransformer([member], [1f], options, [], 0), input));
+                rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input));
             }
             var weights = AutoencoderAnomalyTransformer.WeightsFromMeans(rawTraining.Select(r => r.Length == 0 ? 0 : r.Average(v => (double)v)).ToArray());
             var training = new float[rawTraining[0].Length];
@@ -85,6 +96,9 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 training[i] = (float)Math.Min(sum / members, float.MaxValue);
             }
             float threshold = options.Threshold is { } t ? (float)t : AutoencoderAnomalyTransformer.ContaminationThreshold(training, options.Contamination);
+            fit.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"threshold {threshold:G6} ") + (options.Threshold is null
+                ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"(contamination {options.Contamination}: {training.Count(s => s > threshold)} of {training.Length} training rows score above it)")
+                : "(set in the options)"));
             return new AutoencoderAnomalyTransformer(trained, weights, options, training, threshold);
         }
         catch
@@ -93,6 +107,8 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
             throw;
         }
     }
+
+    private const string Training = "the anomaly detector's training";
 
     /// <summary>Rows of the training view (a cursor with no active column when the view cannot count them).</summary>
     private long CountRows(IDataView input)
@@ -109,7 +125,7 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
     }
 
     /// <summary>The scores of every row of <paramref name="input"/>, in order.</summary>
-    private float[] ScoreRows(AutoencoderAnomalyTransformer detector, IDataView input)
+    private float[] ScoreRows(AutoencoderAnomalyModel detector, IDataView input)
     {
         int d = detector.InputSize;
         var scores = new List<float>();

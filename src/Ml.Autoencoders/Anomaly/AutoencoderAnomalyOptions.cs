@@ -38,7 +38,7 @@ public sealed class AutoencoderAnomalyOptions
     /// The autoencoder (any body: dense, convolutional, variational); its input column is set to
     /// <see cref="FeatureColumnName"/>. Default null: the library's body sized from the input at <c>Fit</c>
     /// (<see cref="DefaultAutoencoder"/>), trained <see cref="Epochs"/> epochs with <see cref="Seed"/>. A body given here
-    /// trains with its own epochs and seed, and its code must be narrower than the input (see <see cref="AllowWideCode"/>).
+    /// trains with its own epochs and seed (<see cref="Seed"/> when its own is null), and its code must be narrower than the input (see <see cref="AllowWideCode"/>).
     /// </summary>
     public AutoencoderOptions? Autoencoder { get; set; }
 
@@ -49,8 +49,14 @@ public sealed class AutoencoderAnomalyOptions
     /// </summary>
     public int? Epochs { get; set; }
 
-    /// <summary>Seed of the default body's first member; member i trains with Seed + i. A body given in <see cref="Autoencoder"/> uses its own seed the same way.</summary>
-    public int Seed { get; set; }
+    /// <summary>
+    /// Seed of the default body's first member; member i trains with Seed + i. A body given in <see cref="Autoencoder"/>
+    /// uses its own seed the same way, or this one when its own is null. Null (the default) lets the <c>MLContext</c>
+    /// decide, as ML.NET's trainers do: the context's seed (<c>new MLContext(seed: n)</c>), or for a context created
+    /// without one a seed drawn from its random generator (other weights on every run). The seeds used are recorded in
+    /// each member's <c>Model.Seed</c> and in a Trace line of <c>mlContext.Log</c>.
+    /// </summary>
+    public int? Seed { get; set; }
 
     /// <summary>
     /// Autoencoders trained with consecutive seeds whose scores are averaged (each rescaled by its mean training score,
@@ -151,7 +157,7 @@ public sealed class AutoencoderAnomalyOptions
     /// one-class Fashion-MNIST. <paramref name="epochs"/> null leaves the choice to <c>Fit</c> (<see cref="Defaults.ChooseEpochs"/>).
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="inputSize"/> is below 2.</exception>
-    public static AutoencoderOptions DefaultAutoencoder(int inputSize, int? epochs = null, int seed = 0)
+    public static AutoencoderOptions DefaultAutoencoder(int inputSize, int? epochs = null, int? seed = null)
     {
         if (inputSize < 2) throw new ArgumentOutOfRangeException(nameof(inputSize), inputSize, "The anomaly detector needs rows of at least 2 values (a code narrower than the input).");
         return new()
@@ -165,7 +171,7 @@ public sealed class AutoencoderAnomalyOptions
     }
 
     /// <summary>The options the one-line catalog overload uses: the default body, <paramref name="epochs"/> (null: chosen at Fit) and <paramref name="seed"/>.</summary>
-    public static AutoencoderAnomalyOptions Default(int? epochs = null, int seed = 0) => new() { Epochs = epochs, Seed = seed };
+    public static AutoencoderAnomalyOptions Default(int? epochs = null, int? seed = null) => new() { Epochs = epochs, Seed = seed };
 
     internal AutoencoderAnomalyOptions Clone()
     {

@@ -1,8 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Ml.Autoencoders.Data;
-using Ml.Autoencoders.Models;
-using Ml.Autoencoders.Objectives;
 using Ml.Autoencoders.Persistence;
 using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Runtime;
@@ -21,11 +19,15 @@ namespace Ml.Autoencoders.Anomaly;
 /// each multiplied by <see cref="MemberWeights"/> (the members' mean training score over its own), so it stays in the units
 /// of one member's score and no member dominates. With one member it is exactly that member's score.
 /// The threshold can change at any time (<see cref="Threshold"/>, <see cref="SetThresholdByContamination"/>) without
-/// retraining: Score never depends on it. Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>);
-/// <see cref="BatchTransformer.Release"/> frees every member's network at once (<c>Model.Dispose()</c> of each of
+/// retraining: Score never depends on it. <c>mlContext.AnomalyDetection.ChangeModelThreshold(detector, threshold)</c>, as
+/// for ML.NET's own detectors, leaves this transformer as it is and returns another one over the same
+/// <see cref="Model"/> (<see cref="WithThreshold"/>). As ML.NET's prediction transformers, it is an
+/// <see cref="ISingleFeaturePredictionTransformer{TModel}"/> of its <see cref="AutoencoderAnomalyModel"/>.
+/// Not <see cref="IDisposable"/> (see <see cref="BatchTransformer"/>); <see cref="BatchTransformer.Release"/> frees every
+/// member's network at once, for every transformer sharing the model (<c>Model.Dispose()</c> of each of
 /// <see cref="Members"/>, or <c>Autoencoder.Model.Dispose()</c> with one member, does the same).
 /// </remarks>
-public sealed class AutoencoderAnomalyTransformer : BatchTransformer
+public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFeaturePredictionTransformer<AutoencoderAnomalyModel>
 {
     /// <summary>The name ML.NET stores in a saved model and looks the loader up by (declared in MlNetModelLoaders.cs; part of the file format).</summary>
     internal const string LoaderSignature = "MlAutoencodersAnomaly";
@@ -44,37 +46,55 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields, [2] = ArtifactLayout.Fields });
 
     private readonly AutoencoderAnomalyOptions options;
-    private readonly float[] trainingScores;
     private readonly Mapper mapper;
-    private readonly AutoencoderTransformer[] members;
-    private readonly float[] weights;
     private float threshold;
 
     internal AutoencoderAnomalyTransformer(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold)
+        : this(new AutoencoderAnomalyModel(members, weights, options.ScoreKind, trainingScores), options, threshold)
     {
-        if (members.Count == 0 || members.Count != weights.Length) throw new ArgumentException($"{members.Count} members for {weights.Length} weights.", nameof(weights));
-        this.members = members.ToArray();
-        this.weights = (float[])weights.Clone();
-        Autoencoder = members[0];
+    }
+
+    private AutoencoderAnomalyTransformer(AutoencoderAnomalyModel model, AutoencoderAnomalyOptions options, float threshold)
+    {
+        Model = model;
         this.options = options.Clone();
         this.options.Autoencoder = Autoencoder.Options;
         this.options.Autoencoder.Progress = null;
-        this.trainingScores = trainingScores;
         this.threshold = threshold;
         mapper = new Mapper(this);
     }
 
+    /// <summary>
+    /// The trained members, their weights, the score kind and the training scores: what scores, without the threshold.
+    /// Shared by the transformers <see cref="WithThreshold"/> (<c>ChangeModelThreshold</c>) returns.
+    /// </summary>
+    public AutoencoderAnomalyModel Model { get; }
+
+    /// <summary>
+    /// A transformer over the same <see cref="Model"/> (no copy, no retraining) whose PredictedLabel uses
+    /// <paramref name="threshold"/>; this one keeps its own. <c>mlContext.AnomalyDetection.ChangeModelThreshold</c> calls it.
+    /// Both share the members' native memory: <see cref="BatchTransformer.Release"/> of either frees it for both.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="threshold"/> is NaN or infinite.</exception>
+    /// <exception cref="ObjectDisposedException">The model was released.</exception>
+    public AutoencoderAnomalyTransformer WithThreshold(float threshold)
+    {
+        if (!float.IsFinite(threshold)) throw new ArgumentOutOfRangeException(nameof(threshold), threshold, "Threshold must be finite.");
+        Model.Lifetime.ThrowIfReleased();
+        return new AutoencoderAnomalyTransformer(Model, options, threshold);
+    }
+
     /// <summary>The first (or only) trained autoencoder (encode, reconstruct, history).</summary>
-    public AutoencoderTransformer Autoencoder { get; }
+    public AutoencoderTransformer Autoencoder => Model.Autoencoder;
 
     /// <summary>Every trained autoencoder of the ensemble, first = <see cref="Autoencoder"/> (one unless <see cref="AutoencoderAnomalyOptions.EnsembleSize"/> asked for more).</summary>
-    public IReadOnlyList<AutoencoderTransformer> Members => members;
+    public IReadOnlyList<AutoencoderTransformer> Members => Model.Members;
 
     /// <summary>
     /// Each member's factor in Score: the members' mean training score divided by this member's (all 1 for one member,
     /// or when a member reconstructs its training rows exactly).
     /// </summary>
-    public IReadOnlyList<float> MemberWeights => weights;
+    public IReadOnlyList<float> MemberWeights => Model.MemberWeights;
 
     /// <summary>The weights that rescale each member's score to the members' common mean training score (all 1 when a mean is not positive and finite).</summary>
     internal static float[] WeightsFromMeans(double[] meanTrainingScores)
@@ -87,7 +107,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     }
 
     /// <summary>What the score is.</summary>
-    public AnomalyScoreKind ScoreKind => options.ScoreKind;
+    public AnomalyScoreKind ScoreKind => Model.ScoreKind;
 
     /// <summary>Rows scoring above this are anomalies (PredictedLabel true). Settable; Score does not change with it.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The value is NaN or infinite (the threshold is left as it was).</exception>
@@ -98,13 +118,16 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     }
 
     /// <summary>The scores of the training rows (in training order), from which contamination thresholds are taken.</summary>
-    public float[] TrainingScores => (float[])trainingScores.Clone();
+    public float[] TrainingScores => Model.TrainingScores;
 
     /// <summary>The feature column read.</summary>
     public string FeatureColumnName => options.FeatureColumnName;
 
+    /// <summary>A known-size vector of <see cref="float"/> with <see cref="InputSize"/> values.</summary>
+    public DataViewType FeatureColumnType => new VectorDataViewType(NumberDataViewType.Single, InputSize);
+
     /// <summary>Values per input row.</summary>
-    public int InputSize => Autoencoder.InputSize;
+    public int InputSize => Model.InputSize;
 
     /// <summary>
     /// Sets <see cref="Threshold"/> so that round(<paramref name="fraction"/> x training rows) training rows score above it
@@ -112,91 +135,13 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
     /// threshold just below the lowest training score.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is outside [0, 1) or NaN; the threshold is left as it was.</exception>
-    public void SetThresholdByContamination(double fraction) => threshold = ContaminationThreshold(trainingScores, fraction);
+    public void SetThresholdByContamination(double fraction) => threshold = Model.ThresholdForContamination(fraction);
 
     /// <summary>Anomaly scores of rows (row-major, <see cref="InputSize"/> values each).</summary>
     /// <exception cref="ArgumentException"><paramref name="rows"/> does not hold <paramref name="count"/> rows.</exception>
     /// <exception cref="AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value), as Transform reports it.</exception>
     /// <exception cref="ObjectDisposedException">The transformer was released (<see cref="BatchTransformer.Release"/>).</exception>
-    public float[] Score(ReadOnlySpan<float> rows, int count)
-    {
-        mapper.Lifetime.ThrowIfReleased();
-        if (rows.Length != (long)count * InputSize)
-            throw new ArgumentException($"Expected {count} rows x {InputSize} values = {(long)count * InputSize}, got {rows.Length}.", nameof(rows));
-        VectorColumn.CheckFinite(rows, InputSize, FeatureColumnName, nameof(rows), "the anomaly detector");
-        var scores = new float[count];
-        const int Batch = 1024;
-        var work = new float[WorkLength(Math.Min(Batch, count))];
-        for (int start = 0; start < count; start += Batch)
-        {
-            int n = Math.Min(Batch, count - start);
-            ScoreBatch(rows.Slice(start * InputSize, n * InputSize), n, scores.AsSpan(start, n), default, work);
-        }
-        return scores;
-    }
-
-    /// <summary>Values of the work area <see cref="ScoreBatch"/> needs for <paramref name="rows"/> rows.</summary>
-    internal int WorkLength(int rows) =>
-        rows * (InputSize + (options.ScoreKind == AnomalyScoreKind.NegativeElbo ? 2 * members.Max(m => m.Model.LatentDimension) : 0));
-
-    /// <summary>
-    /// Scores (and per-feature squared errors, when asked for) of one batch. <paramref name="work"/> (at least
-    /// <see cref="WorkLength"/> values, overwritten) holds the reconstruction: callers keep one per cursor, so that a long
-    /// Transform does not allocate a large array per batch.
-    /// </summary>
-    internal void ScoreBatch(ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
-    {
-        if (work.Length < WorkLength(rows)) throw new ArgumentException($"The work area needs {WorkLength(rows)} values.", nameof(work));
-        scores[..rows].Clear();
-        if (!featureErrors.IsEmpty) featureErrors[..(rows * InputSize)].Clear();
-        double share = 1.0 / members.Length;
-        for (int m = 0; m < members.Length; m++)
-            AddMemberScores(members[m], weights[m] * share, x, rows, scores, featureErrors, work);
-    }
-
-    /// <summary>Adds <paramref name="factor"/> x one member's scores (and per-feature squared errors) to the totals.</summary>
-    private void AddMemberScores(AutoencoderTransformer member, double factor, ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
-    {
-        var model = member.Model;
-        int d = InputSize, k = model.LatentDimension;
-        bool elbo = options.ScoreKind == AnomalyScoreKind.NegativeElbo;
-        var reconstruction = work[..(rows * d)];
-        var mean = elbo ? work.Slice(rows * d, rows * k) : default;
-        var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
-        model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
-        bool bce = member.OptionsView.Loss == ReconstructionLoss.BinaryCrossEntropy;
-        for (int r = 0; r < rows; r++)
-        {
-            double sum = 0;
-            for (int j = 0; j < d; j++)
-            {
-                double xi = x[r * d + j], yi = reconstruction[r * d + j], e = (xi - yi) * (xi - yi);
-                if (!featureErrors.IsEmpty) featureErrors[r * d + j] = Saturate(featureErrors[r * d + j] + factor * e);
-                if (elbo && bce)
-                {
-                    double p = Math.Clamp(yi, 1e-7, 1 - 1e-7);
-                    sum -= xi * Math.Log(p) + (1 - xi) * Math.Log(1 - p);
-                }
-                else sum += e;
-            }
-            double score;
-            if (elbo)
-            {
-                double kl = 0;
-                for (int c = 0; c < k; c++)
-                {
-                    double mu = mean[r * k + c], lv = logVariance[r * k + c];
-                    kl += -0.5 * (1 + lv - mu * mu - Math.Exp(lv));
-                }
-                score = sum + member.OptionsView.KlWeight * kl;
-            }
-            else score = sum / d;
-            scores[r] = Saturate(scores[r] + factor * score);
-        }
-    }
-
-    /// <summary>Far-out rows score <see cref="float.MaxValue"/> rather than infinity.</summary>
-    private static float Saturate(double value) => (float)Math.Min(value, float.MaxValue);
+    public float[] Score(ReadOnlySpan<float> rows, int count) => Model.Score(rows, count, FeatureColumnName);
 
     /// <summary>The threshold above which round(fraction x n) of <paramref name="scores"/> lie.</summary>
     internal static float ContaminationThreshold(float[] scores, double fraction)
@@ -229,10 +174,10 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
             FeatureColumnName = options.FeatureColumnName, ScoreColumnName = options.ScoreColumnName,
             PredictedLabelColumnName = options.PredictedLabelColumnName, FeatureErrorsColumnName = options.FeatureErrorsColumnName,
             ScoreKind = options.ScoreKind, Contamination = options.Contamination, Threshold = threshold,
-            TrainingScoreCount = trainingScores.Length, MemberCount = members.Length,
+            TrainingScoreCount = Model.TrainingScoresView.Length, MemberCount = Model.Members.Count,
         };
-        var sections = new List<ReadOnlyMemory<byte>> { ArtifactContainer.Bytes(trainingScores), ArtifactContainer.Bytes(weights) };
-        sections.AddRange(members.Select(TransformerFile.AutoencoderSection));
+        var sections = new List<ReadOnlyMemory<byte>> { ArtifactContainer.Bytes(Model.TrainingScoresView), ArtifactContainer.Bytes(Model.MemberWeights.ToArray()) };
+        sections.AddRange(Model.Members.Select(TransformerFile.AutoencoderSection));
         ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header), sections);
     }
 
@@ -354,9 +299,6 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
         public Mapper(AutoencoderAnomalyTransformer parent)
         {
             this.parent = parent;
-            Lifetime = new NativeLifetime(nameof(AutoencoderAnomalyTransformer), "Release() or the members' Model.Dispose()",
-                () => { foreach (var member in parent.members) member.Release(); },
-                () => parent.members.Any(m => m.IsReleased));
             var columns = new List<MappedColumn>
             {
                 new(parent.options.ScoreColumnName, NumberDataViewType.Single),
@@ -375,17 +317,18 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer
 
         public string Consumer => "the anomaly detector";
 
-        public NativeLifetime Lifetime { get; }
+        // One lifetime per model: every transformer over it (ChangeModelThreshold) waits for and sees the same release.
+        public NativeLifetime Lifetime => parent.Model.Lifetime;
 
         public IReadOnlyList<MappedColumn> Columns { get; }
 
         public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
         {
             var scores = batch.IsActive(0) || batch.IsActive(1) ? batch.Floats(0) : default;
-            var work = batch.Scratch(rows + parent.WorkLength(rows)).AsSpan(); // kept by the cursor's batch: no array per batch
+            var work = batch.Scratch(rows + parent.Model.WorkLength(rows)).AsSpan(); // kept by the cursor's batch: no array per batch
             var scratch = scores.IsEmpty ? work[..rows] : scores[..rows];
             var errors = Columns.Count > 2 && batch.IsActive(2) ? batch.Floats(2)[..(rows * InputSize)] : default;
-            parent.ScoreBatch(inputs, rows, scratch, errors, work[rows..]);
+            parent.Model.ScoreBatch(inputs, rows, scratch, errors, work[rows..]);
             if (batch.IsActive(1))
             {
                 var labels = batch.Bools(1);

@@ -1,5 +1,6 @@
 using Ml.Autoencoders;
 using Ml.Autoencoders.Classification;
+using Ml.Autoencoders.Pipeline;
 using Ml.Autoencoders.Transforms;
 
 namespace Microsoft.ML;
@@ -17,7 +18,7 @@ public static class ClassifierCatalog
     /// <param name="epochs">Training epochs.</param>
     /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
     /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
-    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling.</param>
+    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling; null (the default): the MLContext decides (see <see cref="AutoencoderClassifierOptions.Seed"/>).</param>
     /// <example><code>
     /// var classifier = mlContext.Transforms.Conversion.MapValueToKey("Label")
     ///     .Append(mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(pretrained, epochs: 30));
@@ -29,7 +30,7 @@ public static class ClassifierCatalog
         int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,
-        int seed = 0)
+        int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new AutoencoderClassifierTrainer(new AutoencoderClassifierOptions
@@ -40,7 +41,7 @@ public static class ClassifierCatalog
             FreezeEncoderEpochs = freezeEncoderEpochs,
             EncoderLearningRate = encoderLearningRate,
             Seed = seed,
-        });
+        }, MlNetEnvironment.Of(catalog));
     }
 
     /// <summary>
@@ -53,7 +54,7 @@ public static class ClassifierCatalog
     /// <param name="epochs">Training epochs.</param>
     /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
     /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
-    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling.</param>
+    /// <param name="seed">Seed of the head's initialisation, dropout and shuffling; null (the default): the MLContext decides (see <see cref="AutoencoderClassifierOptions.Seed"/>).</param>
     /// <exception cref="Ml.Autoencoders.Persistence.AutoencoderModelFormatException">The file is damaged or not a model file.</exception>
     public static AutoencoderClassifierTrainer AutoencoderClassifier(
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
@@ -62,7 +63,7 @@ public static class ClassifierCatalog
         int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,
-        int seed = 0) =>
+        int? seed = null) =>
         catalog.AutoencoderClassifier(AutoencoderTransformer.Load(autoencoderPath), labelColumnName, epochs, freezeEncoderEpochs, encoderLearningRate, seed);
 
     /// <summary>The fine-tuning classifier configured by <paramref name="options"/>.</summary>
@@ -71,6 +72,6 @@ public static class ClassifierCatalog
     public static AutoencoderClassifierTrainer AutoencoderClassifier(this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog, AutoencoderClassifierOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new AutoencoderClassifierTrainer(options);
+        return new AutoencoderClassifierTrainer(options, MlNetEnvironment.Of(catalog));
     }
 }

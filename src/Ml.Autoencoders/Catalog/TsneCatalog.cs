@@ -1,4 +1,5 @@
 using Ml.Autoencoders.Embedding;
+using Ml.Autoencoders.Pipeline;
 
 namespace Microsoft.ML;
 
@@ -16,7 +17,7 @@ public static class TsneCatalog
     /// <param name="dimensions">1, 2 or 3.</param>
     /// <param name="perplexity">Effective number of neighbours.</param>
     /// <param name="iterations">Optimisation iterations (early exaggeration included).</param>
-    /// <param name="seed">Seed of the random initialisation (PCA initialisation, the default, is deterministic).</param>
+    /// <param name="seed">Seed of the random initialisation (PCA initialisation, the default, is deterministic); null (the default): the MLContext decides (see <see cref="TsneOptions.Seed"/>).</param>
     /// <example><code>
     /// var embedding = mlContext.Transforms.ProjectToTsne("Tsne", "LatentCode").Fit(codes).Transform(codes);
     /// </code></example>
@@ -27,7 +28,7 @@ public static class TsneCatalog
         int dimensions = TsneOptions.Defaults.Dimensions,
         double perplexity = TsneOptions.Defaults.Perplexity,
         int iterations = TsneOptions.Defaults.Iterations,
-        int seed = 0)
+        int? seed = null)
     {
         ArgumentNullException.ThrowIfNull(catalog);
         return new TsneEstimator(new TsneOptions
@@ -38,7 +39,7 @@ public static class TsneCatalog
             Perplexity = perplexity,
             Iterations = iterations,
             Seed = seed,
-        });
+        }, MlNetEnvironment.Of(catalog));
     }
 
     /// <summary>t-SNE configured by <paramref name="options"/>.</summary>
@@ -47,6 +48,6 @@ public static class TsneCatalog
     public static TsneEstimator ProjectToTsne(this TransformsCatalog catalog, TsneOptions options)
     {
         ArgumentNullException.ThrowIfNull(catalog);
-        return new TsneEstimator(options);
+        return new TsneEstimator(options, MlNetEnvironment.Of(catalog));
     }
 }

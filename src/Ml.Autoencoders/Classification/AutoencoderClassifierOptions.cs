@@ -79,8 +79,13 @@ public sealed class AutoencoderClassifierOptions
     /// <summary>Stop after this many epochs without a lower validation loss and restore the best weights; 0 = off. Needs validation.</summary>
     public int EarlyStoppingPatience { get; set; }
 
-    /// <summary>Seed of the head's initialisation, dropout, shuffling and the validation split. Default 0.</summary>
-    public int Seed { get; set; }
+    /// <summary>
+    /// Seed of the head's initialisation, dropout, shuffling and the validation split (and of a reinitialised encoder).
+    /// Null (the default) lets the <c>MLContext</c> decide, as ML.NET's trainers do: the context's seed
+    /// (<c>new MLContext(seed: n)</c>), or for a context created without one a seed drawn from its random generator (other
+    /// weights on every run). The seed used is recorded in the fitted classifier's <c>Seed</c> and a Trace line of <c>mlContext.Log</c>.
+    /// </summary>
+    public int? Seed { get; set; }
 
     /// <summary>
     /// CPU threads for TorchSharp during <c>Fit</c> (libtorch's setting is process-wide: it is set when Fit starts and

@@ -23,13 +23,23 @@ namespace Ml.Autoencoders.Classification;
 public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassifierTransformer>
 {
     private readonly AutoencoderClassifierOptions options;
+    private readonly MlNetEnvironment? context;
+    private readonly int seed;
+    private readonly string seedSource;
 
-    internal AutoencoderClassifierTrainer(AutoencoderClassifierOptions options)
+    /// <summary>The trainer of a catalog: <paramref name="context"/> decides a null seed, receives the log and can cancel Fit.</summary>
+    internal AutoencoderClassifierTrainer(AutoencoderClassifierOptions options, MlNetEnvironment? context)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         this.options = options.Clone();
+        this.context = context;
+        (seed, seedSource) = context?.ResolveSeed(options.Seed, "AutoencoderClassifier")
+            ?? (options.Seed ?? 0, options.Seed is null ? "no MLContext: 0" : "set in the options");
+        this.options.Seed = seed;
     }
+
+    private const string Training = "the fine-tuning classifier's training";
 
     private string FeatureColumn => options.FeatureColumnName ?? options.Autoencoder!.InputColumnName;
 
@@ -40,27 +50,30 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     public AutoencoderClassifierTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var fit = FitContext.Start(context, "AutoencoderClassifier");
+        fit.ThrowIfCanceled(Training);
+        fit.Trace($"seed {seed} ({seedSource})");
         var pretrained = options.Autoencoder!;
         VectorColumn.Check(input.Schema, FeatureColumn, pretrained.InputSize);
         var data = LabelledRows.Read(input, FeatureColumn, options.LabelColumnName, "the fine-tuning classifier", options.CancellationToken);
         if (data.Count == 0)
             throw new AutoencoderDataException(options.LabelColumnName, null, $"Column '{options.LabelColumnName}' has no labelled rows ({data.SkippedRows} rows with a missing label).");
         using var threads = TorchThreads.Use(options.Threads);
-        var autoencoder = Copy(pretrained, options.ReinitializeEncoder, options.Seed);
+        var autoencoder = Copy(pretrained, options.ReinitializeEncoder, seed);
         EncoderClassifierNetwork? network = null;
         try
         {
             var device = autoencoder.Model.TorchDevice;
             lock (SeededNetworks.Lock)
             {
-                random.manual_seed(options.Seed);
+                random.manual_seed(seed);
                 network = new EncoderClassifierNetwork(autoencoder.Model.Network, data.ClassCount, options.HeadDropout);
                 network.to(device);
             }
-            var history = Train(network, data, device);
+            var history = Train(network, data, device, fit);
             network.eval();
             return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
-                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history) { Seed = seed };
         }
         catch (AutoencoderClassifierDivergedException e) when (e.BestEpoch > 0 && network is not null)
         {
@@ -68,7 +81,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
             network.eval();
             var history = new TrainingHistory(e.CompletedEpochs, e.BestEpoch, stoppedEarly: false, restoredBest: true);
             e.BestModel = new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
-                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
+                Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history) { Seed = seed };
             throw;
         }
         catch
@@ -98,9 +111,9 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     /// over the encoder and head groups, the loop's NaN guard, progress and cancellation. The seeded generator that splits
     /// the rows goes on drawing every epoch's shuffle; early stopping and best-weight restore watch the validation loss.
     /// </summary>
-    private TrainingHistory Train(EncoderClassifierNetwork network, LabelledRows data, Device device)
+    private TrainingHistory Train(EncoderClassifierNetwork network, LabelledRows data, Device device, FitContext fit)
     {
-        var random = new Random(options.Seed);
+        var random = new Random(seed);
         var (train, validation) = LabelledTrainingData.Split(data.Rows, data.Labels, data.Features, options.ValidationFraction, random);
         if (train.Count == 0) throw new AutoencoderDataException(options.LabelColumnName, null, "No labelled rows are left for training after the validation split.");
 
@@ -110,7 +123,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         {
             Epochs = options.Epochs,
             BatchSize = options.BatchSize,
-            Seed = options.Seed,
+            Seed = seed,
             ShuffleGenerator = random,
             Optimizer = OptimizerKind.Adam,
             LearningRate = options.LearningRate,
@@ -126,7 +139,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         };
         try
         {
-            var history = AutoencoderTrainer.Train(objective, train, validation, settings, device);
+            var history = AutoencoderTrainer.Train(objective, train, validation, fit.Apply(settings, Training), device);
             // Without validation the history reports the last epoch as the best (nothing is restored), as it always has.
             return validation is null ? new TrainingHistory(history.Epochs, history.Epochs.Count, history.StoppedEarly, history.RestoredBestWeights) : history;
         }

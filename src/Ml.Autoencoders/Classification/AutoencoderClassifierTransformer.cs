@@ -53,6 +53,12 @@ public sealed class AutoencoderClassifierTransformer : BatchTransformer
     /// <summary>The per-epoch record of the fine-tuning (training cross-entropy, validation cross-entropy).</summary>
     public TrainingHistory History { get; }
 
+    /// <summary>
+    /// The seed this classifier's fine-tuning used (the options' seed, or the one the <c>MLContext</c> decided, see
+    /// <see cref="AutoencoderClassifierOptions.Seed"/>); null for a classifier loaded from a file, which does not record it.
+    /// </summary>
+    public int? Seed { get; internal init; }
+
     /// <summary>Number of classes (the label's key count).</summary>
     public int ClassCount => (int)network.Head.weight!.shape[0];
 

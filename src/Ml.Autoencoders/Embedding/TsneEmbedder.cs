@@ -75,7 +75,7 @@ internal static class TsneEmbedder
             for (int e = 0; e < y.Length; e++) y[e] *= scale;
             if (scale > 0) return y;
         }
-        var random = new Random(options.Seed);
+        var random = new Random(options.Seed ?? 0);
         y = new double[(long)n * dims];
         for (int e = 0; e < y.Length; e++)
             y[e] = 1e-4 * Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble());

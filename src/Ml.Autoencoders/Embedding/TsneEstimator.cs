@@ -20,13 +20,21 @@ namespace Ml.Autoencoders.Embedding;
 public sealed class TsneEstimator : IEstimator<TsneTransformer>
 {
     private readonly TsneOptions options;
+    private readonly MlNetEnvironment? context;
+    private readonly string seedSource;
 
-    internal TsneEstimator(TsneOptions options)
+    /// <summary>The estimator of a catalog: <paramref name="context"/> decides a null seed, receives the log and can cancel Fit.</summary>
+    internal TsneEstimator(TsneOptions options, MlNetEnvironment? context)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate(-1);
         this.options = options.Clone();
+        this.context = context;
+        (this.options.Seed, seedSource) = context?.ResolveSeed(options.Seed, "Tsne")
+            ?? (options.Seed ?? 0, options.Seed is null ? "no MLContext: 0" : "set in the options");
     }
+
+    private const string Embedding = "the t-SNE embedding";
 
     /// <summary>Reads the input column once and embeds its rows.</summary>
     /// <exception cref="AutoencoderSchemaException">The input column is missing or not a known-size float vector.</exception>
@@ -35,6 +43,9 @@ public sealed class TsneEstimator : IEstimator<TsneTransformer>
     public TsneTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var fit = FitContext.Start(context, "Tsne");
+        fit.ThrowIfCanceled(Embedding);
+        fit.Trace($"seed {options.Seed} ({seedSource}; used by the random initialisation only, {options.Initialization} chosen)");
         using var threads = Runtime.TorchThreads.Use(options.Threads);
         var (_, features) = VectorColumn.Check(input.Schema, options.InputColumnName, null);
         var cache = new RowBlocks(features);
@@ -49,7 +60,11 @@ public sealed class TsneEstimator : IEstimator<TsneTransformer>
             throw new AutoencoderDataException(options.InputColumnName, null,
                 $"t-SNE with perplexity {options.Perplexity} needs more than {Math.Max(1, (int)options.Perplexity)} rows; column '{options.InputColumnName}' has {n}. Lower Perplexity or give more rows.");
         var rows = cache.ToArray();
-        var (embedding, index, kl) = TsneEmbedder.Fit(rows, n, features, options);
+        var run = options.Clone();
+        run.CheckStop = context is null ? null : () => fit.ThrowIfCanceled(Embedding);
+        var (embedding, index, kl) = TsneEmbedder.Fit(rows, n, features, run);
+        fit.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{n} rows embedded in {options.Dimensions} dimensions ({options.Resolve(n)}, {options.Iterations} iterations): KL divergence {kl:G6}"));
         return new TsneTransformer(options, index, embedding, kl, options.Resolve(n));
     }
 

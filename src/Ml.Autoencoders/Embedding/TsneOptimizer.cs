@@ -162,6 +162,7 @@ internal sealed class TsneOptimizer
         for (int iteration = 0; iteration < options.Iterations; iteration++)
         {
             options.CancellationToken.ThrowIfCancellationRequested();
+            options.CheckStop?.Invoke();
             bool early = iteration < options.EarlyExaggerationIterations;
             double exaggeration = early ? options.EarlyExaggeration : 1, momentum = early ? 0.5 : 0.8;
             bool report = options.Progress is not null && ((iteration + 1) % options.ProgressInterval == 0 || iteration + 1 == options.Iterations);

@@ -102,8 +102,12 @@ public sealed class TsneOptions
     /// <summary>Where the optimisation starts. Default <see cref="TsneInitialization.Pca"/>.</summary>
     public TsneInitialization Initialization { get; set; } = TsneInitialization.Pca;
 
-    /// <summary>Seed of the random initialisation (the PCA one is deterministic). Default 0.</summary>
-    public int Seed { get; set; }
+    /// <summary>
+    /// Seed of the random initialisation (the PCA one, the default, is deterministic). Null (the default) lets the
+    /// <c>MLContext</c> decide, as ML.NET's trainers do: the context's seed (<c>new MLContext(seed: n)</c>), or for a context
+    /// created without one a seed drawn from its random generator. The fitted transformer's <c>Options.Seed</c> records the seed used.
+    /// </summary>
+    public int? Seed { get; set; }
 
     /// <summary>
     /// Threads for <c>Fit</c>: the embedding's parallel loops use at most this many, and TorchSharp's count (the FFT
@@ -141,6 +145,9 @@ public sealed class TsneOptions
 
     /// <summary>Stops Fit between iterations (throws <see cref="OperationCanceledException"/>).</summary>
     public CancellationToken CancellationToken { get; set; }
+
+    /// <summary>Checked with <see cref="CancellationToken"/> at every iteration: the MLContext's cancellation (set by the estimator of a catalog).</summary>
+    internal Action? CheckStop { get; set; }
 
     internal TsneOptions Clone() => (TsneOptions)MemberwiseClone();
 

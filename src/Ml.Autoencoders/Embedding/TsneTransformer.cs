@@ -45,6 +45,7 @@ public sealed class TsneTransformer : BatchTransformer
         this.options = options.Clone();
         this.options.Progress = null;
         this.options.CancellationToken = default;
+        this.options.CheckStop = null;
         this.index = index;
         this.embedding = embedding;
         KlDivergence = klDivergence;
@@ -224,7 +225,7 @@ public sealed class TsneTransformer : BatchTransformer
         {
             InputColumnName = o.InputColumnName, OutputColumnName = o.OutputColumnName, Dimensions = o.Dimensions, Perplexity = o.Perplexity,
             EarlyExaggeration = o.EarlyExaggeration, EarlyExaggerationIterations = o.EarlyExaggerationIterations, Iterations = o.Iterations,
-            LearningRate = o.LearningRate, Initialization = o.Initialization, Seed = o.Seed, Method = o.Method, ExactMaximumRows = o.ExactMaximumRows,
+            LearningRate = o.LearningRate, Initialization = o.Initialization, Seed = o.Seed ?? 0, Method = o.Method, ExactMaximumRows = o.ExactMaximumRows,
             Theta = o.Theta, TransformPerplexity = o.TransformPerplexity, TransformIterations = o.TransformIterations, TransformBatchSize = o.TransformBatchSize,
         };
 

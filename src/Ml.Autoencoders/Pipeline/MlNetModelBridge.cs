@@ -13,9 +13,9 @@ namespace Ml.Autoencoders.Pipeline;
 /// </summary>
 /// <remarks>
 /// <para>
-/// ML.NET keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this is the only file of
-/// the library that reaches ML.NET internals, by reflection (with MlNetModelLoaders.cs, which declares the loaders with
-/// ML.NET's own attribute). The members are those of Microsoft.ML 5.0.1 and 6.0.0 (identical in both; the package depends
+/// ML.NET keeps its model save/load surface internal (dotnet/machinelearning#4911, #6839), so this file reaches ML.NET
+/// internals by reflection (with MlNetModelLoaders.cs, which declares the loaders with ML.NET's own attribute; the only
+/// other one is <see cref="MlNetEnvironment"/>: the MLContext's seed, log and cancellation). The members are those of Microsoft.ML 5.0.1 and 6.0.0 (identical in both; the package depends
 /// on 5.0.1 or later). On first use every internal member is looked up once; when one is missing, a
 /// <see cref="NotSupportedException"/> names it and the Microsoft.ML.Core version found, and points to
 /// <see cref="AutoencoderTransformer.Save(string)"/>: nothing is written that could not be read back.

@@ -17,16 +17,33 @@ namespace Ml.Autoencoders.Transforms;
 public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
 {
     private readonly AutoencoderOptions options;
+    private readonly MlNetEnvironment? context;
+    private readonly string seedSource;
 
-    /// <summary>Creates the estimator; the options are copied and checked now.</summary>
+    /// <summary>
+    /// Creates the estimator without an <c>MLContext</c>; the options are copied and checked now. A null
+    /// <see cref="AutoencoderOptions.Seed"/> trains with 0; nothing goes to a context's log or observes its cancellation
+    /// (<c>mlContext.Transforms.Autoencoder(options)</c> does both).
+    /// </summary>
     /// <exception cref="ArgumentException">An option is out of range; the message names it.</exception>
-    public AutoencoderEstimator(AutoencoderOptions options)
+    public AutoencoderEstimator(AutoencoderOptions options) : this(options, null)
+    {
+    }
+
+    /// <summary>The estimator of a catalog: <paramref name="context"/> decides a null seed, receives the log and can cancel Fit.</summary>
+    internal AutoencoderEstimator(AutoencoderOptions options, MlNetEnvironment? context)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         options.CheckForThisMachine();
         this.options = options.Clone();
+        this.context = context;
+        (this.options.Seed, seedSource) = context?.ResolveSeed(options.Seed, "Autoencoder")
+            ?? (options.FitSeed, options.Seed is null ? "no MLContext: 0" : "set in the options");
     }
+
+    /// <summary>What leads this estimator's log lines when it trains as part of another stage ("member 2 of 5"); null alone.</summary>
+    internal string? LogStage { get; init; }
 
     /// <summary>A copy of the options this estimator trains with.</summary>
     public AutoencoderOptions Options => options.Clone();
@@ -54,17 +71,21 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     public AutoencoderTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
+        using var fit = FitContext.Start(context, "Autoencoder", LogStage);
+        fit.ThrowIfCanceled("the autoencoder's training");
+        fit.Trace($"seed {options.Seed} ({seedSource})");
         var (effective, smallDataChoice) = options.ApplySmallDataRule(options.SmallDataRuleMayApply ? CountRows(input, options.SmallDataRows) : null);
-        if (ReferenceEquals(effective, options)) return FitWith(input, options, smallDataChoice);
+        if (ReferenceEquals(effective, options)) return FitWith(input, options, fit, smallDataChoice);
 
         // The small-data rule: a validation run finds the epoch count, then all rows train for that many epochs (the
         // held-out fifth is too much to lose on a few hundred rows, and the final run's schedule anneals fully).
-        var probe = FitWith(input, effective, null);
+        fit.Trace(smallDataChoice!);
+        var probe = FitWith(input, effective, fit.Stage("small-data rule's validation run"), null);
         var probeHistory = probe.History;
         probe.Model.Dispose();
         var final = options.Clone();
         final.Epochs = probeHistory.BestEpoch;
-        var model = FitWith(input, final, smallDataChoice +
+        var model = FitWith(input, final, fit, smallDataChoice +
             $" The validation run trained {probeHistory.Epochs.Count} epochs{(probeHistory.StoppedEarly ? " (stopped early)" : "")}, the best at epoch " +
             $"{probeHistory.BestEpoch} (validation loss {probeHistory.Epochs[probeHistory.BestEpoch - 1].ValidationLoss:G4}); then all rows trained " +
             $"{probeHistory.BestEpoch} epochs, the learning-rate schedule over those.");
@@ -86,7 +107,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     }
 
     /// <summary>Trains with <paramref name="options"/> (the estimator's options after the small-data rule).</summary>
-    private static AutoencoderTransformer FitWith(IDataView input, AutoencoderOptions options, string? smallDataChoice)
+    private static AutoencoderTransformer FitWith(IDataView input, AutoencoderOptions options, FitContext fit, string? smallDataChoice)
     {
         var (_, size) = options.Body?.Image is { } image
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, image.Shape, image.Order)
@@ -108,7 +129,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         if (options.Corruption?.RangeProblem(data.Min, data.Max) is { } problem)
             throw new AutoencoderDataException(options.InputColumnName, null, $"Column '{options.InputColumnName}': {problem}");
 
-        AutoencoderNetwork network = SeededNetworks.Create(options.Spec(size, outputActivation), options.Seed, device);
+        AutoencoderNetwork network = SeededNetworks.Create(options.Spec(size, outputActivation), options.FitSeed, device);
         IReadOnlyList<TrainingHistory>? pretraining = null;
         var fitted = options.Clone();
         fitted.OutputActivation = outputActivation;
@@ -120,7 +141,8 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         {
             var (epochs, epochsChoice) = options.ChooseEpochs(data.TrainRows, network.parameters().Sum(p => p.numel()));
             fitted.Epochs = epochs;
-            var settings = ToSettings(options) with { Epochs = epochs };
+            fit.Trace($"{epochs} epochs: {epochsChoice}");
+            var settings = fit.Apply(ToSettings(options) with { Epochs = epochs }, "the autoencoder's training");
             var objectiveSettings = ToObjective(options);
             var fingerprintOf = options.Clone(); // only runs that write or resume checkpoints serialise their options
             var run = new CheckpointRun(() => CheckpointFingerprint.Of(fingerprintOf), network.Description, data.Train is InMemoryTrainingData, data.TrainRows, data.Min, data.Max, epochs);
@@ -134,11 +156,11 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
                     (stageSpec, seed) => SeededNetworks.Create(stageSpec, seed, device), device);
             if (options.CheckpointPath is { } checkpointPath)
                 settings = settings with { Checkpoint = run.Plan(Path.GetFullPath(checkpointPath), options.CheckpointEveryEpochs, pretraining) };
-            using var objective = new AutoencoderObjective(network, objectiveSettings, options.Seed, device);
+            using var objective = new AutoencoderObjective(network, objectiveSettings, options.FitSeed, device);
             var history = AutoencoderTrainer.Train(objective, data.Train, data.Validation, settings with { Resume = resume }, device);
             history.EpochsChoice = epochsChoice;
             history.SmallDataChoice = smallDataChoice;
-            var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) };
+            var model = new AutoencoderModel(network, device, history, pretraining) { Seed = options.FitSeed, TrainingRange = (data.Min, data.Max) };
             return new AutoencoderTransformer(model, fitted, size);
         }
         catch (TrainingDivergence d) when (d.BestEpoch > 0)
@@ -147,7 +169,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             var history = new TrainingHistory(d.CompletedEpochs, d.BestEpoch, stoppedEarly: false, restoredBest: true);
             throw new TrainingDivergedException(d)
             {
-                BestModel = new AutoencoderTransformer(new AutoencoderModel(network, device, history, pretraining) { Seed = options.Seed, TrainingRange = (data.Min, data.Max) }, fitted, size),
+                BestModel = new AutoencoderTransformer(new AutoencoderModel(network, device, history, pretraining) { Seed = options.FitSeed, TrainingRange = (data.Min, data.Max) }, fitted, size),
             };
         }
         catch (TrainingDivergence d)
@@ -176,7 +198,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
         Epochs = o.Epochs ?? AutoencoderOptions.Defaults.MinEpochs,
         BatchSize = o.BatchSize,
         Shuffle = o.Shuffle,
-        Seed = o.Seed,
+        Seed = o.FitSeed,
         Optimizer = o.Optimizer,
         LearningRate = o.LearningRate,
         MinLearningRate = o.MinLearningRate,

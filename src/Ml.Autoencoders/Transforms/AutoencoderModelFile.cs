@@ -246,7 +246,7 @@ public static class AutoencoderModelFile
                 .Select(st => History(st.Epochs ?? Array.Empty<EpochEntry>(), st.BestEpoch, st.StoppedEarly, st.RestoredBestWeights)).ToArray();
             var options = header.Options!;
             options.OutputActivation = network.OutputActivation;
-            var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.Seed, TrainingRange = header.TrainingMin is { } lo && header.TrainingMax is { } hi ? (lo, hi) : null };
+            var model = new AutoencoderModel(network, target, history, pretraining) { Seed = options.FitSeed, TrainingRange = header.TrainingMin is { } lo && header.TrainingMax is { } hi ? (lo, hi) : null };
             return new AutoencoderTransformer(model, options, network.InputSize);
         }
         catch

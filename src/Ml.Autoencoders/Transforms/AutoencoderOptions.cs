@@ -266,8 +266,19 @@ public sealed class AutoencoderOptions
     /// <summary>Shuffle the rows every epoch.</summary>
     public bool Shuffle { get; set; } = true;
 
-    /// <summary>Seed of weight initialisation, shuffling and the validation split: same seed and data, same weights (on CPU).</summary>
-    public int Seed { get; set; }
+    /// <summary>
+    /// Seed of weight initialisation, shuffling, noise and the validation split: same seed and data, same weights (on CPU).
+    /// Null (the default) lets the <c>MLContext</c> that creates the estimator decide, as ML.NET's trainers do: a context
+    /// created with a seed (<c>new MLContext(seed: n)</c>) trains with seed n; a context created without one draws a seed
+    /// from its random generator, so each run trains other weights (ML.NET's rule for such a context). The seed used is
+    /// recorded: the estimator's and the fitted transformer's <c>Options.Seed</c>, <c>AutoencoderModel.Seed</c>, and a Trace
+    /// line of <c>mlContext.Log</c>; set it here to repeat that run. An estimator constructed directly
+    /// (<c>new AutoencoderEstimator(options)</c>, no context) trains with 0.
+    /// </summary>
+    public int? Seed { get; set; }
+
+    /// <summary>The seed training uses: <see cref="Seed"/>, which the estimator has resolved (0 when nothing set it).</summary>
+    internal int FitSeed => Seed ?? 0;
 
     /// <summary>Fraction of the training rows held out for validation (chosen by row index and seed). 0 for none.</summary>
     public double ValidationFraction { get; set; }

@@ -49,7 +49,7 @@ internal static class TrainingDataPreparation
         {
             // The split depends on the row index and seed only, so both sizes are known before the pass.
             long nHeldOut = 0;
-            if (split) for (long r = 0; r < n; r++) if (ValidationSplit.IsValidation(r, options.Seed, options.ValidationFraction)) nHeldOut++;
+            if (split) for (long r = 0; r < n; r++) if (ValidationSplit.IsValidation(r, options.FitSeed, options.ValidationFraction)) nHeldOut++;
             trainRows = new NativeRows(size, n - nHeldOut);
             heldOut = new NativeRows(size, nHeldOut);
         }
@@ -70,7 +70,7 @@ internal static class TrainingDataPreparation
                 var (rowMin, rowMax) = VectorColumn.Range(span);
                 min = Math.Min(min, rowMin);
                 max = Math.Max(max, rowMax);
-                bool isValidation = split && ValidationSplit.IsValidation(row, options.Seed, options.ValidationFraction);
+                bool isValidation = split && ValidationSplit.IsValidation(row, options.FitSeed, options.ValidationFraction);
                 if (isValidation) nValid++; else nTrain++;
                 if (!mayCache) continue;
                 (isValidation ? heldOut : trainRows).Add(span);
@@ -103,7 +103,7 @@ internal static class TrainingDataPreparation
             else
             {
                 CheckStreamingArrays(size, Math.Max(nTrain, nValid), options);
-                int seed = options.Seed;
+                int seed = options.FitSeed;
                 double fraction = split ? options.ValidationFraction : 0;
                 // The validation split is keyed by row position, so with a split the source is always read in its own order.
                 train = split
