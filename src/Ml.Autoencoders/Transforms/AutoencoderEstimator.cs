@@ -142,8 +142,8 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             var (epochs, epochsChoice) = options.ChooseEpochs(data.TrainRows, network.parameters().Sum(p => p.numel()));
             fitted.Epochs = epochs;
             fit.Trace($"{epochs} epochs: {epochsChoice}");
-            var settings = fit.Apply(ToSettings(options) with { Epochs = epochs }, "the autoencoder's training");
-            var objectiveSettings = ToObjective(options);
+            var settings = fit.Apply(options.Training(epochs), "the autoencoder's training");
+            var objectiveSettings = options.Objective();
             var fingerprintOf = options.Clone(); // only runs that write or resume checkpoints serialise their options
             var run = new CheckpointRun(() => CheckpointFingerprint.Of(fingerprintOf), network.Description, data.Train is InMemoryTrainingData, data.TrainRows, data.Min, data.Max, epochs);
             var resume = options.ResumeFromCheckpoint is { } resumePath ? run.Check(CheckpointFingerprint.Upgrade(CheckpointFile.Read(resumePath)), resumePath) : null;
@@ -183,34 +183,4 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
             throw;
         }
     }
-
-    internal static ObjectiveSettings ToObjective(AutoencoderOptions o) => new()
-    {
-        Loss = o.Loss,
-        Corruption = o.Corruption?.Clone(),
-        KlWeight = o.KlWeight,
-        KlWarmupEpochs = o.KlWarmupEpochs,
-        Penalties = o.Penalties.Select(p => p.Clone()).ToArray(),
-    };
-
-    internal static TrainingSettings ToSettings(AutoencoderOptions o) => new()
-    {
-        Epochs = o.Epochs ?? AutoencoderOptions.Defaults.MinEpochs,
-        BatchSize = o.BatchSize,
-        Shuffle = o.Shuffle,
-        Seed = o.FitSeed,
-        Optimizer = o.Optimizer,
-        LearningRate = o.LearningRate,
-        MinLearningRate = o.MinLearningRate,
-        WeightDecay = o.WeightDecay,
-        Momentum = o.Momentum,
-        Schedule = o.LearningRateSchedule,
-        StepSize = o.StepSize,
-        StepFactor = o.StepFactor,
-        EarlyStoppingPatience = o.EarlyStoppingPatience,
-        EarlyStoppingMinDelta = o.EarlyStoppingMinDelta,
-        Device = o.Device,
-        Progress = o.Progress,
-        CancellationToken = o.CancellationToken,
-    };
 }

@@ -78,6 +78,30 @@ public sealed class AutoencoderOptions
         public const int MaxThreadsPerCore = 4;
     }
 
+    // The options the core reads are stored in the core's own records, so the estimator hands them over as they are
+    // (no list of copied properties to forget one from): the objective's settings, and the training settings but for
+    // the epochs and the seed, which the estimator resolves. The public properties below read and write them.
+    private ObjectiveSettings objective = new()
+    {
+        Loss = ReconstructionLoss.MeanSquaredError, KlWeight = Defaults.KlWeight, Penalties = new List<AutoencoderPenalty>(),
+    };
+
+    private TrainingSettings training = new()
+    {
+        BatchSize = Defaults.BatchSize, Optimizer = OptimizerKind.Adam, LearningRate = Defaults.LearningRate, Schedule = Defaults.Schedule,
+        StepSize = 10, StepFactor = 0.1, Momentum = 0.9, Shuffle = true, Device = ComputeDevice.Auto,
+    };
+
+    /// <summary>The objective's settings, with their own copies of the corruption and the penalties (which the caller may change later).</summary>
+    internal ObjectiveSettings Objective() => objective with
+    {
+        Corruption = objective.Corruption?.Clone(),
+        Penalties = objective.Penalties.Select(p => p.Clone()).ToArray(),
+    };
+
+    /// <summary>The training settings for <paramref name="epochs"/> epochs and the seed of this fit.</summary>
+    internal TrainingSettings Training(int epochs) => training with { Epochs = epochs, Seed = FitSeed };
+
     /// <summary>Input column: a known-size vector of <see cref="float"/>.</summary>
     [DoesNotChangeWeights]
     public string InputColumnName { get; set; } = AutoencoderColumnNames.Features;
@@ -130,16 +154,20 @@ public sealed class AutoencoderOptions
     /// Weight β of the KL term of a Gaussian head (β-VAE when not 1); used as given, never clamped. The
     /// reconstruction term of a Gaussian head is summed over each row's features, as in the VAE papers.
     /// </summary>
-    public double KlWeight { get; set; } = Defaults.KlWeight;
+    public double KlWeight { get => objective.KlWeight; set => objective = objective with { KlWeight = value }; }
 
     /// <summary>KL warm-up: the KL weight rises linearly from 0 to <see cref="KlWeight"/> over this many epochs (0: off). Validation always uses the full weight.</summary>
-    public int KlWarmupEpochs { get; set; }
+    public int KlWarmupEpochs { get => objective.KlWarmupEpochs; set => objective = objective with { KlWarmupEpochs = value }; }
 
     /// <summary>Corruption of the input in training (denoising autoencoder); null for none. Never applied in <c>Transform</c>.</summary>
-    public InputCorruption? Corruption { get; set; }
+    public InputCorruption? Corruption { get => objective.Corruption; set => objective = objective with { Corruption = value }; }
 
     /// <summary>Penalties added to the objective with their weights (<see cref="SparsityPenalty"/>, <see cref="ContractivePenalty"/>).</summary>
-    public List<AutoencoderPenalty> Penalties { get; set; } = new();
+    public List<AutoencoderPenalty> Penalties
+    {
+        get => (List<AutoencoderPenalty>)objective.Penalties;
+        set => objective = objective with { Penalties = value };
+    }
 
     /// <summary>Decoder layers use the transposed encoder weights (with their own biases): half the weights. Deterministic head only.</summary>
     public bool TiedWeights { get; set; }
@@ -194,7 +222,7 @@ public sealed class AutoencoderOptions
     /// Reconstruction loss. <see cref="ReconstructionLoss.BinaryCrossEntropy"/> needs inputs in [0, 1] and a sigmoid output.
     /// Averaged over features for a deterministic code; summed over each row's features for a Gaussian head (the ELBO).
     /// </summary>
-    public ReconstructionLoss Loss { get; set; } = ReconstructionLoss.MeanSquaredError;
+    public ReconstructionLoss Loss { get => objective.Loss; set => objective = objective with { Loss = value }; }
 
     /// <summary>
     /// Training epochs (passes over the data). Null (the default) lets the library choose: at least
@@ -237,34 +265,34 @@ public sealed class AutoencoderOptions
     }
 
     /// <summary>Rows per training batch.</summary>
-    public int BatchSize { get; set; } = Defaults.BatchSize;
+    public int BatchSize { get => training.BatchSize; set => training = training with { BatchSize = value }; }
 
     /// <summary>Optimizer.</summary>
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+    public OptimizerKind Optimizer { get => training.Optimizer; set => training = training with { Optimizer = value }; }
 
     /// <summary>Initial learning rate.</summary>
-    public double LearningRate { get; set; } = Defaults.LearningRate;
+    public double LearningRate { get => training.LearningRate; set => training = training with { LearningRate = value }; }
 
     /// <summary>Learning-rate schedule over the epochs.</summary>
-    public LearningRateSchedule LearningRateSchedule { get; set; } = Defaults.Schedule;
+    public LearningRateSchedule LearningRateSchedule { get => training.Schedule; set => training = training with { Schedule = value }; }
 
     /// <summary>Final learning rate of the cosine schedule.</summary>
-    public double MinLearningRate { get; set; }
+    public double MinLearningRate { get => training.MinLearningRate; set => training = training with { MinLearningRate = value }; }
 
     /// <summary>Epochs between decays of the step schedule.</summary>
-    public int StepSize { get; set; } = 10;
+    public int StepSize { get => training.StepSize; set => training = training with { StepSize = value }; }
 
     /// <summary>Factor applied at each decay of the step schedule.</summary>
-    public double StepFactor { get; set; } = 0.1;
+    public double StepFactor { get => training.StepFactor; set => training = training with { StepFactor = value }; }
 
     /// <summary>Weight decay (L2 for Adam and SGD, decoupled for AdamW).</summary>
-    public double WeightDecay { get; set; }
+    public double WeightDecay { get => training.WeightDecay; set => training = training with { WeightDecay = value }; }
 
     /// <summary>Momentum of SGD.</summary>
-    public double Momentum { get; set; } = 0.9;
+    public double Momentum { get => training.Momentum; set => training = training with { Momentum = value }; }
 
     /// <summary>Shuffle the rows every epoch.</summary>
-    public bool Shuffle { get; set; } = true;
+    public bool Shuffle { get => training.Shuffle; set => training = training with { Shuffle = value }; }
 
     /// <summary>
     /// Seed of weight initialisation, shuffling, noise and the validation split: same seed and data, same weights (on CPU).
@@ -335,14 +363,14 @@ public sealed class AutoencoderOptions
     }
 
     /// <summary>Epochs without improvement of the monitored loss (validation, else training) before stopping; 0 turns early stopping off. When on, the best epoch's weights are restored.</summary>
-    public int EarlyStoppingPatience { get; set; }
+    public int EarlyStoppingPatience { get => training.EarlyStoppingPatience; set => training = training with { EarlyStoppingPatience = value }; }
 
     /// <summary>Smallest decrease of the monitored loss that counts as an improvement.</summary>
-    public double EarlyStoppingMinDelta { get; set; }
+    public double EarlyStoppingMinDelta { get => training.EarlyStoppingMinDelta; set => training = training with { EarlyStoppingMinDelta = value }; }
 
     /// <summary>Device to train and run on.</summary>
     [DoesNotChangeWeights]
-    public ComputeDevice Device { get; set; } = ComputeDevice.Auto;
+    public ComputeDevice Device { get => training.Device; set => training = training with { Device = value }; }
 
     /// <summary>
     /// CPU threads for TorchSharp during <c>Fit</c> (libtorch's setting is process-wide: it is set when Fit starts and
@@ -370,7 +398,7 @@ public sealed class AutoencoderOptions
 
     /// <summary>Receives a record after every epoch.</summary>
     [JsonIgnore]
-    public IProgress<EpochRecord>? Progress { get; set; }
+    public IProgress<EpochRecord>? Progress { get => training.Progress; set => training = training with { Progress = value }; }
 
     /// <summary>
     /// File the latest training checkpoint is written to (null: no checkpoints). Every
@@ -403,7 +431,7 @@ public sealed class AutoencoderOptions
     /// The checkpoint at <see cref="CheckpointPath"/>, if any, stays the last one completed and loadable.
     /// </summary>
     [JsonIgnore]
-    public CancellationToken CancellationToken { get; set; }
+    public CancellationToken CancellationToken { get => training.CancellationToken; set => training = training with { CancellationToken = value }; }
 
     /// <summary>Checks every value; throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the option.</summary>
     public void Validate()

@@ -69,8 +69,8 @@ public sealed class OptionMappingTests
     /// <summary>What the estimator hands the core for these options (settings, objective, network spec), as text.</summary>
     private static string Mapped(AutoencoderOptions o)
     {
-        var s = AutoencoderEstimator.ToSettings(o);
-        var objective = AutoencoderEstimator.ToObjective(o);
+        var s = o.Training(o.Epochs ?? AutoencoderOptions.Defaults.MinEpochs);
+        var objective = o.Objective();
         object spec = o.Spec(o.Body is ConvolutionalOptions { ImageShape: { } image } ? image.Size : 12, Activation.Linear);
         string settings = string.Join(";", s.GetType().GetProperties().Where(p => p.PropertyType.IsPrimitive || p.PropertyType.IsEnum || p.PropertyType == typeof(string))
             .Select(p => $"{p.Name}={p.GetValue(s)}"));
