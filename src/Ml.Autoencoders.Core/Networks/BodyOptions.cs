@@ -19,7 +19,7 @@ public abstract class BodyOptions
     public abstract void Validate();
 
     /// <summary>Values per row the body reads (checked against the input column before training); null: any.</summary>
-    internal virtual int? InputSize => null;
+    internal virtual int? RowSize => null;
 
     /// <summary>The images a body that reads images expects (shape and pixel order); null for one that reads flat rows.</summary>
     internal virtual (ImageShape Shape, PixelOrder Order)? Image => null;

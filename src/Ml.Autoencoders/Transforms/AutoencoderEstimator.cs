@@ -111,7 +111,7 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     {
         var (_, size) = options.Body?.Image is { } image
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, image.Shape, image.Order)
-            : VectorColumn.Check(input.Schema, options.InputColumnName, options.Body?.InputSize);
+            : VectorColumn.Check(input.Schema, options.InputColumnName, options.Body?.RowSize);
         // The network's size with the real input size, before reading any data.
         options.CheckParameterCount(options.Spec(size, Activation.Linear));
         if (options.CheckpointPath is { } checkpointTarget) CheckpointRun.CheckWritable(checkpointTarget);

@@ -201,7 +201,7 @@ public static class AutoencoderModelFile
         AutoencoderNetwork network;
         try
         {
-            network = spec.Create();
+            lock (SeededNetworks.Lock) network = spec.Create(); // its initial draws must not disturb a concurrent seeded fit
         }
         catch (ArgumentException e)
         {

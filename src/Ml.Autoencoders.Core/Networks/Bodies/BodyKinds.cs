@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 using Ml.Autoencoders.Networks.Convolutional;
+using Ml.Autoencoders.Networks.Custom;
 using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Networks.Recurrent;
 
@@ -19,6 +20,7 @@ internal static class BodyKinds
         DenseBody.Kind,
         ConvolutionalBody.Kind,
         RecurrentBody.Kind,
+        CustomBody.Kind,
     ];
 
     /// <summary>The body <paramref name="options"/> select (the dense default for null).</summary>

@@ -145,7 +145,7 @@ public sealed class ConvolutionalOptions : BodyOptions
     }
 
     /// <inheritdoc />
-    internal override int? InputSize => ImageShape?.Size;
+    internal override int? RowSize => ImageShape?.Size;
 
     /// <inheritdoc />
     internal override (ImageShape Shape, PixelOrder Order)? Image => ImageShape is { } shape ? (shape, PixelOrder) : null;

@@ -65,5 +65,5 @@ public sealed class RecurrentOptions : BodyOptions
     }
 
     /// <inheritdoc />
-    internal override int? InputSize => Size;
+    internal override int? RowSize => Size;
 }
