@@ -28,6 +28,15 @@ internal static class DenseFeaturesSample
         var defaults = new AutoencoderOptions { LatentDimension = 16, Progress = new ConsoleProgress("defaults") };
         defaults.Epochs = epochs;
 
+        // The test loss per epoch, for the training-history plot: with no early stopping it changes no weight, so every
+        // result below is that of a run without it. The defaults are not watched where the small-data rule picks their
+        // epochs (fewer than SmallDataRows rows, epochs left to the library): it holds out its own validation rows, and
+        // any ValidationData would turn it off.
+        bool smallDataRule = epochs is null && train.Count < defaults.SmallDataRows;
+        classic.ValidationData = testView;
+        if (!smallDataRule) defaults.ValidationData = testView;
+        Console.WriteLine("(Each epoch's \"validation\" loss below is the test set's, watched only: no epoch or weight is chosen by it.)");
+
         var results = new List<(string Name, Result R)>();
         Console.WriteLine($"\nClassic: {Describe(classic)}");
         results.Add(("classic 784-64-32-16 ReLU", Evaluate(ml, classic, trainView, testView)));
@@ -50,6 +59,12 @@ internal static class DenseFeaturesSample
         string png = Path.Combine(outDir, "dense-reconstructions.png");
         ImageGrid.SaveGreyGrid(png, grid, 28, 28, scale: 3, rowLabels: new[] { "original" }.Concat(results.Select(r => r.Name.Split(',')[0])).ToList());
         Console.WriteLine($"\nWrote {Path.GetFullPath(png)} (originals above reconstructions, one image per class).");
+
+        string historyPng = Path.Combine(outDir, "dense-training-history.png");
+        TrainingCurves.Save(historyPng, results.Select(r => (r.Name.Split(',')[0], r.R.Autoencoder.History)).ToList(),
+            $"Training history on {train.Count:N0} Fashion-MNIST images", "MSE per pixel", validationName: "test",
+            note: smallDataRule ? "library defaults: no test curve, the small-data rule chose their epochs with its own validation rows" : null);
+        Console.WriteLine($"Wrote {Path.GetFullPath(historyPng)} (training and test loss per epoch, best epoch marked).");
         foreach (var (_, r) in results) r.Autoencoder.Model.Dispose();
     }
 

@@ -68,7 +68,7 @@ internal static class VaeSample
 
         string scatterPng = Path.Combine(outDir, "vae-latent-scatter.png");
         ScatterPlot.Save(scatterPng, mean.Select(m => m[0]).ToArray(), mean.Select(m => m[1]).ToArray(), test.Labels, FashionMnist.ClassNames,
-            $"VAE posterior means (z1 across, z2 up) of {test.Count:N0} test images");
+            $"VAE posterior means of {test.Count:N0} test images", xTitle: "z1", yTitle: "z2");
         Console.WriteLine($"Wrote {Path.GetFullPath(scatterPng)} (posterior means of the test set, coloured by class).");
 
         string samplesPng = Path.Combine(outDir, "vae-samples.png");
