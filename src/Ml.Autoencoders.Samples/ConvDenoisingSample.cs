@@ -61,7 +61,7 @@ internal static class ConvDenoisingSample
         var model = Fit(pipeline, trainFiles, "classic");
         var autoencoder = model.LastTransformer;
 
-        // The preset's default, as the README shows it.
+        // The preset's default, as docs/images.md quotes it.
         var betterPipeline = pixels.Append(ml.Transforms.ConvolutionalDenoisingAutoencoder(Shape, NoiseFactor, epochs: epochs));
         var betterAutoencoder = Fit(betterPipeline, trainFiles, "preset default").LastTransformer;
 

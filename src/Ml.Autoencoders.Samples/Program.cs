@@ -14,9 +14,9 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["tsne"] = ("stacked 784-100-30 autoencoder codes of 5,000 test images -> t-SNE -> PNG scatter by class (and PCA-30 for comparison)", TsneSample.Run),
     ["anomaly"] = ("one-class anomaly detection: per class, the library's autoencoder detector and RandomizedPca trained on that class; AUROC table, thresholds, PNG of extremes", AnomalySample.Run),
     ["finetune"] = ("stacked denoising 784-128-64-10 (greedy, then end to end) pretrained on 60,000 unlabelled images, fine-tuned with 600 labels; next to scratch, frozen codes, raw-pixel L-BFGS", FineTuneSample.Run),
-    ["readme"] = ("the README's pipeline example, as printed there", ReadmeSample.Run),
-    ["readme-downstream"] = ("the README's k-NN and t-SNE example, as printed there", ReadmeDownstreamSample.Run),
-    ["readme-variants"] = ("the README's variants example (beta-VAE, denoising sparse, stacked with pretraining), as printed there", ReadmeVariantsSample.Run),
+    ["readme"] = ("the pipeline example quoted in docs/autoencoders.md", ReadmeSample.Run),
+    ["readme-downstream"] = ("the k-NN, t-SNE and fine-tuning example quoted in docs/knn.md, docs/tsne.md and docs/fine-tuning.md", ReadmeDownstreamSample.Run),
+    ["readme-variants"] = ("the variants example quoted in docs/autoencoders.md (beta-VAE, denoising sparse, stacked with pretraining)", ReadmeVariantsSample.Run),
 };
 
 if (args.Length == 0 || !commands.TryGetValue(args[0], out var command))

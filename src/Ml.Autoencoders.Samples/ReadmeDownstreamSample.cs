@@ -8,12 +8,12 @@ using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;
 
-/// <summary>The k-NN, t-SNE and fine-tuning code shown in README.md, kept here so that it compiles and runs.</summary>
+/// <summary>The k-NN, t-SNE and fine-tuning code quoted in docs/knn.md, docs/tsne.md and docs/fine-tuning.md (DocumentationSnippetTests checks the quotes), kept here so that it compiles and runs.</summary>
 internal static class ReadmeDownstreamSample
 {
     public static void Run(string[] args)
     {
-        // --- README example starts ---
+        // --- quoted in docs/ from here ---
         var ml = new MLContext(seed: 0);
         var (train, test) = FashionMnist.LoadDefault(maxTrain: 10_000, maxTest: 2_000);
         IDataView trainData = ml.Data.LoadFromEnumerable(SampleData.Rows(train));
@@ -42,7 +42,7 @@ internal static class ReadmeDownstreamSample
             .Append(ml.MulticlassClassification.Trainers.AutoencoderClassifier(fine)).Fit(trainData);
         var fineMetrics = ml.MulticlassClassification.Evaluate(classifier.Transform(testData), "Label");
         Console.WriteLine($"fine-tuned encoder + softmax: accuracy {fineMetrics.MicroAccuracy:P1}");
-        // --- README example ends ---
+        // --- to here ---
         foreach (var t in ((IEnumerable<ITransformer>)classifier).OfType<AutoencoderClassifierTransformer>()) t.Autoencoder.Model.Dispose();
         pretrained.Model.Dispose();
         tsne.Release();

@@ -5,12 +5,12 @@ using Ml.Autoencoders.Transforms;
 
 namespace Ml.Autoencoders.Samples;
 
-/// <summary>The code shown in README.md, kept here so that it compiles and runs.</summary>
+/// <summary>The pipeline code quoted in docs/autoencoders.md (DocumentationSnippetTests checks the quote), kept here so that it compiles and runs.</summary>
 internal static class ReadmeSample
 {
     public static void Run(string[] args)
     {
-        // --- README example starts ---
+        // --- quoted in docs/autoencoders.md from here ---
         var ml = new MLContext(seed: 0);
         var (train, test) = FashionMnist.LoadDefault(maxTrain: 10_000, maxTest: 2_000);
         IDataView trainData = ml.Data.LoadFromEnumerable(SampleData.Rows(train));
@@ -36,7 +36,7 @@ internal static class ReadmeSample
         float[] code = autoencoder.Model.Encode(test.Row(0));           // the model, directly
         autoencoder.Save("fashion-ae.mlae");                             // one self-describing file
         var reloaded = AutoencoderTransformer.Load("fashion-ae.mlae");
-        // --- README example ends ---
+        // --- to here ---
         Console.WriteLine($"code of test image 0: [{string.Join(", ", code.Select(v => v.ToString("F2")))}]");
         Console.WriteLine($"reloaded: {reloaded.Model.Architecture}, same code: {reloaded.Model.Encode(test.Row(0)).SequenceEqual(code)}");
     }

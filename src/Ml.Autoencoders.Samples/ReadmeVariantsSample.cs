@@ -6,12 +6,12 @@ using Ml.Autoencoders.SampleData;
 
 namespace Ml.Autoencoders.Samples;
 
-/// <summary>The variants example shown in README.md, kept here so that it compiles and runs.</summary>
+/// <summary>The variants example quoted in docs/autoencoders.md (DocumentationSnippetTests checks the quote), kept here so that it compiles and runs.</summary>
 internal static class ReadmeVariantsSample
 {
     public static void Run(string[] args)
     {
-        // --- README variants example starts ---
+        // --- quoted in docs/autoencoders.md from here ---
         var ml = new MLContext(seed: 0);
         var (train, test) = FashionMnist.LoadDefault(maxTrain: 10_000, maxTest: 1_000);
         IDataView trainData = ml.Data.LoadFromEnumerable(SampleData.Rows(train));
@@ -38,7 +38,7 @@ internal static class ReadmeVariantsSample
         var stacked = ml.Transforms.StackedAutoencoder(new[] { 256, 64 }, latentDimension: 16, pretrainEpochs: 2, epochs: 5).Fit(trainData);
         foreach (var (stage, history) in stacked.Model.PretrainingHistory.Select((h, i) => (i + 1, h)))
             Console.WriteLine($"stacked, pretraining stage {stage}: loss {history.Epochs[0].TrainLoss:F4} -> {history.Epochs[^1].TrainLoss:F4}");
-        // --- README variants example ends ---
+        // --- to here ---
 
         Console.WriteLine($"{generated.Length} samples, {morph.Length} interpolation steps, {means.Count} latent means; " +
                           $"denoising-sparse final loss {dsae.History.Epochs[^1].TrainLoss:F4} ({string.Join(", ", dsae.History.Epochs[^1].Terms.Select(t => $"{t.Key} {t.Value:G4}"))}); " +

@@ -97,7 +97,7 @@ public sealed class AutoencoderAnomalyOptions
     /// <summary>What the score is. Default <see cref="AnomalyScoreKind.ReconstructionError"/>.</summary>
     public AnomalyScoreKind ScoreKind { get; set; } = AnomalyScoreKind.ReconstructionError;
 
-    /// <summary>The defaults of the detector's own body, in one place (README, anomaly detection, says why each).</summary>
+    /// <summary>The defaults of the detector's own body, in one place (docs/anomaly-detection.md says why each).</summary>
     public static class Defaults
     {
         /// <summary>Fewest members of the default ensemble: 1 (large data sets: one network is already stable across seeds).</summary>

@@ -13,7 +13,7 @@ namespace Ml.Autoencoders.Transforms;
 /// <summary>
 /// Every knob of a dense autoencoder stage: columns, network, objective and training. Defaults live in
 /// <see cref="Defaults"/>; with them a 16-dimensional code beats PCA-16's reconstruction error on
-/// Fashion-MNIST by more than 10% in about a minute on two cores (see the README).
+/// Fashion-MNIST by more than 10% in about a minute on two cores (see docs/autoencoders.md).
 /// </summary>
 public sealed class AutoencoderOptions
 {
@@ -323,7 +323,7 @@ public sealed class AutoencoderOptions
     /// stopping after <see cref="Defaults.SmallDataPatience"/> epochs without a lower validation loss. Then it trains the
     /// returned model on all rows for the best epoch count of that run (the learning-rate schedule spread over those
     /// epochs). Without the rule, the epochs that small data sets get (up to 1,000, to reach
-    /// <see cref="Defaults.MinSteps"/> optimizer steps) overfit them: codes that lose to PCA in k-NN (see the README).
+    /// <see cref="Defaults.MinSteps"/> optimizer steps) overfit them: codes that lose to PCA in k-NN (see docs/autoencoders.md, the small-data rule).
     /// The returned model's options say <see cref="Epochs"/> = that count. Default <see cref="Defaults.SmallDataRows"/>;
     /// 0 turns the rule off. <see cref="TrainingHistory.SmallDataChoice"/> says whether it applied and why, and what
     /// the validation run found. Larger data sets train exactly as without the rule.

@@ -137,7 +137,7 @@ public sealed class AutoencoderTransformer : ITransformer
     /// <exception cref="AutoencoderModelFormatException">The stream is damaged, truncated or not a model.</exception>
     public static AutoencoderTransformer Load(Stream stream, ComputeDevice device = ComputeDevice.Auto) => AutoencoderModelFile.Load(stream, device);
 
-    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer (see README).</summary>
+    /// <summary>Part of <see cref="ICanSaveModel"/>: lets <c>mlContext.Model.Save</c> store this transformer (see docs/persistence.md).</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => MlNetModelBridge.Save(this, ctx, Bridge);
 
 
