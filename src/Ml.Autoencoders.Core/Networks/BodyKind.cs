@@ -31,6 +31,18 @@ internal abstract class BodyKind
     public abstract void Validate(BodyOptions? options, BodyUse use);
 
     /// <summary>
+    /// Refuses what only a dense stack can do: greedy pretraining (one layer pair at a time) and a penalty that reads
+    /// every dense encoder layer (the contractive penalty's Jacobian). For bodies that have neither.
+    /// </summary>
+    protected static void RefuseDenseOnly(BodyUse use, string body)
+    {
+        if (use.PretrainEpochs > 0)
+            throw new ArgumentException($"Greedy layer-wise pretraining (PretrainEpochs) is defined for dense bodies; train the {body} end to end.", "PretrainEpochs");
+        if (use.LayerwisePenalty is { } penalty)
+            throw new ArgumentException($"The {penalty} penalty (it reads every dense encoder layer, e.g. the encoder's Jacobian) is defined for dense bodies; use a denoising or sparse {body}.", "Penalties");
+    }
+
+    /// <summary>
     /// The network spec of <paramref name="options"/> with the options' <paramref name="layers"/> for rows of
     /// <paramref name="inputSize"/> values; throws <see cref="ArgumentException"/> when they do not make a network
     /// (e.g. an input size other than the image's). Allocates nothing in proportion to the sizes.

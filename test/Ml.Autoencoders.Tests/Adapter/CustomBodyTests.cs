@@ -1,7 +1,7 @@
 using Microsoft.ML;
 using Ml.Autoencoders.Networks.Custom;
-using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Persistence;
+using Ml.Autoencoders.Tests.Conformance;
 using Ml.Autoencoders.Transforms;
 using static TorchSharp.torch;
 
@@ -32,28 +32,10 @@ public sealed class CustomBodyTests
     {
         CustomBodyOptions.Register("tests: tanh mlp", Encoder, Decoder);
         var ml = new MLContext(seed: 1);
-        var rows = Synthetic.LowRank(300, 12, 3, seed: 5);
-        EstimatorConformance.RunAll(ml, new ConformanceCase
+        EstimatorConformance.RunAll(ml, AutoencoderConformanceTests.VariantCase(ml, "custom body", () => new AutoencoderOptions
         {
-            Name = "custom body",
-            CreateEstimator = () => ml.Transforms.Autoencoder(new AutoencoderOptions
-            {
-                Body = Body("tests: tanh mlp", withFactories: false), HiddenLayerSizes = [], LatentDimension = 3, Epochs = 3, BatchSize = 32, Seed = 7,
-            }),
-            TrainData = ml.ToDataView(rows),
-            ScoreRows = rows.Take(77).Select(r => new VectorRow { Features = r }).ToArray(),
-            FeatureSize = 12,
-            OutputColumns = new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError },
-            InputColumnName = AutoencoderColumnNames.Features,
-            SetBatchSize = (t, n) => ((AutoencoderTransformer)t).TransformBatchSize = n,
-            OwnSaveLoad = t =>
-            {
-                using var stream = new MemoryStream();
-                ((AutoencoderTransformer)t).Save(stream);
-                stream.Position = 0;
-                return AutoencoderTransformer.Load(stream);
-            },
-        });
+            Body = Body("tests: tanh mlp", withFactories: false), LatentDimension = 3,
+        }, new[] { AutoencoderColumnNames.LatentCode, AutoencoderColumnNames.Reconstruction, AutoencoderColumnNames.ReconstructionError }, typeof(PredictionRow)));
     }
 
     /// <summary>The user's modules learn: the reconstruction error after 40 epochs is under a third of the untrained network's, and the saved tensors carry the modules' own names.</summary>

@@ -54,7 +54,7 @@ public sealed class AutoencoderConformanceTests
     /// The conformance case of a variant: <paramref name="options"/> trained briefly on data in (0, 1), checked on
     /// <paramref name="outputColumns"/>, with <paramref name="predictionType"/> filled by a prediction engine.
     /// </summary>
-    private static ConformanceCase VariantCase(MLContext ml, string name, Func<AutoencoderOptions> options, string[] outputColumns, Type predictionType)
+    internal static ConformanceCase VariantCase(MLContext ml, string name, Func<AutoencoderOptions> options, string[] outputColumns, Type predictionType)
     {
         var rows = Synthetic.LowRank(300, 12, 3, seed: 5);
         var baseCase = Case(ml);

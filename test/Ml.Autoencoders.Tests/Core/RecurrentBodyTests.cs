@@ -1,8 +1,8 @@
 using Microsoft.ML;
+using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Networks;
 using Ml.Autoencoders.Networks.Recurrent;
 using Ml.Autoencoders.Objectives;
-using Ml.Autoencoders.Data;
 using Ml.Autoencoders.Transforms;
 using TorchSharp;
 using static TorchSharp.torch;

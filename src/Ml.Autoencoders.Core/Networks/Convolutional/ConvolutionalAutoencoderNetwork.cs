@@ -52,7 +52,7 @@ internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activat
 /// Rows arrive flat in the declared pixel order and leave in the same order. Layer names are stable
 /// ("encoder.conv0", "encoder.bn0", "core.…", "decoder.tconv0", ...) because the model file stores weights by name.
 /// </summary>
-internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
+internal sealed class ConvolutionalAutoencoderNetwork : AroundDenseCode
 {
     private readonly Sequential encoder;
     private readonly Sequential decoder;
@@ -163,9 +163,11 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
 
     public override int InputSize => image.Size;
 
-    public override int LatentDimension => core?.LatentDimension ?? plan.CodeSize;
+    /// <inheritdoc />
+    protected override DenseAutoencoderNetwork? Core => core;
 
-    public override LatentHead Head => core?.Head ?? LatentHead.Deterministic;
+    /// <inheritdoc />
+    protected override int FeatureSize => plan.CodeSize;
 
     public override Activation OutputActivation => Spec.OutputActivation;
 
@@ -192,40 +194,9 @@ internal sealed class ConvolutionalAutoencoderNetwork : AutoencoderNetwork
     private static Tensor ChannelsLast(Tensor planar) => planar.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2);
 
     /// <summary>The encoder's last feature map, flattened channel-major.</summary>
-    private Tensor EncodeMap(Tensor input) => encoder.forward(ToImages(input)).flatten(1);
+    protected override Tensor Features(Tensor input) => encoder.forward(ToImages(input)).flatten(1);
 
-    private Tensor DecodeMap(Tensor map) => ToRows(decoder.forward(ChannelsLast(map.reshape(-1, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth))));
-
-    public override Tensor Encode(Tensor input)
-    {
-        if (core is null) return EncodeMap(input);
-        using var map = EncodeMap(input);
-        return core.Encode(map);
-    }
-
-    public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
-    {
-        if (core is not { IsGaussian: true }) throw NotVariational();
-        using var map = EncodeMap(input);
-        return core.EncodeDistribution(map);
-    }
-
-    public override Tensor Decode(Tensor code)
-    {
-        if (core is null) return DecodeMap(code);
-        using var map = core.Decode(code);
-        return DecodeMap(map);
-    }
-
-    /// <summary>Tracing (the contractive penalty's Jacobian) is defined for dense bodies only; options reject it earlier.</summary>
-    public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
-    {
-        if (trace) throw new NotSupportedException("The contractive penalty needs a dense body.");
-        var map = EncodeMap(input);
-        if (core is null) return new ForwardPass(input, map, null, null, DecodeMap(map), null);
-        var inner = core.Forward(map, generator, false);
-        return inner with { Input = input, Reconstruction = DecodeMap(inner.Reconstruction) };
-    }
+    protected override Tensor Rows(Tensor map) => ToRows(decoder.forward(ChannelsLast(map.reshape(-1, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth))));
 
     protected override void Dispose(bool disposing)
     {

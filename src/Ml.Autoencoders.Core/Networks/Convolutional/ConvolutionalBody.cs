@@ -38,10 +38,7 @@ internal sealed class ConvolutionalBody : BodyKind
     {
         var conv = (ConvolutionalOptions)options!;
         const string body = "Body";
-        if (use.PretrainEpochs > 0)
-            throw new ArgumentException("Greedy layer-wise pretraining (PretrainEpochs) is defined for dense bodies; train the convolutional autoencoder end to end.", "PretrainEpochs");
-        if (use.LayerwisePenalty is { } penalty)
-            throw new ArgumentException($"The {penalty} penalty (it reads every dense encoder layer, e.g. the encoder's Jacobian) is defined for dense bodies; use a denoising or sparse convolutional autoencoder.", "Penalties");
+        RefuseDenseOnly(use, "convolutional autoencoder");
         if (conv.DenseCode) return;
         if (use.Layers.Head == LatentHead.Gaussian)
             throw new ArgumentException($"A Gaussian latent head needs a dense code: set {body}.{nameof(ConvolutionalOptions.DenseCode)} = true.", "LatentHead");

@@ -47,7 +47,7 @@ internal sealed record CustomNetworkSpec(CustomBodyOptions Custom, Activation Ou
 /// head and penalties on the code work), the user's decoder and the output activation. Tensor names: "encoder.…" and
 /// "decoder.…" (the user's modules' own names), "core.…".
 /// </summary>
-internal sealed class CustomAutoencoderNetwork : AutoencoderNetwork
+internal sealed class CustomAutoencoderNetwork : AroundDenseCode
 {
     // Field order is state-dict order (CustomNetworkSpec.ExpectedTensors lists the same).
     private readonly nn.Module<Tensor, Tensor> encoder;
@@ -72,16 +72,18 @@ internal sealed class CustomAutoencoderNetwork : AutoencoderNetwork
 
     public override int InputSize => Spec.InputSize;
 
-    public override int LatentDimension => core.LatentDimension;
+    /// <inheritdoc />
+    protected override DenseAutoencoderNetwork Core => core;
 
-    public override LatentHead Head => core.Head;
+    /// <inheritdoc />
+    protected override int FeatureSize => Spec.Custom.EncoderOutputSize;
 
     public override Activation OutputActivation => Spec.OutputActivation;
 
     public override string Description =>
         $"custom body '{Spec.Custom.Name}' ({Spec.Custom.InputSize} -> {Spec.Custom.EncoderOutputSize} -> {Spec.Custom.InputSize}), dense code {core.Spec}, output {Spec.OutputActivation}";
 
-    private Tensor Features(Tensor rows)
+    protected override Tensor Features(Tensor rows)
     {
         var features = encoder.forward(rows);
         if (features.ndim != 2 || features.shape[1] != Spec.Custom.EncoderOutputSize)
@@ -89,41 +91,13 @@ internal sealed class CustomAutoencoderNetwork : AutoencoderNetwork
         return features;
     }
 
-    private Tensor Rows(Tensor features)
+    protected override Tensor Rows(Tensor features)
     {
         using var scope = NewDisposeScope();
         var rows = outputActivation.forward(decoder.forward(features));
         if (rows.ndim != 2 || rows.shape[1] != Spec.Custom.InputSize)
             throw new InvalidOperationException($"The custom body '{Spec.Custom.Name}': its decoder gave shape [{string.Join(", ", rows.shape)}]; expected [batch, {Spec.Custom.InputSize}].");
         return rows.MoveToOuterDisposeScope();
-    }
-
-    public override Tensor Encode(Tensor input)
-    {
-        using var features = Features(input);
-        return core.Encode(features);
-    }
-
-    public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
-    {
-        if (!core.IsGaussian) throw NotVariational();
-        using var features = Features(input);
-        return core.EncodeDistribution(features);
-    }
-
-    public override Tensor Decode(Tensor code)
-    {
-        using var features = core.Decode(code);
-        return Rows(features);
-    }
-
-    /// <summary>Tracing (the contractive penalty's Jacobian) is defined for dense bodies only; options reject it earlier.</summary>
-    public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
-    {
-        if (trace) throw new NotSupportedException("The contractive penalty needs a dense body.");
-        var features = Features(input);
-        var inner = core.Forward(features, generator, false);
-        return inner with { Input = input, Reconstruction = Rows(inner.Reconstruction) };
     }
 
     protected override void Dispose(bool disposing)

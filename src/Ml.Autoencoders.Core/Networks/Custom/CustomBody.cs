@@ -27,13 +27,7 @@ internal sealed class CustomBody : BodyKind
     public override string? OptionsName => "custom";
 
     /// <inheritdoc />
-    public override void Validate(BodyOptions? options, BodyUse use)
-    {
-        if (use.PretrainEpochs > 0)
-            throw new ArgumentException("Greedy layer-wise pretraining (PretrainEpochs) is defined for dense bodies; train a custom body end to end.", "PretrainEpochs");
-        if (use.LayerwisePenalty is { } penalty)
-            throw new ArgumentException($"The {penalty} penalty (it reads every dense encoder layer) is defined for dense bodies.", "Penalties");
-    }
+    public override void Validate(BodyOptions? options, BodyUse use) => RefuseDenseOnly(use, "custom-body autoencoder");
 
     /// <inheritdoc />
     public override IBodySpec Spec(BodyOptions? options, CodeLayers layers, int inputSize, Activation outputActivation)

@@ -36,7 +36,7 @@ internal sealed record RecurrentNetworkSpec(RecurrentOptions Recurrent, Activati
 /// per step back to the features. Rows arrive flat, step by step, and leave the same way. Tensor names are stable
 /// ("encoder.weight_ih_l0", "decoder.…", "output.…", "core.…") because the model file stores weights by name.
 /// </summary>
-internal sealed class RecurrentAutoencoderNetwork : AutoencoderNetwork
+internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode
 {
     // Field order is state-dict order (ExpectedTensors lists the same).
     private readonly nn.Module encoder;
@@ -70,9 +70,11 @@ internal sealed class RecurrentAutoencoderNetwork : AutoencoderNetwork
 
     public override int InputSize => Spec.InputSize;
 
-    public override int LatentDimension => core.LatentDimension;
+    /// <inheritdoc />
+    protected override DenseAutoencoderNetwork Core => core;
 
-    public override LatentHead Head => core.Head;
+    /// <inheritdoc />
+    protected override int FeatureSize => Spec.Recurrent.StateSize;
 
     public override Activation OutputActivation => Spec.OutputActivation;
 
@@ -117,7 +119,7 @@ internal sealed class RecurrentAutoencoderNetwork : AutoencoderNetwork
     }
 
     /// <summary>Rows (batch, steps x features) to the encoder's last layer's final state (batch, directions x hidden).</summary>
-    private Tensor EncodeState(Tensor rows)
+    protected override Tensor Features(Tensor rows)
     {
         var r = Spec.Recurrent;
         using var scope = NewDisposeScope();
@@ -135,7 +137,7 @@ internal sealed class RecurrentAutoencoderNetwork : AutoencoderNetwork
     }
 
     /// <summary>A state-sized vector per row, repeated at every step, through the decoder to rows (batch, steps x features).</summary>
-    private Tensor DecodeState(Tensor state)
+    protected override Tensor Rows(Tensor state)
     {
         var r = Spec.Recurrent;
         using var scope = NewDisposeScope();
@@ -148,34 +150,6 @@ internal sealed class RecurrentAutoencoderNetwork : AutoencoderNetwork
         };
         var rows = outputActivation.forward(output.forward(sequence)).reshape(-1, r.Size);
         return rows.MoveToOuterDisposeScope();
-    }
-
-    public override Tensor Encode(Tensor input)
-    {
-        using var state = EncodeState(input);
-        return core.Encode(state);
-    }
-
-    public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
-    {
-        if (!core.IsGaussian) throw NotVariational();
-        using var state = EncodeState(input);
-        return core.EncodeDistribution(state);
-    }
-
-    public override Tensor Decode(Tensor code)
-    {
-        using var state = core.Decode(code);
-        return DecodeState(state);
-    }
-
-    /// <summary>Tracing (the contractive penalty's Jacobian) is defined for dense bodies only; options reject it earlier.</summary>
-    public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
-    {
-        if (trace) throw new NotSupportedException("The contractive penalty needs a dense body.");
-        var state = EncodeState(input);
-        var inner = core.Forward(state, generator, false);
-        return inner with { Input = input, Reconstruction = DecodeState(inner.Reconstruction) };
     }
 
     protected override void Dispose(bool disposing)

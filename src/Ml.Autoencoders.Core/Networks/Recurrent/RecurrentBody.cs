@@ -25,13 +25,7 @@ internal sealed class RecurrentBody : BodyKind
     public override string? OptionsName => "recurrent";
 
     /// <inheritdoc />
-    public override void Validate(BodyOptions? options, BodyUse use)
-    {
-        if (use.PretrainEpochs > 0)
-            throw new ArgumentException("Greedy layer-wise pretraining (PretrainEpochs) is defined for dense bodies; train the recurrent autoencoder end to end.", "PretrainEpochs");
-        if (use.LayerwisePenalty is { } penalty)
-            throw new ArgumentException($"The {penalty} penalty (it reads every dense encoder layer, e.g. the encoder's Jacobian) is defined for dense bodies; use a denoising or sparse recurrent autoencoder.", "Penalties");
-    }
+    public override void Validate(BodyOptions? options, BodyUse use) => RefuseDenseOnly(use, "recurrent autoencoder");
 
     /// <inheritdoc />
     public override IBodySpec Spec(BodyOptions? options, CodeLayers layers, int inputSize, Activation outputActivation)
