@@ -63,7 +63,7 @@ internal sealed class Config
     public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
     public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
     public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
-    public string[]? ScoringParts;  // (s) only these parts (source, cursor, model, raw, engine, model-1, raw-1), no ratios: for a profiler
+    public string[]? ScoringParts;  // (s) only these parts (source, cursor, model, raw, engine, model-1, raw-1, knn-pipeline, knn-array), no ratios: for a profiler
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 

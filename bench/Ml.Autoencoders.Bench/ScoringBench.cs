@@ -85,10 +85,11 @@ internal static partial class Program
             }
             Console.WriteLine($"    rep {r + 1}: {string.Join(" | ", line)}  [load {LoadAverage()}]");
         }
-        if (cfg.ScoringParts is not null)
+        if (cfg.ScoringParts is { } subset)
         {
-            transformer.Release();
-            return; // a subset (for a profiler): no ratios
+            transformer.Release(); // a subset (for a profiler): no ratios
+            if (subset.Any(p => p.StartsWith("knn-", StringComparison.Ordinal))) KnnPipelineVsArray(cfg, ml, train, test);
+            return;
         }
         Console.WriteLine("    => medians, microseconds per row, wall (CPU): " + string.Join(" | ", parts.Select(p => $"{p.Name} {Median(times[p.Name].Wall):F2} ({Median(times[p.Name].Cpu):F2})")));
         RatioRow("(s) cursor vs raw batched, rows/s (= raw / cursor time)", times["cursor"], times["raw"], ">= 0.80", 0.80);
@@ -128,7 +129,16 @@ internal static partial class Program
         {
             ("pipeline", () => viaPipeline = PredictThroughCursor(knn, testView, classOf)),
             ("array", () => viaArray = knn.Model.Predict(test.Pixels, test.Count).Classes.Select(c => classOf[c]).ToArray()),
+            ("chunks", () =>
+            {
+                for (int start = 0; start < test.Count; start += knn.TransformBatchSize)
+                {
+                    int n = Math.Min(knn.TransformBatchSize, test.Count - start);
+                    knn.Model.Predict(test.Pixels.AsSpan(start * Pixels, n * Pixels), n);
+                }
+            }),
         };
+        if (cfg.ScoringParts is { } only) parts = parts.Where(p => only.Contains("knn-" + p.Name)).ToArray();
         foreach (var p in parts) p.Run();
         var times = parts.ToDictionary(p => p.Name, _ => new Timed());
         for (int r = 0; r < cfg.Reps; r++)
@@ -142,6 +152,7 @@ internal static partial class Program
             }
             Console.WriteLine($"    rep {r + 1}: {string.Join(" | ", line)} us per row  [load {LoadAverage()}]");
         }
+        if (parts.Length < 2) return; // a subset (for a profiler): no ratios
         int differ = viaPipeline.Zip(viaArray).Count(x => x.First != x.Second);
         Console.WriteLine($"    => predictions differing between pipeline and Model.Predict: {differ} of {test.Count}");
         double wall = Median(times["pipeline"].Wall) / Median(times["array"].Wall), cpu = Median(times["pipeline"].Cpu) / Median(times["array"].Cpu);
