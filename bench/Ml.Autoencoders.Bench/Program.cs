@@ -63,6 +63,7 @@ internal sealed class Config
     public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
     public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
     public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
+    public string[]? ScoringParts;  // (s) only these parts (source, cursor, model, raw, engine, model-1, raw-1, knn-pipeline, knn-array), no ratios: for a profiler
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -136,6 +137,7 @@ internal sealed class Config
                     string dir = Next();
                     c.TabularDir = dir is "" or "none" ? null : dir;
                     break;
+                case "--scoring-parts": c.ScoringParts = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -143,7 +145,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] [--anomaly-seeds N] [--tabular DIR|none] " +
-                                      "[--data DIR] [--only abcdefghijt] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j and t run only when named in --only; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
+                                      "[--data DIR] [--only abcdefghijst] [--scoring-parts source,cursor,...] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, s and t run only when named in --only; s: where the scoring time goes, k-NN pipeline vs Model.Predict; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -231,6 +233,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('g')) PartG(cfg, ml, train, test);
             if (cfg.Parts.Contains('h')) PartH(cfg, ml, train, test);
             if (cfg.Parts.Contains('j')) PartJ(cfg, ml, trainView);
+            if (cfg.Parts.Contains('s')) PartS(cfg, ml, train, test);
             if (cfg.Parts.Contains('t') && cfg.TabularDir is { } tabularDir) PartHTabular(cfg, ml, tabularDir);
         }
         finally
@@ -399,7 +402,7 @@ internal static partial class Program
         }
         if (!double.IsFinite(checkA) || !double.IsFinite(checkB)) Notes.Add("(b) checksum not finite");
         Summarise($"(b) transform rows/s: cursor vs raw batched ({label})", cur, rawB, 0.80, "rows/s");
-        Summarise($"(b) PredictionEngine rows/s vs raw 1-row forward ({label})", pe, raw1, null, "rows/s");
+        Summarise($"(b) PredictionEngine rows/s vs raw 1-row forward ({label})", pe, raw1, 0.90, "rows/s");
         Summarise($"(b) PredictionEngine vs cursor rows/s ({label})", pe, cur, null, "rows/s");
         _ = peView;
     }

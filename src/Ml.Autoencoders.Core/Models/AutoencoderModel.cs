@@ -216,7 +216,9 @@ public sealed class AutoencoderModel : IDisposable
         bool distribution = IsVariational && (!o.LogVariance.IsEmpty || !o.Sampled.IsEmpty);
         bool decode = !o.Reconstruction.IsEmpty || !o.Error.IsEmpty;
         var (z, logVariance, r) = Pass(original, distribution, decode);
-        if (InputBounds is var (lo, hi))
+        // The common case, every value finite, is read in place on the CPU (one pass over memory the copies below read
+        // anyway); libtorch's isfinite/all/item cost about 10 us a call, the whole overhead of a one-row forward pass.
+        if (InputBounds is var (lo, hi) && !(FiniteValues.AllFinite(z) && (logVariance is null || FiniteValues.AllFinite(logVariance)) && (r is null || FiniteValues.AllFinite(r))))
         {
             // Rows whose pass overflowed (inputs far outside the training range) are redone on inputs clamped to
             // InputBounds; every other row keeps its own values, so a row's outputs never depend on its batch.

@@ -71,12 +71,17 @@ public sealed class KNearestNeighborsModel : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="features"/> does not hold <paramref name="rows"/> rows.</exception>
     /// <exception cref="Data.AutoencoderDataException">A value is NaN or infinite (names the row, the index and the value).</exception>
-    public (float[] Distances, int[] TrainingRows) FindNeighbors(ReadOnlySpan<float> features, int rows)
+    public (float[] Distances, int[] TrainingRows) FindNeighbors(ReadOnlySpan<float> features, int rows) => Neighbors(features, rows, null);
+
+    private (float[] Distances, int[] TrainingRows) Neighbors(ReadOnlySpan<float> features, int rows, NearestNeighborIndex.QueryWorkspace? workspace)
     {
         CheckRows(features, rows);
         using var threads = Threads > 0 ? TorchThreads.Use(Threads) : null;
-        return index.Query(features, rows, NumberOfNeighbors);
+        return index.Query(features, rows, NumberOfNeighbors, workspace: workspace);
     }
+
+    /// <summary>A work area a cursor keeps between its batches (see <see cref="NearestNeighborIndex.QueryWorkspace"/>).</summary>
+    internal static NearestNeighborIndex.QueryWorkspace CreateWorkspace() => new();
 
     /// <summary>
     /// Threads for each neighbour search (managed loops and TorchSharp's process-wide count, set for the search and
@@ -109,9 +114,9 @@ public sealed class KNearestNeighborsModel : IDisposable
         return (scores, keys.Select(k => (int)k - 1).ToArray());
     }
 
-    internal void Score(ReadOnlySpan<float> features, int rows, Span<float> scores, Span<uint> predictedKeys)
+    internal void Score(ReadOnlySpan<float> features, int rows, Span<float> scores, Span<uint> predictedKeys, NearestNeighborIndex.QueryWorkspace? workspace = null)
     {
-        var (distances, neighbors) = FindNeighbors(features, rows);
+        var (distances, neighbors) = Neighbors(features, rows, workspace);
         int k = NumberOfNeighbors;
         float[]? scratch = scores.IsEmpty ? new float[ClassCount] : null;
         for (int r = 0; r < rows; r++)

@@ -185,7 +185,8 @@ public sealed class KNearestNeighborsPredictionTransformer : BatchTransformer, I
         {
             var scores = batch.Floats(0);
             var keys = batch.Keys(1);
-            parent.Model.Score(inputs, rows, scores.IsEmpty ? scores : scores[..(rows * parent.Model.ClassCount)], keys.IsEmpty ? keys : keys[..rows]);
+            parent.Model.Score(inputs, rows, scores.IsEmpty ? scores : scores[..(rows * parent.Model.ClassCount)], keys.IsEmpty ? keys : keys[..rows],
+                batch.Workspace(KNearestNeighborsModel.CreateWorkspace)); // the product matrix kept between a cursor's batches
         }
     }
 }

@@ -66,9 +66,21 @@ internal sealed class MappedBatch : IDisposable
     private readonly int inputSize;
     private readonly bool[] computing;
     private float[]? scratch;
+    private readonly bool disposedByOwner;
+    private IDisposable? workspace;
 
-    public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active, int inputSize = 0, bool nativeInputs = false)
+    /// <param name="columns">The mapper's columns.</param>
+    /// <param name="capacity">Rows the buffers hold.</param>
+    /// <param name="active">Positions of the columns to compute.</param>
+    /// <param name="inputSize">Values per input row.</param>
+    /// <param name="nativeInputs">Whether the input rows live in a native tensor (the owner must dispose the batch).</param>
+    /// <param name="disposedByOwner">
+    /// Whether the owner disposes the batch (a cursor does; ML.NET never disposes a mapped row), so that the batch may keep
+    /// a mapper's native <see cref="Workspace{T}"/>.
+    /// </param>
+    public MappedBatch(IReadOnlyList<MappedColumn> columns, int capacity, IReadOnlySet<int> active, int inputSize = 0, bool nativeInputs = false, bool disposedByOwner = false)
     {
+        this.disposedByOwner = disposedByOwner;
         Columns = columns;
         Capacity = capacity;
         this.inputSize = inputSize;
@@ -142,6 +154,17 @@ internal sealed class MappedBatch : IDisposable
     /// </summary>
     public float[] Scratch(int length) => scratch is { } s && s.Length >= length ? s : scratch = new float[length];
 
+    /// <summary>
+    /// A work area of the mapper's own (native memory: a product matrix, say) that lives as long as this batch, made by
+    /// <paramref name="create"/> on first use and disposed with the batch; null for a batch nobody disposes (a mapped
+    /// row), which then holds no native memory and the mapper allocates per call.
+    /// </summary>
+    public T? Workspace<T>(Func<T> create) where T : class, IDisposable
+    {
+        if (!disposedByOwner) return null;
+        return workspace as T ?? (T)(workspace = create());
+    }
+
     /// <summary>Whether the mapper must fill column <paramref name="column"/> in this call.</summary>
     public bool IsActive(int column) => computing[column];
 
@@ -173,8 +196,13 @@ internal sealed class MappedBatch : IDisposable
         };
     }
 
-    /// <summary>Frees the native input tensor (cursors call it on dispose).</summary>
-    public void Dispose() => inputTensor?.Dispose();
+    /// <summary>Frees the native input tensor and the mapper's workspace (cursors call it on dispose).</summary>
+    public void Dispose()
+    {
+        inputTensor?.Dispose();
+        workspace?.Dispose();
+        workspace = null;
+    }
 }
 
 /// <summary>Schema checks and output schema of a batch mapper.</summary>
@@ -231,7 +259,7 @@ internal sealed class MappedCursor : LookAheadCursor
         this.mapper = mapper;
         sourceCount = source.Schema.Count;
         inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
-        batch = new MappedBatch(mapper.Columns, capacity, active, mapper.InputSize, mapper.NativeInputs);
+        batch = new MappedBatch(mapper.Columns, capacity, active, mapper.InputSize, mapper.NativeInputs, disposedByOwner: true);
     }
 
     protected override void Capture(int slot, long row)

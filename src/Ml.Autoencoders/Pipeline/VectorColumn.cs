@@ -92,17 +92,18 @@ internal static class VectorColumn
         if (source.Length != destination.Length)
             throw new AutoencoderDataException(columnName, row, $"Row {row} of column '{columnName}' has {source.Length} values; expected {destination.Length}.");
         var values = source.GetValues();
+        int bad;
         if (source.IsDense)
         {
-            values.CopyTo(destination);
+            bad = Runtime.FiniteValues.CopyAndFindNonFinite(values, destination); // one pass: copy and check
         }
         else
         {
             destination.Clear();
             var indices = source.GetIndices();
             for (int i = 0; i < indices.Length; i++) destination[indices[i]] = values[i];
+            bad = IndexOfNonFinite(destination);
         }
-        int bad = IndexOfNonFinite(destination);
         if (bad >= 0)
             throw new AutoencoderDataException(columnName, row,
                 $"Row {row} of column '{columnName}' holds {destination[bad]} at index {bad}; {consumer} needs finite values " +
@@ -155,20 +156,6 @@ internal static class VectorColumn
         return (min, max);
     }
 
-    /// <summary>Index of the first NaN or infinity, or -1. Vectorised: x - x is 0 for finite x, NaN otherwise.</summary>
-    internal static int IndexOfNonFinite(ReadOnlySpan<float> values)
-    {
-        int i = 0;
-        if (System.Numerics.Vector.IsHardwareAccelerated && values.Length >= System.Numerics.Vector<float>.Count)
-        {
-            var acc = System.Numerics.Vector<float>.Zero;
-            var vectors = System.Runtime.InteropServices.MemoryMarshal.Cast<float, System.Numerics.Vector<float>>(values);
-            foreach (var v in vectors) acc += v - v;
-            if (System.Numerics.Vector.EqualsAll(acc, System.Numerics.Vector<float>.Zero))
-                i = vectors.Length * System.Numerics.Vector<float>.Count; // all vector lanes finite: check the tail only
-        }
-        for (; i < values.Length; i++)
-            if (!float.IsFinite(values[i])) return i;
-        return -1;
-    }
+    /// <summary>Index of the first NaN or infinity, or -1 (vectorised, <see cref="Runtime.FiniteValues"/>).</summary>
+    internal static int IndexOfNonFinite(ReadOnlySpan<float> values) => Runtime.FiniteValues.IndexOfNonFinite(values);
 }

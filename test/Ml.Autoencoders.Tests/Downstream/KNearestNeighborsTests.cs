@@ -189,6 +189,47 @@ public sealed class KNearestNeighborsTests
         CollectionAssert.AreEqual(rows.Select(r => r.Label).ToArray(), predicted, "each row's own (nearest) copy outvotes the rest");
     }
 
+    /// <summary>
+    /// A cursor over many small batches (it keeps the neighbour search's product matrix from one batch to the next) gives
+    /// exactly <c>Model.Predict</c>'s scores and classes, and disposing it leaves no native tensor behind.
+    /// </summary>
+    [TestMethod]
+    public void ACursorOverManyBatchesEqualsPredictAndFreesItsWorkspace()
+    {
+        var random = new Random(10);
+        var rows = Enumerable.Range(0, 200).Select(i => new WideRow
+        {
+            Features = Enumerable.Range(0, 20).Select(_ => (float)(random.NextDouble() * 4 + i % 4)).ToArray(),
+            Label = ((char)('a' + i % 4)).ToString(),
+        }).ToArray();
+        var ml = new MLContext(seed: 1);
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var knn = ml.Transforms.Conversion.MapValueToKey("Label", keyOrdinality: ValueToKeyMappingEstimator.KeyOrdinality.ByValue)
+            .Append(ml.MulticlassClassification.Trainers.KNearestNeighbors(numberOfNeighbors: 5)).Fit(data).LastTransformer;
+        knn.TransformBatchSize = 7;
+        var (expectedScores, expectedClasses) = knn.Model.Predict(rows.SelectMany(r => r.Features).ToArray(), rows.Length);
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var scored = knn.Transform(data);
+        using (var cursor = scored.GetRowCursor(scored.Schema.Where(c => c.Name is "Score" or "PredictedLabel")))
+        {
+            var scoreGetter = cursor.GetGetter<VBuffer<float>>(scored.Schema["Score"]);
+            var keyGetter = cursor.GetGetter<uint>(scored.Schema["PredictedLabel"]);
+            VBuffer<float> score = default;
+            uint key = 0;
+            int row = 0;
+            while (cursor.MoveNext())
+            {
+                scoreGetter(ref score);
+                keyGetter(ref key);
+                CollectionAssert.AreEqual(expectedScores.AsSpan(row * knn.Model.ClassCount, knn.Model.ClassCount).ToArray(), score.DenseValues().ToArray(), $"row {row}");
+                Assert.AreEqual(expectedClasses[row] + 1, (int)key, $"row {row}");
+                row++;
+            }
+            Assert.AreEqual(rows.Length, row);
+        }
+        Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "the cursor's workspace is freed with it");
+    }
+
     /// <summary>A row with 20 features.</summary>
     public sealed class WideRow
     {

@@ -126,6 +126,40 @@ public sealed class NearestNeighborIndexTests
         AssertExact(train, queries.Take(queries.Count - 1).ToList(), k, distances, indices);
     }
 
+    /// <summary>
+    /// A workspace (what a cursor keeps between its batches) gives the same neighbours and distances as fresh memory on
+    /// every call, for calls of growing and shrinking size, holds one tensor however many calls use it, and frees it.
+    /// </summary>
+    [TestMethod]
+    [DataRow(true)]
+    [DataRow(false)]
+    public void AWorkspaceGivesTheSameAnswerAndKeepsOneTensor(bool reducedPrecision)
+    {
+        const int features = 12, k = 3;
+        var train = Synthetic.LowRank(300, features, features, seed: 7, squash: false);
+        var queries = Synthetic.LowRank(90, features, features, seed: 8, squash: false);
+        using var index = new NearestNeighborIndex(Synthetic.Flatten(train), train.Length, features, NeighborMetric.Euclidean, reducedPrecision: reducedPrecision);
+        Assert.AreEqual(reducedPrecision, index.UsesReducedPrecision);
+        long before = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount;
+        var workspace = new NearestNeighborIndex.QueryWorkspace();
+        int start = 0;
+        foreach (int n in new[] { 16, 16, 40, 5, 13 })
+        {
+            var batch = Synthetic.Flatten(queries.Skip(start).Take(n).ToArray());
+            var (freshDistances, freshIndices) = index.Query(batch, n, k, chunkRows: 32);
+            var (distances, indices) = index.Query(batch, n, k, chunkRows: 32, workspace: workspace);
+            CollectionAssert.AreEqual(freshIndices, indices, $"rows {start}..{start + n}");
+            CollectionAssert.AreEqual(freshDistances, distances, $"rows {start}..{start + n}");
+            long live = TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount - before;
+            Assert.IsLessThanOrEqualTo(reducedPrecision ? 1L : 0L, live, $"live tensors after a call of {n} rows");
+            start += n;
+        }
+        workspace.Dispose();
+        Assert.AreEqual(before, TorchSharp.DisposeScopeManager.Statistics.ThreadTotalLiveCount, "the workspace frees its tensor");
+        if (reducedPrecision) // the float32 path keeps no product between calls
+            Assert.ThrowsExactly<ObjectDisposedException>(() => index.Query(Synthetic.Flatten(queries.Take(2).ToArray()), 2, k, workspace: workspace), "a disposed workspace is not reused");
+    }
+
     /// <summary>The reduced-precision switch refuses what it cannot serve.</summary>
     [TestMethod]
     public void ReducedPrecisionIsEuclideanOnly()
