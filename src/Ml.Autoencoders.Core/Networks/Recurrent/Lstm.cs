@@ -62,7 +62,7 @@ internal sealed class Lstm : nn.Module
             for (int direction = 0; direction < directions; direction++)
             {
                 string cell = cells[layer * directions + direction];
-                var whh = parameters["weight_hh" + cell];
+                var whhT = parameters["weight_hh" + cell].t();
                 var inputGates = nn.functional.linear(x, parameters["weight_ih" + cell], parameters["bias_ih" + cell] + parameters["bias_hh" + cell]); // (batch, steps, 4 hidden)
                 var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
                 var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
@@ -70,10 +70,13 @@ internal sealed class Lstm : nn.Module
                 for (long s = 0; s < steps; s++)
                 {
                     long t = direction == 0 ? s : steps - 1 - s;
-                    var gates = inputGates.select(1, t) + h.matmul(whh.t());
-                    var g = gates.chunk(4, 1);
-                    c = g[1].sigmoid() * c + g[0].sigmoid() * g[2].tanh();
-                    h = g[3].sigmoid() * c.tanh();
+                    // Few kernels per step (each is a call through TorchSharp, forward and backward): one product with
+                    // the input gates added, one sigmoid over all four gates, one tanh for the candidate.
+                    var gates = addmm(inputGates.select(1, t), h, whhT, 1, 1);
+                    var sig = gates.sigmoid();
+                    var candidate = gates.narrow(1, 2L * hidden, hidden).tanh();
+                    c = addcmul(sig.narrow(1, hidden, hidden) * c, sig.narrow(1, 0, hidden), candidate, 1);
+                    h = sig.narrow(1, 3L * hidden, hidden) * c.tanh();
                     states[t] = h;
                 }
                 outputs.Add(stack(states, 1));
