@@ -63,6 +63,10 @@ internal sealed class Config
     public string[]? SmallSets;     // (i) only these sets (names as printed); null = all
     public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
     public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
+    public int SequenceEpochs = 20;  // (l) epochs of both LSTM autoencoders
+    public string? SequenceWindowsFile; // (l) keep the windows file here (default: a temporary file, deleted)
+    public string? EcgFile;         // (l) the exported electrocardiogram; null = bench/data/ecg/electrocardiogram.txt (exported when missing)
+    public int LRefReps => RefRepsGiven ? RefReps : 1;
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -89,6 +93,7 @@ internal sealed class Config
             c.AnomalyEpochs = 5;
             c.AnomalyRefEpochs = 5;
             c.AnomalyClasses = new[] { 0, 1, 2 };
+            c.SequenceEpochs = 3;
         }
         for (int i = 0; i < args.Length; i++)
         {
@@ -136,6 +141,9 @@ internal sealed class Config
                     string dir = Next();
                     c.TabularDir = dir is "" or "none" ? null : dir;
                     break;
+                case "--sequence-epochs": c.SequenceEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ecg": c.EcgFile = Next(); break;
+                case "--l-windows": c.SequenceWindowsFile = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -143,7 +151,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] [--anomaly-seeds N] [--tabular DIR|none] " +
-                                      "[--data DIR] [--only abcdefghijt] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j and t run only when named in --only; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
+                                      "[--sequence-epochs N] [--ecg FILE] [--l-windows FILE] [--data DIR] [--only abcdefghijlt] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, l and t run only when named in --only; l: the LSTM autoencoder on ECG windows vs PyTorch, no Fashion-MNIST; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -157,6 +165,7 @@ internal sealed class Config
             throw new ArgumentException("--knn-train-rows must be > 5, --knn-test-rows >= 0, --gemm-reps >= 1, --tsne-sizes >= 100 each, --sklearn-threads >= 1");
         if (c.AnomalyEpochs is < 1 || c.AnomalyRefEpochs < 1 || c.AnomalyClasses.Length == 0 || c.AnomalyClasses.Any(k => k is < 0 or > 9) || c.AnomalyClasses.Distinct().Count() != c.AnomalyClasses.Length)
             throw new ArgumentException("--anomaly-epochs and --anomaly-ref-epochs must be >= 1, --classes distinct classes in 0..9");
+        if (c.SequenceEpochs < 2) throw new ArgumentException("--sequence-epochs must be >= 2 (the first is warm-up)");
         if (c.AnomalySeeds < 1) throw new ArgumentException("--anomaly-seeds must be >= 1");
         if (c.AnomalyPresets.Any(p => p is not ("same" or "conv" or "denoising")))
             throw new ArgumentException("--anomaly-preset takes same, conv, denoising (comma-separated) or none");
@@ -199,10 +208,12 @@ internal static partial class Program
         Console.WriteLine($"  env     : OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "-"} OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "-"} OPENBLAS_L2_SIZE={Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "-"}");
         Console.WriteLine($"  settings: threads {cfg.Threads}, epochs {cfg.Epochs} (first {cfg.Warmup} = warm-up, not timed), reps {cfg.Reps} (reference reps {cfg.RefReps}), batch {Batch}");
 
-        if (cfg.Parts.Contains('i'))
+        if (cfg.Parts.Contains('i')) PartI(cfg);
+        if (cfg.Parts.Contains('l')) PartL(cfg);
+        if (cfg.Parts.Contains('i') || cfg.Parts.Contains('l'))
         {
-            PartI(cfg);
-            if (cfg.Parts.All(p => p == 'i'))
+            // Parts (i) and (l) read their own data: without other parts, no Fashion-MNIST.
+            if (cfg.Parts.All(p => p is 'i' or 'l'))
             {
                 PrintTable(cfg, total.Elapsed);
                 return 0;

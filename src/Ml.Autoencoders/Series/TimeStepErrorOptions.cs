@@ -28,8 +28,9 @@ public sealed class TimeStepErrorOptions
     public string WindowStartColumnName { get; set; } = SlidingWindowOptions.Defaults.WindowStartColumnName;
 
     /// <summary>
-    /// Time steps per window. Null (the default): read from the window column's dimensions (steps, features), which
-    /// <c>SlidingWindows</c> writes and the autoencoder passes through.
+    /// Time steps per window. Null (the default): read from the dimensions (steps, features) of the window column
+    /// (<see cref="FeatureColumnName"/>), which <c>SlidingWindows</c> writes and the autoencoder and the anomaly detector
+    /// pass through, or else of the column read.
     /// </summary>
     public int? WindowSize { get; set; }
 

@@ -139,23 +139,27 @@ public sealed class TimeStepErrorTransformer : SeriesTransformer
             {
                 first = Find(schema, squared, "squaredErrorsColumnName");
                 int size = VectorColumn.Check(schema, squared, null).Size;
-                return new Inputs(start, first, null, StepsOf(options, first, size), size);
+                return new Inputs(start, first, null, StepsOf(options, schema, first, size), size);
             }
             first = Find(schema, options.FeatureColumnName, "featureColumnName");
             int width = VectorColumn.Check(schema, first.Name, null).Size;
             second = Find(schema, options.ReconstructionColumnName, "reconstructionColumnName");
             VectorColumn.Check(schema, second.Name, width);
-            return new Inputs(start, first, second, StepsOf(options, first, width), width);
+            return new Inputs(start, first, second, StepsOf(options, schema, first, width), width);
         }
 
         private static DataViewSchema.Column Find(DataViewSchema schema, string name, string parameter) => schema.GetColumnOrNull(name)
             ?? throw new AutoencoderSchemaException(name, $"Column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", parameter);
 
-        private static int StepsOf(TimeStepErrorOptions options, DataViewSchema.Column column, int size)
+        /// <summary>
+        /// The window size: given, else the first of the (steps, features) dimensions of the window column (which
+        /// SlidingWindows writes and the autoencoder and the detector pass through), else of the column read.
+        /// </summary>
+        private static int StepsOf(TimeStepErrorOptions options, DataViewSchema schema, DataViewSchema.Column column, int size)
         {
-            var dims = ((VectorDataViewType)column.Type).Dimensions;
-            int steps = options.WindowSize ?? (dims.Length == 2 ? dims[0] : throw new AutoencoderSchemaException(column.Name,
-                $"Column '{column.Name}' does not record the window's steps (its dimensions are {string.Join(" x ", dims)}, not steps x features); give windowSize.", "windowSize"));
+            static int? Steps(DataViewSchema.Column? c) => c?.Type is VectorDataViewType { Dimensions: { Length: 2 } dims } ? dims[0] : null;
+            int steps = options.WindowSize ?? Steps(schema.GetColumnOrNull(options.FeatureColumnName)) ?? Steps(column) ?? throw new AutoencoderSchemaException(column.Name,
+                $"Neither column '{options.FeatureColumnName}' nor column '{column.Name}' records the window's steps (as dimensions steps x features, which SlidingWindows writes); give windowSize.", "windowSize");
             if (size % steps != 0)
                 throw new AutoencoderSchemaException(column.Name, $"Column '{column.Name}' has {size} values per row, not a whole number of steps of a {steps}-step window.", "windowSize");
             return steps;

@@ -220,11 +220,15 @@ public sealed class SeriesTests
         CollectionAssert.AreEqual(expectedErrors, steps.Select(s => s.TimeStepError).ToArray());
         CollectionAssert.AreEqual(expectedCounts, steps.Select(s => s.WindowCount).ToArray());
 
-        var viaErrors = ml.Transforms.TimeStepErrors(new TimeStepErrorOptions { SquaredErrorsColumnName = "Errors", WindowSize = 2 }).Fit(scored).Transform(scored);
+        // The squared errors alone: the window size from the window column's dimensions, or given.
+        var viaErrors = ml.Transforms.TimeStepErrors(new TimeStepErrorOptions { SquaredErrorsColumnName = "Errors" }).Fit(scored).Transform(scored);
         CollectionAssert.AreEqual(expectedErrors[..4], viaErrors.GetColumn<float>("TimeStepError").ToArray(), "without a series length: up to the end of the last window");
+        var sized = new TimeStepErrorOptions { SquaredErrorsColumnName = "Errors", FeatureColumnName = "Reconstruction", WindowSize = 2 };
+        CollectionAssert.AreEqual(expectedErrors[..4], ml.Transforms.TimeStepErrors(sized).Fit(scored).Compute(scored).Errors);
 
-        // The Errors column has no (steps, features) dimensions: the window size must be given.
-        var noSize = Assert.ThrowsExactly<AutoencoderSchemaException>(() => ml.Transforms.TimeStepErrors(new TimeStepErrorOptions { SquaredErrorsColumnName = "Errors" }).Fit(scored));
+        // Neither the window column (here: Reconstruction) nor the Errors column has (steps, features) dimensions: the window size must be given.
+        sized.WindowSize = null;
+        var noSize = Assert.ThrowsExactly<AutoencoderSchemaException>(() => ml.Transforms.TimeStepErrors(sized).Fit(scored));
         StringAssert.Contains(noSize.Message, "give windowSize");
         var beyond = ml.Transforms.TimeStepErrors(new TimeStepErrorOptions { SeriesLength = 3 }).Fit(scored).Transform(scored);
         var e = Assert.ThrowsExactly<AutoencoderDataException>(() => beyond.GetColumn<float>("TimeStepError").ToArray());
