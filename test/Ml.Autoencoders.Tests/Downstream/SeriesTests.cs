@@ -305,6 +305,23 @@ public sealed class SeriesTests
     }
 
     /// <summary>
+    /// PCA's reconstruction of windows (the series case's linear baseline): its mean squared error is ReconstructionMse's,
+    /// and with every component kept it gives the rows back.
+    /// </summary>
+    [TestMethod]
+    public void PcaReconstructionMatchesItsError()
+    {
+        var rows = Synthetic.Flatten(Synthetic.LowRank(60, 6, 3, seed: 2));
+        var pca = Analysis.PcaBaseline.Fit(rows, 6, 2);
+        var reconstruction = pca.Reconstruct(rows);
+        double mse = rows.Zip(reconstruction, (a, b) => (double)(a - b) * (a - b)).Average();
+        Assert.AreEqual(pca.ReconstructionMse(rows), mse, 1e-6);
+        var all = Analysis.PcaBaseline.Fit(rows, 6, 6).Reconstruct(rows);
+        for (int i = 0; i < rows.Length; i++) Assert.AreEqual(rows[i], all[i], 1e-5f, $"value {i}");
+        Assert.ThrowsExactly<ArgumentException>(() => pca.Reconstruct(rows.AsSpan(1)));
+    }
+
+    /// <summary>
     /// The anomaly detector on windows: its per-value errors (FeatureErrorsColumnName) give the per-step errors through
     /// SquaredErrorsColumnName, the same as its autoencoder's reconstructions give them, times the member's weight (a single
     /// member's errors are rescaled by its weight, as its scores are).
