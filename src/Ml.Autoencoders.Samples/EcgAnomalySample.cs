@@ -152,11 +152,11 @@ internal static class EcgAnomalySample
         }
 
         // A threshold without labels: the 99th percentile of the per-point scores of the training series.
-        var best = methods[0];
-        double threshold = DetectionMetrics.Quantile(best.TrainPointScores, 0.99);
-        var flagged = best.PointScores.Select(s => float.IsFinite(s) && s > threshold).ToArray();
-        var at = DetectionMetrics.At(covered.Select(t => best.PointScores[t]).ToArray(), pointLabels, threshold);
-        Console.WriteLine($"\n{best.Name}, points above {threshold:G3} (the 99th percentile of the training series' per-point scores): {at.Flagged:N0} flagged, " +
+        var shown = methods[0]; // the LSTM: the sequence model this sample is about
+        double threshold = DetectionMetrics.Quantile(shown.TrainPointScores, 0.99);
+        var flagged = shown.PointScores.Select(s => float.IsFinite(s) && s > threshold).ToArray();
+        var at = DetectionMetrics.At(covered.Select(t => shown.PointScores[t]).ToArray(), pointLabels, threshold);
+        Console.WriteLine($"\n{shown.Name}, points above {threshold:G3} (the 99th percentile of the training series' per-point scores): {at.Flagged:N0} flagged, " +
                           $"precision {at.Precision:P1}, recall {at.Recall:P1}, F1 {at.F1:F3}.");
         foreach (var kind in SeriesAnomalies.Kinds)
         {
@@ -168,8 +168,8 @@ internal static class EcgAnomalySample
         Console.WriteLine($"  flagged stretches that touch no planted anomaly: {falseRuns} (the recording has no labels of its own: see the PNG for what they are)");
 
         string png = Path.Combine(outDir, "ecg-anomaly.png");
-        SeriesPlot.Save(png, test, best.PointScores, flagged, testAnomalies, threshold, rate, split / rate,
-            $"ECG test series ({test.Length / rate:0} s at {rate:0.#} Hz) with {testAnomalies.Count} planted anomalies: {best.Name} per-point scores (TimeStepErrors)");
+        SeriesPlot.Save(png, test, shown.PointScores, flagged, testAnomalies, threshold, rate, split / rate,
+            $"ECG test series ({test.Length / rate:0} s at {rate:0.#} Hz) with {testAnomalies.Count} planted anomalies: {shown.Name} per-point scores (TimeStepErrors)");
         Console.WriteLine($"\nWrote {Path.GetFullPath(png)}");
         lstm?.Release();
     }
