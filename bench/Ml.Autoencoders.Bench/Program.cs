@@ -64,6 +64,10 @@ internal sealed class Config
     public string? SmallDataDir;    // (i) the CSVs of bench/small-data/prepare.sh; null = bench/small-data
     public string? SmallFashionDir; // (i) the Fashion-MNIST subset; null = data/fashion-mnist-subset
     public string[]? ScoringParts;  // (s) only these parts (source, cursor, model, raw, engine, model-1, raw-1, knn-pipeline, knn-array), no ratios: for a profiler
+    public int SequenceEpochs = 20;  // (l) epochs of both LSTM autoencoders
+    public string? SequenceWindowsFile; // (l) keep the windows file here (default: a temporary file, deleted)
+    public string? EcgFile;         // (l) the exported electrocardiogram; null = bench/data/ecg/electrocardiogram.txt (exported when missing)
+    public int LRefReps => RefRepsGiven ? RefReps : 1;
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -90,6 +94,7 @@ internal sealed class Config
             c.AnomalyEpochs = 5;
             c.AnomalyRefEpochs = 5;
             c.AnomalyClasses = new[] { 0, 1, 2 };
+            c.SequenceEpochs = 3;
         }
         for (int i = 0; i < args.Length; i++)
         {
@@ -138,6 +143,9 @@ internal sealed class Config
                     c.TabularDir = dir is "" or "none" ? null : dir;
                     break;
                 case "--scoring-parts": c.ScoringParts = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--sequence-epochs": c.SequenceEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--ecg": c.EcgFile = Next(); break;
+                case "--l-windows": c.SequenceWindowsFile = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -145,7 +153,7 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] [--anomaly-seeds N] [--tabular DIR|none] " +
-                                      "[--data DIR] [--only abcdefghijst] [--scoring-parts source,cursor,...] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, s and t run only when named in --only; s: where the scoring time goes, k-NN pipeline vs Model.Predict; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
+                                      "[--sequence-epochs N] [--ecg FILE] [--l-windows FILE] [--data DIR] [--scoring-parts source,cursor,...] [--only abcdefghijlst] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, l and t run only when named in --only; l: the LSTM autoencoder on ECG windows vs PyTorch, no Fashion-MNIST; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -159,6 +167,7 @@ internal sealed class Config
             throw new ArgumentException("--knn-train-rows must be > 5, --knn-test-rows >= 0, --gemm-reps >= 1, --tsne-sizes >= 100 each, --sklearn-threads >= 1");
         if (c.AnomalyEpochs is < 1 || c.AnomalyRefEpochs < 1 || c.AnomalyClasses.Length == 0 || c.AnomalyClasses.Any(k => k is < 0 or > 9) || c.AnomalyClasses.Distinct().Count() != c.AnomalyClasses.Length)
             throw new ArgumentException("--anomaly-epochs and --anomaly-ref-epochs must be >= 1, --classes distinct classes in 0..9");
+        if (c.SequenceEpochs < 2) throw new ArgumentException("--sequence-epochs must be >= 2 (the first is warm-up)");
         if (c.AnomalySeeds < 1) throw new ArgumentException("--anomaly-seeds must be >= 1");
         if (c.AnomalyPresets.Any(p => p is not ("same" or "conv" or "denoising")))
             throw new ArgumentException("--anomaly-preset takes same, conv, denoising (comma-separated) or none");
@@ -201,10 +210,12 @@ internal static partial class Program
         Console.WriteLine($"  env     : OMP_NUM_THREADS={Environment.GetEnvironmentVariable("OMP_NUM_THREADS") ?? "-"} OPENBLAS_CORETYPE={Environment.GetEnvironmentVariable("OPENBLAS_CORETYPE") ?? "-"} OPENBLAS_L2_SIZE={Environment.GetEnvironmentVariable("OPENBLAS_L2_SIZE") ?? "-"}");
         Console.WriteLine($"  settings: threads {cfg.Threads}, epochs {cfg.Epochs} (first {cfg.Warmup} = warm-up, not timed), reps {cfg.Reps} (reference reps {cfg.RefReps}), batch {Batch}");
 
-        if (cfg.Parts.Contains('i'))
+        if (cfg.Parts.Contains('i')) PartI(cfg);
+        if (cfg.Parts.Contains('l')) PartL(cfg);
+        if (cfg.Parts.Contains('i') || cfg.Parts.Contains('l'))
         {
-            PartI(cfg);
-            if (cfg.Parts.All(p => p == 'i'))
+            // Parts (i) and (l) read their own data: without other parts, no Fashion-MNIST.
+            if (cfg.Parts.All(p => p is 'i' or 'l'))
             {
                 PrintTable(cfg, total.Elapsed);
                 return 0;

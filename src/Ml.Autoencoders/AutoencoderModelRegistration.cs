@@ -29,6 +29,8 @@ public static class AutoencoderModelRegistration
         Embedding.TsneTransformer.Bridge,
         Anomaly.AutoencoderAnomalyTransformer.Bridge,
         Classification.AutoencoderClassifierTransformer.Bridge,
+        Series.SlidingWindowTransformer.Bridge,
+        Series.TimeStepErrorTransformer.Bridge,
     ];
 
     /// <summary>

@@ -5,6 +5,7 @@ using Ml.Autoencoders.Classification;
 using Ml.Autoencoders.Embedding;
 using Ml.Autoencoders.Neighbors;
 using Ml.Autoencoders.Pipeline;
+using Ml.Autoencoders.Series;
 using Ml.Autoencoders.Transforms;
 
 // How mlContext.Model.Load finds the library's loaders with no call from the user. A model saved through the bridge names
@@ -24,6 +25,10 @@ using Ml.Autoencoders.Transforms;
     null, typeof(SignatureLoadModel), nameof(AutoencoderAnomalyTransformer), AutoencoderAnomalyTransformer.LoaderSignature)]
 [assembly: LoadableClass("Ml.Autoencoders fine-tuned classifier", typeof(AutoencoderClassifierTransformer), typeof(MlNetModelLoader<AutoencoderClassifierTransformer>),
     null, typeof(SignatureLoadModel), nameof(AutoencoderClassifierTransformer), AutoencoderClassifierTransformer.LoaderSignature)]
+[assembly: LoadableClass("Ml.Autoencoders sliding-window transform", typeof(SlidingWindowTransformer), typeof(MlNetModelLoader<SlidingWindowTransformer>),
+    null, typeof(SignatureLoadModel), nameof(SlidingWindowTransformer), SlidingWindowTransformer.LoaderSignature)]
+[assembly: LoadableClass("Ml.Autoencoders per-time-step error transform", typeof(TimeStepErrorTransformer), typeof(MlNetModelLoader<TimeStepErrorTransformer>),
+    null, typeof(SignatureLoadModel), nameof(TimeStepErrorTransformer), TimeStepErrorTransformer.LoaderSignature)]
 [assembly: System.Runtime.CompilerServices.IgnoresAccessChecksTo("Microsoft.ML.Core")]
 
 namespace Ml.Autoencoders;

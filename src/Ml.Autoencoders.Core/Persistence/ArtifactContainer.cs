@@ -9,7 +9,7 @@ namespace Ml.Autoencoders.Persistence;
 /// The one container every file of the library is written in (model, checkpoint, anomaly detector, fine-tuned classifier,
 /// k-NN model and transformer, t-SNE). Layout, little-endian:
 /// <code>
-///   0       8 bytes   magic: "MLAE" and four letters naming the kind of artifact (MODL, CKPT, ANOM, FTCL, KNNM, KNNT, TSNE)
+///   0       8 bytes   magic: "MLAE" and four letters naming the kind of artifact (MODL, CKPT, ANOM, FTCL, KNNM, KNNT, TSNE, SWIN, STEP)
 ///   8       int32     format version of that kind
 ///   12      int32     header length H (1 .. the kind's maximum)
 ///   16      H bytes   header: UTF-8 JSON (what the artifact is: options, shapes, column names, counts); nothing executable

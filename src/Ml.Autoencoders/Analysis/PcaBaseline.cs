@@ -59,6 +59,23 @@ public sealed class PcaBaseline
         return (reconstruction - centered).pow(Scalars.Two).mean().item<double>();
     }
 
+    /// <summary>
+    /// Rows (row-major, <see cref="InputSize"/> values each) projected onto the components and back: PCA's reconstruction,
+    /// mean + (x - mean) W^T W, computed in double precision and returned as float, row-major.
+    /// </summary>
+    /// <exception cref="ArgumentException">The values are not a whole number of rows.</exception>
+    public float[] Reconstruct(ReadOnlySpan<float> rows)
+    {
+        int d = InputSize;
+        if (rows.Length % d != 0) throw new ArgumentException($"Expected a multiple of {d} values, got {rows.Length}.", nameof(rows));
+        using var scope = NewDisposeScope();
+        var x = FromSpan(rows, d).to(ScalarType.Float64);
+        var mu = tensor(mean);
+        var w = tensor(components).reshape(Components, d);
+        var reconstruction = (x - mu).matmul(w.T).matmul(w) + mu;
+        return TensorSpans.ToArray<float>(reconstruction.to(ScalarType.Float32).contiguous());
+    }
+
     /// <summary>Coordinates of rows on the components (rows x <see cref="Components"/>, row-major, double precision).</summary>
     internal double[] Project(ReadOnlySpan<float> rows)
     {

@@ -20,6 +20,14 @@ internal static class SchemaShapeColumns
     public static SchemaShape.Column Scalar(string name) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Single, false, null);
 
+    /// <summary>An Int64 scalar column (a time-step index).</summary>
+    public static SchemaShape.Column Int64(string name) =>
+        NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Int64, false, null);
+
+    /// <summary>An Int32 scalar column (a count).</summary>
+    public static SchemaShape.Column Int32(string name) =>
+        NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.Int32, false, null);
+
     /// <summary>A Boolean scalar column (an anomaly detector's predicted label).</summary>
     public static SchemaShape.Column Boolean(string name) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, BooleanDataViewType.Instance, false, null);

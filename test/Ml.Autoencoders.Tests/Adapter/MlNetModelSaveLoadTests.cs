@@ -125,7 +125,7 @@ public sealed class MlNetModelSaveLoadTests
     public void EveryBridgedTransformerHasAnMlNetLoader()
     {
         var api = new Pipeline.MlNetModelBridge.Internals(typeof(ModelSaveContext).Assembly);
-        Assert.HasCount(5, AutoencoderModelRegistration.Kinds);
+        Assert.HasCount(7, AutoencoderModelRegistration.Kinds);
         foreach (var kind in AutoencoderModelRegistration.Kinds)
         {
             api.CheckLoaderDeclared(kind);
