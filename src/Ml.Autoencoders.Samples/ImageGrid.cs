@@ -198,7 +198,7 @@ internal static class ImageGrid
     /// The first font file found among a few well-known paths, or null for Skia's default typeface (which may have
     /// no glyphs on Linux with the NoDependencies native assets). The caller disposes it.
     /// </summary>
-    private static SKTypeface? LoadTypeface()
+    internal static SKTypeface? LoadTypeface()
     {
         foreach (string file in FontFiles)
         {
