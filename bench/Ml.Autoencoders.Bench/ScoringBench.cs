@@ -88,7 +88,9 @@ internal static partial class Program
         for (int r = 0; r < cfg.Reps; r++)
         {
             var line = new List<string>();
-            foreach (var p in parts)
+            // Every other repetition runs the parts in reverse order, so each library part and its raw counterpart run
+            // first equally often (the part after the batched ones otherwise meets libtorch's workers still spinning).
+            foreach (var p in r % 2 == 0 ? parts : parts.Reverse())
             {
                 var (wall, cpu) = PerRow(p.Rows, p.Run);
                 times[p.Name].Add(wall, cpu);
