@@ -4,6 +4,7 @@
 #   bash bench/run.sh --quick    # smoke run (< 2 minutes)
 #   bash bench/run.sh --threads 2 --epochs 8 --reps 5 --ref-reps 3
 #   bash bench/run.sh --only g   # k-NN and t-SNE vs scikit-learn (~8 minutes; --quick: ~2)
+#   bash bench/run.sh --only s   # where the scoring time goes: cursor, PredictionEngine, k-NN pipeline vs raw loops and Model.Predict
 #   bash bench/run.sh --only h   # one-class anomaly detection vs RandomizedPca, sklearn PCA, PyTorch AE
 #   bash bench/run.sh --only i --threads 1   # small data sets: default codes vs PCA (5-NN, 5-fold CV); no Fashion-MNIST download
 #   bash bench/run.sh --only j   # default fits alone and next to a busy process (thread policy), vs PyTorch

@@ -469,7 +469,7 @@ internal static partial class Program
         foreach (var row in rows) engine.Predict(row, ref result);
     }
 
-    private static nn.Module<Tensor, Tensor> RawEncoder(int[] hidden, Activation hiddenAct, Activation codeAct)
+    private static nn.Module<Tensor, Tensor> RawEncoder(int[] hidden, Activation hiddenAct, Activation codeAct, int latent = 16)
     {
         var layers = new List<nn.Module<Tensor, Tensor>>();
         int width = Pixels;
@@ -479,7 +479,7 @@ internal static partial class Program
             layers.Add(Act(hiddenAct));
             width = h;
         }
-        layers.Add(nn.Linear(width, 16));
+        layers.Add(nn.Linear(width, latent));
         layers.Add(Act(codeAct));
         return nn.Sequential(layers.ToArray());
     }
