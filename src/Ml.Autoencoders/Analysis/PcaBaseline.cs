@@ -72,7 +72,7 @@ public sealed class PcaBaseline
         var x = FromSpan(rows, d).to(ScalarType.Float64);
         var mu = tensor(mean);
         var w = tensor(components).reshape(Components, d);
-        var reconstruction = (x - mu).matmul(w.T).matmul(w) + mu;
+        var reconstruction = (x - mu).matmul(w.T).matmul(w).add(mu, Scalars.One);
         return TensorSpans.ToArray<float>(reconstruction.to(ScalarType.Float32).contiguous());
     }
 
