@@ -57,7 +57,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
                 network = new EncoderClassifierNetwork(autoencoder.Model.Network, data.ClassCount, options.HeadDropout);
                 network.to(device);
             }
-            var history = Train(network, data, device);
+            var history = Train(network, autoencoder, data, device);
             network.eval();
             return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
                 Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history);
@@ -98,17 +98,23 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     /// over the encoder and head groups, the loop's NaN guard, progress and cancellation. The seeded generator that splits
     /// the rows goes on drawing every epoch's shuffle; early stopping and best-weight restore watch the validation loss.
     /// </summary>
-    private TrainingHistory Train(EncoderClassifierNetwork network, LabelledRows data, Device device)
+    private TrainingHistory Train(EncoderClassifierNetwork network, AutoencoderTransformer autoencoder, LabelledRows data, Device device)
     {
         var random = new Random(options.Seed);
         var (train, validation) = LabelledTrainingData.Split(data.Rows, data.Labels, data.Features, options.ValidationFraction, random);
         if (train.Count == 0) throw new AutoencoderDataException(options.LabelColumnName, null, "No labelled rows are left for training after the validation split.");
 
-        var objective = new ClassificationObjective(network, network.Autoencoder, EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device),
-            network.Head.parameters().ToList(), options.EncoderLearningRate, options.FreezeEncoderEpochs, options.FreezeEncoder);
+        var (epochs, epochsChoice) = options.ChooseEpochs(train.Count);
+        var encoderParameters = EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device);
+        using var reconstruction = options.ReconstructionWeight > 0 && !options.FreezeEncoder
+            ? new AutoencoderObjective(network.Autoencoder, AutoencoderEstimator.ToObjective(autoencoder.OptionsView), options.Seed, device)
+            : null;
+        var auxiliary = reconstruction is null ? null : Auxiliary(reconstruction, network.Autoencoder, encoderParameters, train, device);
+        var objective = new ClassificationObjective(network, network.Autoencoder, encoderParameters,
+            network.Head.parameters().ToList(), options.EncoderLearningRate, options.FreezeEncoderEpochs, options.FreezeEncoder, auxiliary);
         var settings = new TrainingSettings
         {
-            Epochs = options.Epochs,
+            Epochs = epochs,
             BatchSize = options.BatchSize,
             Seed = options.Seed,
             ShuffleGenerator = random,
@@ -128,7 +134,10 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         {
             var history = AutoencoderTrainer.Train(objective, train, validation, settings, device);
             // Without validation the history reports the last epoch as the best (nothing is restored), as it always has.
-            return validation is null ? new TrainingHistory(history.Epochs, history.Epochs.Count, history.StoppedEarly, history.RestoredBestWeights) : history;
+            if (validation is null) history = new TrainingHistory(history.Epochs, history.Epochs.Count, history.StoppedEarly, history.RestoredBestWeights);
+            history.EpochsChoice = epochsChoice;
+            history.FineTuningChoice = Describe(auxiliary, epochs);
+            return history;
         }
         catch (TrainingDivergence e)
         {
@@ -139,6 +148,33 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         {
             objective.ThawEncoder();
         }
+    }
+
+    /// <summary>
+    /// The autoencoder's own objective as an auxiliary term: scaled by its value on the training rows before fine-tuning
+    /// (evaluation mode, clean input), and training the parameters the encoder does not use (the decoder).
+    /// </summary>
+    private AuxiliaryObjective Auxiliary(AutoencoderObjective reconstruction, Networks.AutoencoderNetwork autoencoder, IReadOnlyList<TorchSharp.Modules.Parameter> encoderParameters,
+        LabelledTrainingData train, Device device)
+    {
+        double start = AutoencoderTrainer.Evaluate(reconstruction, train, options.BatchSize, device, options.CancellationToken).Loss;
+        // A loss of 0 (rows the autoencoder reproduces exactly) leaves nothing to scale by: the weight then applies as it is.
+        double scale = start > 0 && double.IsFinite(start) ? start : 1;
+        var encoderSet = new HashSet<TorchSharp.Modules.Parameter>(encoderParameters, ReferenceEqualityComparer.Instance);
+        var decoder = autoencoder.parameters().Where(p => !encoderSet.Contains(p)).ToList();
+        return new AuxiliaryObjective(reconstruction, decoder, options.ReconstructionWeight, scale);
+    }
+
+    /// <summary>What fine-tuning used, for <see cref="TrainingHistory.FineTuningChoice"/>.</summary>
+    private string Describe(AuxiliaryObjective? auxiliary, int epochs)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string encoder = options.FreezeEncoder ? "encoder frozen for good"
+            : string.Create(culture, $"encoder learning rate {options.EncoderLearningRate ?? options.LearningRate} (head {options.LearningRate}), frozen for the first {Math.Min(options.FreezeEncoderEpochs, epochs)} epochs");
+        string reconstruction = auxiliary is null
+            ? (options.FreezeEncoder && options.ReconstructionWeight > 0 ? "no auxiliary reconstruction (the encoder is frozen)" : "no auxiliary reconstruction (ReconstructionWeight 0)")
+            : string.Create(culture, $"auxiliary reconstruction weight {auxiliary.Weight} over its value before fine-tuning, {auxiliary.Scale:G6}, on {auxiliary.Parameters.Count} decoder tensors");
+        return $"{(options.ReinitializeEncoder ? "encoder from random weights" : "pretrained encoder")}; {encoder}; {reconstruction}";
     }
 
     /// <summary>Checks the columns before any work and adds Score (float vector) and PredictedLabel (key).</summary>
