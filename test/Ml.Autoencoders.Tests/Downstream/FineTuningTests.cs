@@ -58,7 +58,7 @@ public sealed class FineTuningTests
 
     /// <summary>
     /// With 16 labelled rows, fine-tuning the pretrained encoder beats the same network trained from scratch (by at
-    /// least 10 points of accuracy; measured 66.0% against 45.3%); the head has one output per class; Evaluate's accuracy matches PredictedLabel.
+    /// least 10 points of accuracy; measured 64.6% against 47.2% with the default auxiliary reconstruction, 66.0% against 45.3% with the cross-entropy alone); the head has one output per class; Evaluate's accuracy matches PredictedLabel.
     /// </summary>
     [TestMethod]
     public void PretrainingBeatsScratchWithFewLabels()
@@ -71,6 +71,7 @@ public sealed class FineTuningTests
         var fine = Classifier(ml, Options(false)).Fit(labelled);
         var scratch = Classifier(ml, Options(true)).Fit(labelled);
         double fineAccuracy = Accuracy(ml, fine, test), scratchAccuracy = Accuracy(ml, scratch, test);
+        Console.WriteLine($"16 labels: fine-tuned {fineAccuracy:P1}, from scratch {scratchAccuracy:P1}");
         Assert.IsTrue(fineAccuracy > scratchAccuracy + 0.10, $"fine-tuned {fineAccuracy:P1} vs scratch {scratchAccuracy:P1}");
         var classifier = ((IEnumerable<ITransformer>)fine).OfType<AutoencoderClassifierTransformer>().Single();
         Assert.AreEqual(4, classifier.ClassCount);
