@@ -14,8 +14,9 @@ namespace Ml.Autoencoders.Classification;
 
 /// <summary>
 /// Supervised fine-tuning of a pretrained autoencoder's encoder as an ML.NET multiclass classifier: a copy of the
-/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows through the library's
-/// one training loop (Adam; the encoder can have its own learning rate, be frozen for the first epochs or for good; a
+/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows, keeping the
+/// autoencoder's own objective as an auxiliary loss (<see cref="AutoencoderClassifierOptions.ReconstructionWeight"/>),
+/// through the library's one training loop (Adam; the encoder can have its own learning rate, be frozen for the first epochs or for good; a
 /// learning-rate schedule; optional validation split with early stopping that restores the best weights; a NaN guard). Create it with
 /// <c>mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(...)</c>; the output (Score, PredictedLabel)
 /// goes to <c>mlContext.MulticlassClassification.Evaluate</c>.
@@ -94,8 +95,9 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     }
 
     /// <summary>
-    /// Fine-tunes through the one training loop (<see cref="AutoencoderTrainer"/>): cross-entropy on labelled batches, Adam
-    /// over the encoder and head groups, the loop's NaN guard, progress and cancellation. The seeded generator that splits
+    /// Fine-tunes through the one training loop (<see cref="AutoencoderTrainer"/>): cross-entropy on labelled batches (plus
+    /// the auxiliary reconstruction when its weight is above 0), Adam over the encoder, head (and decoder) groups, the
+    /// loop's NaN guard, progress and cancellation, for the epochs given or chosen. The seeded generator that splits
     /// the rows goes on drawing every epoch's shuffle; early stopping and best-weight restore watch the validation loss.
     /// </summary>
     private TrainingHistory Train(EncoderClassifierNetwork network, AutoencoderTransformer autoencoder, LabelledRows data, Device device)
