@@ -72,6 +72,7 @@ internal static partial class Program
                         foreach (bool scratch in new[] { false, true })
                         {
                             var options = FineTuneVariant(variant, pretrained, seed, scratch, labels);
+                            options.Threads = cfg.Threads; // a fixed count: the default (0) drops to one thread on a busy box, and the sums then differ
                             options.ReinitializeEncoder = scratch;
                             clock.Restart();
                             string? choice = null;
