@@ -9,6 +9,7 @@
 #   bash bench/run.sh --only i --threads 1   # small data sets: default codes vs PCA (5-NN, 5-fold CV); no Fashion-MNIST download
 #   bash bench/run.sh --only j   # default fits alone and next to a busy process (thread policy), vs PyTorch
 #   bash bench/run.sh --only l   # LSTM autoencoder on ECG windows vs PyTorch: AUROC and Fit throughput (~6 minutes; --quick: ~1); no Fashion-MNIST download
+#   bash bench/run.sh --only k   # fine-tuning with 100, 600, 6,000 labels: pretrained vs scratch vs L-BFGS on pixels, 3 seeds
 #   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
 #   bash bench/run.sh --stream   # Fit streaming a generated data view larger than this machine's memory (~3 minutes)
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)

@@ -68,6 +68,12 @@ internal sealed class Config
     public string? SequenceWindowsFile; // (l) keep the windows file here (default: a temporary file, deleted)
     public string? EcgFile;         // (l) the exported electrocardiogram; null = bench/data/ecg/electrocardiogram.txt (exported when missing)
     public int LRefReps => RefRepsGiven ? RefReps : 1;
+    public int[] FineTuneLabels = { 100, 600, 6000 }; // (k) labelled images per run (balanced)
+    public int FineTuneSeeds = 3;   // (k) seeds per label count (a new labelled draw and classifier seed each)
+    public string FineTunePretrain = "default+latent32+mask0.3"; // (k) pretraining recipe (see PretrainRecipe)
+    public int? FineTunePretrainRows; // (k) unlabelled training images for pretraining; null = all 60,000
+    public string[] FineTuneVariants = { "default" }; // (k) classifier option sets, the first one in the table
+    public string? FineTuneCache;   // (k) folder to keep the pretrained model in between runs; null = fit every run
     public HashSet<char> Parts = new() { 'a', 'b', 'c', 'd', 'e' };
     public string Command = "";
 
@@ -146,6 +152,12 @@ internal sealed class Config
                 case "--sequence-epochs": c.SequenceEpochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
                 case "--ecg": c.EcgFile = Next(); break;
                 case "--l-windows": c.SequenceWindowsFile = Next(); break;
+                case "--finetune-labels": c.FineTuneLabels = Next().Split(',', StringSplitOptions.RemoveEmptyEntries).Select(v => int.Parse(v, CultureInfo.InvariantCulture)).ToArray(); break;
+                case "--finetune-seeds": c.FineTuneSeeds = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--finetune-pretrain": c.FineTunePretrain = Next(); break;
+                case "--finetune-pretrain-rows": c.FineTunePretrainRows = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--finetune-variants": c.FineTuneVariants = Next().Split(',', StringSplitOptions.RemoveEmptyEntries); break;
+                case "--finetune-cache": c.FineTuneCache = Next(); break;
                 case "--only": c.Parts = new HashSet<char>(Next().Where(char.IsLetter)); break;
                 case "-h":
                 case "--help":
@@ -153,7 +165,8 @@ internal sealed class Config
                                       "[--transform-rows N] [--pe-rows N] [--default-max-train N] [--variant-epochs N] [--conv-epochs N] " +
                                       "[--knn-train-rows N] [--knn-test-rows N (0 skips)] [--gemm-reps N] [--tsne-sizes 2000,5000,10000|none] [--tsne-all|--no-tsne-all] [--tsne-all-ref] [--sklearn-threads T] " +
                                       "[--anomaly-epochs N] [--anomaly-ref-epochs N] [--classes 0,1,...] [--anomaly-preset same,conv,denoising|none] [--anomaly-seeds N] [--tabular DIR|none] " +
-                                      "[--sequence-epochs N] [--ecg FILE] [--l-windows FILE] [--data DIR] [--scoring-parts source,cursor,...] [--only abcdefghijlst] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, l and t run only when named in --only; l: the LSTM autoencoder on ECG windows vs PyTorch, no Fashion-MNIST; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
+                                      "[--sequence-epochs N] [--ecg FILE] [--l-windows FILE] [--data DIR] [--scoring-parts source,cursor,...] [--only abcdefghijklst] [--small-variants default,off,...] [--small-sets wine,...] [--small-data DIR] [--small-fashion DIR] (f, g, h, i, j, k, l and t run only when named in --only; k: fine-tuning with few labels; l: the LSTM autoencoder on ECG windows vs PyTorch, no Fashion-MNIST; t: the tabular one-class sets of (h) alone; g and h use --ref-reps only when given, else 1); " +
+                                      "[--finetune-labels 100,600,6000] [--finetune-seeds N] [--finetune-pretrain default|sample+...] [--finetune-pretrain-rows N] [--finetune-variants default,w0,...] [--finetune-cache DIR] " +
                                       "--soak [...]: the memory soak instead (--soak --help)");
                     Environment.Exit(0);
                     break;
@@ -169,6 +182,8 @@ internal sealed class Config
             throw new ArgumentException("--anomaly-epochs and --anomaly-ref-epochs must be >= 1, --classes distinct classes in 0..9");
         if (c.SequenceEpochs < 2) throw new ArgumentException("--sequence-epochs must be >= 2 (the first is warm-up)");
         if (c.AnomalySeeds < 1) throw new ArgumentException("--anomaly-seeds must be >= 1");
+        if (c.FineTuneSeeds < 1 || c.FineTuneLabels.Length == 0 || c.FineTuneLabels.Any(n => n < 10) || c.FineTunePretrainRows is < 1 || c.FineTuneVariants.Length == 0)
+            throw new ArgumentException("--finetune-seeds must be >= 1, --finetune-labels at least 10 each, --finetune-pretrain-rows >= 1, --finetune-variants not empty");
         if (c.AnomalyPresets.Any(p => p is not ("same" or "conv" or "denoising")))
             throw new ArgumentException("--anomaly-preset takes same, conv, denoising (comma-separated) or none");
         if (c.Reps < 1 || c.RefReps < 1 || c.Threads < 1) throw new ArgumentException("--reps, --ref-reps and --threads must be >= 1");
@@ -246,6 +261,7 @@ internal static partial class Program
             if (cfg.Parts.Contains('j')) PartJ(cfg, ml, trainView);
             if (cfg.Parts.Contains('s')) PartS(cfg, ml, train, test);
             if (cfg.Parts.Contains('t') && cfg.TabularDir is { } tabularDir) PartHTabular(cfg, ml, tabularDir);
+            if (cfg.Parts.Contains('k')) PartK(cfg, train, test);
         }
         finally
         {

@@ -24,10 +24,11 @@ public sealed class TrainingHistory
     public bool RestoredBestWeights { get; }
 
     /// <summary>
-    /// How the number of epochs was chosen when <c>AutoencoderOptions.Epochs</c> was left to the library (the count and
-    /// the rule, including a cap by the work budget; under the small-data rule, the choice for its validation run, whose
-    /// best epoch <see cref="SmallDataChoice"/> reports); null when the epochs were given, and for a model loaded from a
-    /// file (the file keeps the epoch count in its options).
+    /// How the number of epochs was chosen when <c>AutoencoderOptions.Epochs</c> (or, for a fine-tuned classifier,
+    /// <c>AutoencoderClassifierOptions.Epochs</c>) was left to the library (the count and the rule, including a cap by
+    /// the work budget; under the small-data rule, the choice for its validation run, whose best epoch
+    /// <see cref="SmallDataChoice"/> reports); null when the epochs were given, and for a model loaded from a file (the
+    /// file keeps the epoch count in its options).
     /// </summary>
     public string? EpochsChoice { get; internal set; }
 
@@ -38,6 +39,13 @@ public sealed class TrainingHistory
     /// split or early stopping, and for a model loaded from a file (the file keeps the resulting options).
     /// </summary>
     public string? SmallDataChoice { get; internal set; }
+
+    /// <summary>
+    /// For a fine-tuned classifier: what the fine-tuning used (pretrained or reinitialised encoder, the encoder's learning
+    /// rate and frozen epochs, the auxiliary reconstruction's weight and the value it was scaled by); null for an
+    /// autoencoder, and for a classifier loaded from a file.
+    /// </summary>
+    public string? FineTuningChoice { get; internal set; }
 
     /// <summary>Mean training rows per second over the epochs after the first <paramref name="warmupEpochs"/>.</summary>
     public double SamplesPerSecond(int warmupEpochs = 0)

@@ -15,7 +15,7 @@ public static class ClassifierCatalog
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="autoencoder">A fitted (pretrained) autoencoder, for example loaded with <c>AutoencoderTransformer.Load</c>.</param>
     /// <param name="labelColumnName">A key-typed label (after <c>MapValueToKey</c>).</param>
-    /// <param name="epochs">Training epochs.</param>
+    /// <param name="epochs">Training epochs; null: chosen from the labelled rows (see <see cref="AutoencoderClassifierOptions.Epochs"/>).</param>
     /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
     /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
     /// <param name="seed">Seed of the head's initialisation, dropout and shuffling; null (the default): the MLContext decides (see <see cref="AutoencoderClassifierOptions.Seed"/>).</param>
@@ -27,7 +27,7 @@ public static class ClassifierCatalog
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         AutoencoderTransformer autoencoder,
         string labelColumnName = DefaultColumnNames.Label,
-        int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
+        int? epochs = null,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,
         int? seed = null)
@@ -51,7 +51,7 @@ public static class ClassifierCatalog
     /// <param name="catalog">The multiclass trainers catalog.</param>
     /// <param name="autoencoderPath">A model file written by <c>AutoencoderTransformer.Save(path)</c>.</param>
     /// <param name="labelColumnName">A key-typed label (after <c>MapValueToKey</c>).</param>
-    /// <param name="epochs">Training epochs.</param>
+    /// <param name="epochs">Training epochs; null: chosen from the labelled rows (see <see cref="AutoencoderClassifierOptions.Epochs"/>).</param>
     /// <param name="freezeEncoderEpochs">Epochs at the start during which only the head trains.</param>
     /// <param name="encoderLearningRate">The encoder's learning rate; null = the head's.</param>
     /// <param name="seed">Seed of the head's initialisation, dropout and shuffling; null (the default): the MLContext decides (see <see cref="AutoencoderClassifierOptions.Seed"/>).</param>
@@ -60,7 +60,7 @@ public static class ClassifierCatalog
         this MulticlassClassificationCatalog.MulticlassClassificationTrainers catalog,
         string autoencoderPath,
         string labelColumnName = DefaultColumnNames.Label,
-        int epochs = AutoencoderClassifierOptions.Defaults.Epochs,
+        int? epochs = null,
         int freezeEncoderEpochs = 0,
         double? encoderLearningRate = null,
         int? seed = null) =>

@@ -14,8 +14,9 @@ namespace Ml.Autoencoders.Classification;
 
 /// <summary>
 /// Supervised fine-tuning of a pretrained autoencoder's encoder as an ML.NET multiclass classifier: a copy of the
-/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows through the library's
-/// one training loop (Adam; the encoder can have its own learning rate, be frozen for the first epochs or for good; a
+/// encoder gets a dropout + linear softmax head and trains with cross-entropy on the labelled rows, keeping the
+/// autoencoder's own objective as an auxiliary loss (<see cref="AutoencoderClassifierOptions.ReconstructionWeight"/>),
+/// through the library's one training loop (Adam; the encoder can have its own learning rate, be frozen for the first epochs or for good; a
 /// learning-rate schedule; optional validation split with early stopping that restores the best weights; a NaN guard). Create it with
 /// <c>mlContext.MulticlassClassification.Trainers.AutoencoderClassifier(...)</c>; the output (Score, PredictedLabel)
 /// goes to <c>mlContext.MulticlassClassification.Evaluate</c>.
@@ -70,7 +71,7 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
                 network = new EncoderClassifierNetwork(autoencoder.Model.Network, data.ClassCount, options.HeadDropout);
                 network.to(device);
             }
-            var history = Train(network, data, device, fit);
+            var history = Train(network, autoencoder, data, device, fit);
             network.eval();
             return new AutoencoderClassifierTransformer(autoencoder, network, FeatureColumn, options.ScoreColumnName, options.PredictedLabelColumnName,
                 Pipeline.KeyValueNames.From(data.LabelColumn, data.ClassCount), history) { Seed = seed };
@@ -107,21 +108,28 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
     }
 
     /// <summary>
-    /// Fine-tunes through the one training loop (<see cref="AutoencoderTrainer"/>): cross-entropy on labelled batches, Adam
-    /// over the encoder and head groups, the loop's NaN guard, progress and cancellation. The seeded generator that splits
+    /// Fine-tunes through the one training loop (<see cref="AutoencoderTrainer"/>): cross-entropy on labelled batches (plus
+    /// the auxiliary reconstruction when its weight is above 0), Adam over the encoder, head (and decoder) groups, the
+    /// loop's NaN guard, progress and cancellation, for the epochs given or chosen. The seeded generator that splits
     /// the rows goes on drawing every epoch's shuffle; early stopping and best-weight restore watch the validation loss.
     /// </summary>
-    private TrainingHistory Train(EncoderClassifierNetwork network, LabelledRows data, Device device, FitContext fit)
+    private TrainingHistory Train(EncoderClassifierNetwork network, AutoencoderTransformer autoencoder, LabelledRows data, Device device, FitContext fit)
     {
         var random = new Random(seed);
         var (train, validation) = LabelledTrainingData.Split(data.Rows, data.Labels, data.Features, options.ValidationFraction, random);
         if (train.Count == 0) throw new AutoencoderDataException(options.LabelColumnName, null, "No labelled rows are left for training after the validation split.");
 
-        var objective = new ClassificationObjective(network, network.Autoencoder, EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device),
-            network.Head.parameters().ToList(), options.EncoderLearningRate, options.FreezeEncoderEpochs, options.FreezeEncoder);
+        var (epochs, epochsChoice) = options.ChooseEpochs(train.Count);
+        var encoderParameters = EncoderClassifierNetwork.EncoderParameters(network.Autoencoder, device);
+        using var reconstruction = options.ReconstructionWeight > 0 && !options.FreezeEncoder
+            ? new AutoencoderObjective(network.Autoencoder, autoencoder.OptionsView.Objective(), seed, device)
+            : null;
+        var auxiliary = reconstruction is null ? null : Auxiliary(reconstruction, network.Autoencoder, encoderParameters, train, device);
+        var objective = new ClassificationObjective(network, network.Autoencoder, encoderParameters,
+            network.Head.parameters().ToList(), options.EncoderLearningRate, options.FreezeEncoderEpochs, options.FreezeEncoder, auxiliary);
         var settings = new TrainingSettings
         {
-            Epochs = options.Epochs,
+            Epochs = epochs,
             BatchSize = options.BatchSize,
             Seed = seed,
             ShuffleGenerator = random,
@@ -141,7 +149,10 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         {
             var history = AutoencoderTrainer.Train(objective, train, validation, fit.Apply(settings, Training), device);
             // Without validation the history reports the last epoch as the best (nothing is restored), as it always has.
-            return validation is null ? new TrainingHistory(history.Epochs, history.Epochs.Count, history.StoppedEarly, history.RestoredBestWeights) : history;
+            if (validation is null) history = new TrainingHistory(history.Epochs, history.Epochs.Count, history.StoppedEarly, history.RestoredBestWeights);
+            history.EpochsChoice = epochsChoice;
+            history.FineTuningChoice = Describe(auxiliary, epochs);
+            return history;
         }
         catch (TrainingDivergence e)
         {
@@ -152,6 +163,33 @@ public sealed class AutoencoderClassifierTrainer : IEstimator<AutoencoderClassif
         {
             objective.ThawEncoder();
         }
+    }
+
+    /// <summary>
+    /// The autoencoder's own objective as an auxiliary term: scaled by its value on the training rows before fine-tuning
+    /// (evaluation mode, clean input), and training the parameters the encoder does not use (the decoder).
+    /// </summary>
+    private AuxiliaryObjective Auxiliary(AutoencoderObjective reconstruction, Networks.AutoencoderNetwork autoencoder, IReadOnlyList<TorchSharp.Modules.Parameter> encoderParameters,
+        LabelledTrainingData train, Device device)
+    {
+        double start = AutoencoderTrainer.Evaluate(reconstruction, train, options.BatchSize, device, options.CancellationToken).Loss;
+        // A loss of 0 (rows the autoencoder reproduces exactly) leaves nothing to scale by: the weight then applies as it is.
+        double scale = start > 0 && double.IsFinite(start) ? start : 1;
+        var encoderSet = new HashSet<TorchSharp.Modules.Parameter>(encoderParameters, ReferenceEqualityComparer.Instance);
+        var decoder = autoencoder.parameters().Where(p => !encoderSet.Contains(p)).ToList();
+        return new AuxiliaryObjective(reconstruction, decoder, options.ReconstructionWeight, scale);
+    }
+
+    /// <summary>What fine-tuning used, for <see cref="TrainingHistory.FineTuningChoice"/>.</summary>
+    private string Describe(AuxiliaryObjective? auxiliary, int epochs)
+    {
+        var culture = System.Globalization.CultureInfo.InvariantCulture;
+        string encoder = options.FreezeEncoder ? "encoder frozen for good"
+            : string.Create(culture, $"encoder learning rate {options.EncoderLearningRate ?? options.LearningRate} (head {options.LearningRate}), frozen for the first {Math.Min(options.FreezeEncoderEpochs, epochs)} epochs");
+        string reconstruction = auxiliary is null
+            ? (options.FreezeEncoder && options.ReconstructionWeight > 0 ? "no auxiliary reconstruction (the encoder is frozen)" : "no auxiliary reconstruction (ReconstructionWeight 0)")
+            : string.Create(culture, $"auxiliary reconstruction weight {auxiliary.Weight} over its value before fine-tuning, {auxiliary.Scale:G6}, on {auxiliary.Parameters.Count} decoder tensors");
+        return $"{(options.ReinitializeEncoder ? "encoder from random weights" : "pretrained encoder")}; {encoder}; {reconstruction}";
     }
 
     /// <summary>Checks the columns before any work and adds Score (float vector) and PredictedLabel (key).</summary>
