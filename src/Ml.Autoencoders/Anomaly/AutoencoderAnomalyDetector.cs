@@ -74,6 +74,8 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 $"(the default body uses {AutoencoderAnomalyOptions.Defaults.LatentDimension(Math.Max(2, inputSize))}), or set AutoencoderAnomalyOptions.AllowWideCode = true.");
         }
         var trained = new List<AutoencoderTransformer>();
+        bool codeDistance = options.ScoreKind == AnomalyScoreKind.ReconstructionAndCodeDistance;
+        var codeParts = new List<CodeDistance>();
         try
         {
             var rawTraining = new List<float[]>();
@@ -85,9 +87,20 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 var member = new AutoencoderEstimator(memberOptions, context) { LogStage = members > 1 ? $"anomaly detector member {m + 1} of {members}" : "anomaly detector" }.Fit(input);
                 trained.Add(member);
                 if (epochsChoice is not null) member.Model.History.EpochsChoice = epochsChoice;
-                rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input));
+                if (codeDistance)
+                {
+                    var (errors, codes) = ErrorsAndCodes(member, input);
+                    var (part, scores) = CodeDistance.Fit(member, errors, codes, options.CodeNeighbors, AutoencoderAnomalyOptions.Defaults.MaxReferenceRows,
+                        member.Model.Seed);
+                    codeParts.Add(part);
+                    rawTraining.Add(scores);
+                }
+                else rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input));
             }
-            var weights = AutoencoderAnomalyTransformer.WeightsFromMeans(rawTraining.Select(r => r.Length == 0 ? 0 : r.Average(v => (double)v)).ToArray());
+            // Standardised member scores (code distance) share a scale already; the others are rescaled to a common mean.
+            var weights = codeDistance
+                ? Enumerable.Repeat(1f, members).ToArray()
+                : AutoencoderAnomalyTransformer.WeightsFromMeans(rawTraining.Select(r => r.Length == 0 ? 0 : r.Average(v => (double)v)).ToArray());
             var training = new float[rawTraining[0].Length];
             for (int i = 0; i < training.Length; i++)
             {
@@ -99,13 +112,44 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
             fit.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"threshold {threshold:G6} ") + (options.Threshold is null
                 ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"(contamination {options.Contamination}: {training.Count(s => s > threshold)} of {training.Length} training rows score above it)")
                 : "(set in the options)"));
-            return new AutoencoderAnomalyTransformer(trained, weights, options, training, threshold);
+            return new AutoencoderAnomalyTransformer(trained, weights, options, training, threshold, codeDistance ? codeParts.ToArray() : null);
         }
         catch
         {
             foreach (var member in trained) member.Model.Dispose();
+            foreach (var part in codeParts) part.Dispose();
             throw;
         }
+    }
+
+    /// <summary>Each training row's reconstruction error (the score <see cref="AnomalyScoreKind.ReconstructionError"/> gives) and code, in order.</summary>
+    private (float[] Errors, float[] Codes) ErrorsAndCodes(AutoencoderTransformer member, IDataView input)
+    {
+        var errorModel = new AutoencoderAnomalyModel([member], [1f], AnomalyScoreKind.ReconstructionError, []);
+        int d = member.InputSize, k = member.Model.LatentDimension;
+        var errors = new List<float>();
+        var codes = new List<float>();
+        const int Batch = 1024;
+        var rows = new float[Batch * d];
+        var batchErrors = new float[Batch];
+        var batchCodes = new float[Batch * k];
+        var work = new float[errorModel.WorkLength(Batch)];
+        int filled = 0;
+        void Flush()
+        {
+            errorModel.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchErrors.AsSpan(0, filled), default, work);
+            member.Model.Run(rows.AsSpan(0, filled * d), filled, new Models.AutoencoderModel.RunOutputs { Latent = batchCodes.AsSpan(0, filled * k) });
+            errors.AddRange(batchErrors.Take(filled));
+            codes.AddRange(batchCodes.Take(filled * k));
+            filled = 0;
+        }
+        foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder?.CancellationToken ?? default))
+        {
+            values.Span.CopyTo(rows.AsSpan(filled * d, d));
+            if (++filled == Batch) Flush();
+        }
+        if (filled > 0) Flush();
+        return (errors.ToArray(), codes.ToArray());
     }
 
     private const string Training = "the anomaly detector's training";

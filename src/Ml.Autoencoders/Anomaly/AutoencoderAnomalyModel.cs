@@ -25,18 +25,40 @@ public sealed class AutoencoderAnomalyModel
     private readonly AutoencoderTransformer[] members;
     private readonly float[] weights;
     private readonly float[] trainingScores;
+    private readonly CodeDistance[]? codeParts;
 
-    internal AutoencoderAnomalyModel(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AnomalyScoreKind scoreKind, float[] trainingScores)
+    /// <param name="members">The trained autoencoders.</param>
+    /// <param name="weights">Each member's factor in the score.</param>
+    /// <param name="scoreKind">What the score is.</param>
+    /// <param name="trainingScores">The training rows' scores.</param>
+    /// <param name="codeParts">One per member for <see cref="AnomalyScoreKind.ReconstructionAndCodeDistance"/>, else null; owned (disposed) by this model.</param>
+    internal AutoencoderAnomalyModel(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AnomalyScoreKind scoreKind, float[] trainingScores, CodeDistance[]? codeParts = null)
     {
         if (members.Count == 0 || members.Count != weights.Length) throw new ArgumentException($"{members.Count} members for {weights.Length} weights.", nameof(weights));
+        if ((scoreKind == AnomalyScoreKind.ReconstructionAndCodeDistance) != (codeParts is not null) || (codeParts is not null && codeParts.Length != members.Count))
+            throw new ArgumentException($"The {scoreKind} score needs {(scoreKind == AnomalyScoreKind.ReconstructionAndCodeDistance ? "one code-distance part per member" : "no code-distance parts")}.", nameof(codeParts));
         this.members = members.ToArray();
         this.weights = (float[])weights.Clone();
         this.trainingScores = trainingScores;
+        this.codeParts = codeParts;
         ScoreKind = scoreKind;
         Lifetime = new NativeLifetime(nameof(AutoencoderAnomalyTransformer), "Release() or the members' Model.Dispose()",
-            () => { foreach (var member in this.members) member.Release(); },
+            () =>
+            {
+                foreach (var member in this.members) member.Release();
+                foreach (var part in this.codeParts ?? []) part.Dispose();
+            },
             () => this.members.Any(m => m.IsReleased));
     }
+
+    /// <summary>The members' code-distance parts (<see cref="AnomalyScoreKind.ReconstructionAndCodeDistance"/>), else null.</summary>
+    internal IReadOnlyList<CodeDistance>? CodeParts => codeParts;
+
+    /// <summary>
+    /// Code neighbours averaged into a row's code distance (<see cref="AnomalyScoreKind.ReconstructionAndCodeDistance"/>:
+    /// <see cref="AutoencoderAnomalyOptions.CodeNeighbors"/>, at most the reference codes); 0 for the other kinds.
+    /// </summary>
+    public int CodeNeighbors => codeParts?[0].Neighbors ?? 0;
 
     /// <summary>The first (or only) trained autoencoder (encode, reconstruct, history).</summary>
     public AutoencoderTransformer Autoencoder => members[0];
@@ -100,7 +122,12 @@ public sealed class AutoencoderAnomalyModel
 
     /// <summary>Values of the work area <see cref="ScoreBatch"/> needs for <paramref name="rows"/> rows.</summary>
     internal int WorkLength(int rows) =>
-        rows * (InputSize + (ScoreKind == AnomalyScoreKind.NegativeElbo ? 2 * members.Max(m => m.Model.LatentDimension) : 0));
+        rows * (InputSize + ScoreKind switch
+        {
+            AnomalyScoreKind.NegativeElbo => 2 * members.Max(m => m.Model.LatentDimension),
+            AnomalyScoreKind.ReconstructionAndCodeDistance => members.Max(m => m.Model.LatentDimension) + 1,
+            _ => 0,
+        });
 
     /// <summary>
     /// Scores (and per-feature squared errors, when asked for) of one batch. <paramref name="work"/> (at least
@@ -114,19 +141,23 @@ public sealed class AutoencoderAnomalyModel
         if (!featureErrors.IsEmpty) featureErrors[..(rows * InputSize)].Clear();
         double share = 1.0 / members.Length;
         for (int m = 0; m < members.Length; m++)
-            AddMemberScores(members[m], weights[m] * share, x, rows, scores, featureErrors, work);
+            AddMemberScores(m, weights[m] * share, x, rows, scores, featureErrors, work);
     }
 
     /// <summary>Adds <paramref name="factor"/> x one member's scores (and per-feature squared errors) to the totals.</summary>
-    private void AddMemberScores(AutoencoderTransformer member, double factor, ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
+    private void AddMemberScores(int m, double factor, ReadOnlySpan<float> x, int rows, Span<float> scores, Span<float> featureErrors, Span<float> work)
     {
+        var member = members[m];
         var model = member.Model;
         int d = InputSize, k = model.LatentDimension;
         bool elbo = ScoreKind == AnomalyScoreKind.NegativeElbo;
+        var codePart = codeParts?[m];
         var reconstruction = work[..(rows * d)];
-        var mean = elbo ? work.Slice(rows * d, rows * k) : default;
+        var mean = elbo || codePart is not null ? work.Slice(rows * d, rows * k) : default;
         var logVariance = elbo ? work.Slice(rows * (d + k), rows * k) : default;
+        var distances = codePart is not null ? work.Slice(rows * (d + k), rows) : default;
         model.Run(x, rows, new AutoencoderModel.RunOutputs { Latent = mean, LogVariance = logVariance, Reconstruction = reconstruction });
+        codePart?.Distances(mean, rows, distances);
         bool bce = member.OptionsView.Loss == ReconstructionLoss.BinaryCrossEntropy;
         for (int r = 0; r < rows; r++)
         {
@@ -153,6 +184,7 @@ public sealed class AutoencoderAnomalyModel
                 }
                 score = sum + member.OptionsView.KlWeight * kl;
             }
+            else if (codePart is not null) score = codePart.Combine(Saturate(sum / d), distances[r]); // the error as the training scores took it (float)
             else score = sum / d;
             scores[r] = Saturate(scores[r] + factor * score);
         }

@@ -39,18 +39,20 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
     private protected override MlNetModelBridge.Kind BridgeKind => Bridge;
 
     /// <summary>
-    /// The anomaly detector file as a kind of <see cref="ArtifactContainer"/>: version 3 written; versions 1 (one member)
-    /// and 2 (an ensemble), fields one by one, read.
+    /// The anomaly detector file as a kind of <see cref="ArtifactContainer"/>: version 4 written (version 3 and the
+    /// code-distance score's reference codes and statistics); version 3 (no code-distance score), and versions 1 (one
+    /// member) and 2 (an ensemble), fields one by one, read.
     /// </summary>
-    internal static readonly ArtifactKind Kind = new("anomaly detector", "MLAEANOM"u8.ToArray(), 3,
-        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields, [2] = ArtifactLayout.Fields });
+    internal static readonly ArtifactKind Kind = new("anomaly detector", "MLAEANOM"u8.ToArray(), 4,
+        new Dictionary<int, ArtifactLayout> { [1] = ArtifactLayout.Fields, [2] = ArtifactLayout.Fields, [3] = ArtifactLayout.Sectioned });
 
     private readonly AutoencoderAnomalyOptions options;
     private readonly Mapper mapper;
     private float threshold;
 
-    internal AutoencoderAnomalyTransformer(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold)
-        : this(new AutoencoderAnomalyModel(members, weights, options.ScoreKind, trainingScores), options, threshold)
+    internal AutoencoderAnomalyTransformer(IReadOnlyList<AutoencoderTransformer> members, float[] weights, AutoencoderAnomalyOptions options, float[] trainingScores, float threshold,
+        CodeDistance[]? codeParts = null)
+        : this(new AutoencoderAnomalyModel(members, weights, options.ScoreKind, trainingScores, codeParts), options, threshold)
     {
     }
 
@@ -159,9 +161,11 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
     }
 
     /// <summary>
-    /// Writes the detector to a stream, in the library's container (magic "MLAEANOM", version 3): a JSON header (column
-    /// names, score kind, contamination, threshold, counts), then sections holding the training scores (float32), the
-    /// members' weights (float32) and each member's own model file, then a SHA-256 of all before it.
+    /// Writes the detector to a stream, in the library's container (magic "MLAEANOM", version 4): a JSON header (column
+    /// names, score kind, contamination, threshold, counts; for the code-distance score its neighbours, each member's
+    /// reference-code count and statistics), then sections holding the training scores (float32), the members' weights
+    /// (float32), each member's own model file and, for the code-distance score, each member's reference codes
+    /// (float32), then a SHA-256 of all before it.
     /// </summary>
     /// <exception cref="InvalidOperationException">A value the loader refuses (a non-finite threshold or weight); nothing is written.</exception>
     public override void Save(Stream stream)
@@ -176,8 +180,16 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
             ScoreKind = options.ScoreKind, Contamination = options.Contamination, Threshold = threshold,
             TrainingScoreCount = Model.TrainingScoresView.Length, MemberCount = Model.Members.Count,
         };
+        var codeParts = Model.CodeParts;
+        if (codeParts is not null)
+        {
+            header.CodeNeighbors = codeParts[0].Neighbors;
+            header.CodeReferenceRows = codeParts.Select(p => p.Rows).ToArray();
+            header.CodeStatistics = codeParts.SelectMany(p => p.Statistics.ToArray()).ToArray();
+        }
         var sections = new List<ReadOnlyMemory<byte>> { ArtifactContainer.Bytes(Model.TrainingScoresView), ArtifactContainer.Bytes(Model.MemberWeights.ToArray()) };
         sections.AddRange(Model.Members.Select(TransformerFile.AutoencoderSection));
+        if (codeParts is not null) sections.AddRange(codeParts.Select(p => ArtifactContainer.Bytes(p.Codes.ToArray())));
         ArtifactContainer.Write(stream, Kind, ArtifactContainer.WriteHeader(header), sections);
     }
 
@@ -202,16 +214,33 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
             FeatureErrorsColumnName = h.FeatureErrorsColumnName is null ? null : TransformerFile.Name(h.FeatureErrorsColumnName, nameof(h.FeatureErrorsColumnName), Kind.Name),
             ScoreKind = h.ScoreKind,
             Contamination = h.Contamination,
+            CodeNeighbors = h.CodeNeighbors ?? AutoencoderAnomalyOptions.Defaults.CodeNeighbors,
         };
         CheckHeader(options, h.TrainingScoreCount, h.Threshold);
         if (!(h.Contamination >= 0 && h.Contamination < 1)) // what Fit accepts, so what Save writes
             throw new AutoencoderModelFormatException($"Invalid anomaly detector header: Contamination {h.Contamination} is not in [0, 1).");
         if (h.MemberCount < 1 || h.MemberCount > ArtifactContainer.MaxSections - 2)
             throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({h.MemberCount} ensemble members; 1 to {ArtifactContainer.MaxSections - 2} expected).");
-        var sections = artifact.Expect(2 + h.MemberCount, Kind.Name);
+        bool codeDistance = options.ScoreKind == AnomalyScoreKind.ReconstructionAndCodeDistance;
+        if (codeDistance && artifact.Version < 4)
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: score kind {options.ScoreKind} in a version {artifact.Version} file (it came with version 4).");
+        if (!codeDistance && (h.CodeNeighbors is not null || h.CodeReferenceRows is not null || h.CodeStatistics is not null))
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: code-distance fields for score kind {options.ScoreKind}.");
+        if (codeDistance && (h.CodeNeighbors is not { } neighbors || h.CodeReferenceRows?.Length != h.MemberCount || h.CodeStatistics?.Length != 4 * h.MemberCount))
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: the code-distance score needs CodeNeighbors, {h.MemberCount} CodeReferenceRows and {4 * h.MemberCount} CodeStatistics.");
+        var sections = artifact.Expect(2 + h.MemberCount * (codeDistance ? 2 : 1), Kind.Name);
         var scores = ArtifactContainer.Values<float>(sections[0], h.TrainingScoreCount, "the anomaly detector's training-score section");
         var weights = ArtifactContainer.Values<float>(sections[1], h.MemberCount, "the anomaly detector's member-weight section");
-        return Create(options, scores, h.Threshold, weights, m => TransformerFile.LoadAutoencoder(sections[2 + m], device, $"anomaly detector (member {m})"));
+        Func<AutoencoderTransformer, int, CodeDistance>? codePart = !codeDistance ? null : (member, m) =>
+        {
+            string what = $"anomaly detector (member {m}'s reference codes)";
+            long values = (long)h.CodeReferenceRows![m] * member.Model.LatentDimension;
+            if (h.CodeReferenceRows[m] < 1 || values > int.MaxValue)
+                throw new AutoencoderModelFormatException($"Invalid {what}: {h.CodeReferenceRows[m]} reference codes.");
+            var codes = ArtifactContainer.Values<float>(sections[2 + h.MemberCount + m], (int)values, $"the {what} section");
+            return CodeDistance.Load(member, codes, h.CodeNeighbors!.Value, CodeDistance.MemberStatistics.From(h.CodeStatistics.AsSpan(4 * m, 4), what), what);
+        };
+        return Create(options, scores, h.Threshold, weights, m => TransformerFile.LoadAutoencoder(sections[2 + m], device, $"anomaly detector (member {m})"), codePart);
     }
 
     private static void CheckHeader(AutoencoderAnomalyOptions options, int count, float threshold)
@@ -220,11 +249,16 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
             throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
     }
 
-    /// <summary>The detector from checked parts; <paramref name="member"/> loads member m (all are disposed when one fails).</summary>
-    private static AutoencoderAnomalyTransformer Create(AutoencoderAnomalyOptions options, float[] scores, float threshold, float[] weights, Func<int, AutoencoderTransformer> member)
+    /// <summary>
+    /// The detector from checked parts; <paramref name="member"/> loads member m, <paramref name="codePart"/> (the
+    /// code-distance score) its reference codes (all are disposed when one fails).
+    /// </summary>
+    private static AutoencoderAnomalyTransformer Create(AutoencoderAnomalyOptions options, float[] scores, float threshold, float[] weights, Func<int, AutoencoderTransformer> member,
+        Func<AutoencoderTransformer, int, CodeDistance>? codePart = null)
     {
         if (weights.Any(w => !float.IsFinite(w) || w <= 0)) throw new AutoencoderModelFormatException("Invalid anomaly detector: an ensemble weight is not positive and finite.");
         var members = new List<AutoencoderTransformer>();
+        var parts = new List<CodeDistance>();
         try
         {
             for (int m = 0; m < weights.Length; m++)
@@ -232,12 +266,14 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
                 members.Add(member(m));
                 if (members[m].InputSize != members[0].InputSize)
                     throw new AutoencoderModelFormatException($"Invalid anomaly detector: member {m} reads {members[m].InputSize} values, member 0 {members[0].InputSize}.");
+                if (codePart is not null) parts.Add(codePart(members[m], m));
             }
-            return new AutoencoderAnomalyTransformer(members, weights, options, scores, threshold);
+            return new AutoencoderAnomalyTransformer(members, weights, options, scores, threshold, codePart is null ? null : parts.ToArray());
         }
         catch
         {
             foreach (var m in members) m.Model.Dispose();
+            foreach (var p in parts) p.Dispose();
             throw;
         }
     }
@@ -261,6 +297,8 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
         float threshold = r.ReadSingle();
         int count = r.ReadInt32();
         CheckHeader(options, count, threshold);
+        if (options.ScoreKind == AnomalyScoreKind.ReconstructionAndCodeDistance)
+            throw new AutoencoderModelFormatException($"Invalid anomaly detector header: score kind {options.ScoreKind} in a version {version} file (it came with version 4).");
         if (4L * count > r.BaseStream.Length - r.BaseStream.Position)
             throw new AutoencoderModelFormatException($"Invalid anomaly detector header ({count} training scores, score kind {options.ScoreKind}, threshold {threshold}).");
         var scores = TransformerFile.ReadArray<float>(r, count, "anomaly detector");
@@ -272,7 +310,7 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
         return Create(options, scores, threshold, weights, m => TransformerFile.ReadAutoencoder(r, device, "anomaly detector", last: m == memberCount - 1));
     }
 
-    /// <summary>The JSON header of version 3.</summary>
+    /// <summary>The JSON header of versions 3 and 4 (the code-distance fields: version 4, that score only).</summary>
     private sealed class FileHeader
     {
         public string? FeatureColumnName { get; set; }
@@ -284,6 +322,9 @@ public sealed class AutoencoderAnomalyTransformer : BatchTransformer, ISingleFea
         public float Threshold { get; set; }
         public int TrainingScoreCount { get; set; }
         public int MemberCount { get; set; }
+        public int? CodeNeighbors { get; set; }
+        public int[]? CodeReferenceRows { get; set; }
+        public float[]? CodeStatistics { get; set; }
     }
 
     private protected override IBatchMapper BatchMapper => mapper;

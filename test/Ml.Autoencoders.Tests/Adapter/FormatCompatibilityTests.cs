@@ -15,10 +15,11 @@ namespace Ml.Autoencoders.Tests;
 /// Files written by an earlier version keep loading and keep giving the outputs they gave: one file of every kind the
 /// library writes (dense, variational, stacked with greedy pretraining, convolutional, anomaly detector, k-NN, t-SNE,
 /// fine-tuned classifier), committed under TestData/formats/&lt;date&gt; with the outputs they gave on fixed rows
-/// (expected.json). A refactoring that changes a format must keep reading these. Three sets: 2026-12-04, written by main
+/// (expected.json). A refactoring that changes a format must keep reading these. Four sets: 2026-12-04, written by main
 /// before the one artifact container (model and checkpoint version 1, the downstream files field by field),
-/// 2026-12-05, the container versions (model version 2, the body's options named "Convolution"), and 2026-12-05b, the
-/// versions written now (model version 3, the body's options as "Body" with their kind). To add a new set (a new format version), run
+/// 2026-12-05, the container versions (model version 2, the body's options named "Convolution"), 2026-12-05b (model
+/// version 3, the body's options as "Body" with their kind), and 2026-12-05c, the versions written now (anomaly detector
+/// version 4, with the code-distance score's reference codes). To add a new set (a new format version), run
 /// <see cref="FilesOfTheNewestSetLoadAndGiveTheirOutputs"/> with ML_AUTOENCODERS_WRITE_FORMAT_FILES set to the
 /// repository's test/Ml.Autoencoders.Tests/TestData/formats/&lt;date&gt; folder, commit what it writes, keep the
 /// previous newest set as another checked set and make the new one <see cref="Newest"/>.
@@ -27,16 +28,16 @@ namespace Ml.Autoencoders.Tests;
 public sealed class FormatCompatibilityTests
 {
     /// <summary>The sets written by earlier versions, still read.</summary>
-    private static readonly string[] OlderSets = ["2026-12-04", "2026-12-05"];
+    private static readonly string[] OlderSets = ["2026-12-04", "2026-12-05", "2026-12-05b"];
 
     /// <summary>The set written by this library's versions; a kind whose written version changes fails until a new set is committed.</summary>
-    private const string Newest = "2026-12-05b";
+    private const string Newest = "2026-12-05c";
 
     /// <summary>The magic and format version each kind of the newest set is written in.</summary>
     private static readonly Dictionary<string, (string Magic, int Version)> NewestVersions = new()
     {
         ["dense"] = ("MLAEMODL", 3), ["variational"] = ("MLAEMODL", 3), ["stacked"] = ("MLAEMODL", 3), ["convolutional"] = ("MLAEMODL", 3),
-        ["anomaly"] = ("MLAEANOM", 3), ["knn"] = ("MLAEKNNT", 1), ["tsne"] = ("MLAETSNE", 2), ["classifier"] = ("MLAEFTCL", 2),
+        ["anomaly"] = ("MLAEANOM", 4), ["anomaly-code-distance"] = ("MLAEANOM", 4), ["knn"] = ("MLAEKNNT", 1), ["tsne"] = ("MLAETSNE", 2), ["classifier"] = ("MLAEFTCL", 2),
     };
 
     private const int FeatureCount = 12;
@@ -81,7 +82,11 @@ public sealed class FormatCompatibilityTests
             Body = new ConvolutionalOptions { ImageShape = new ImageShape(1, 3, 4), EncoderLayers = { new ConvolutionLayer(2, 3, 2) }, BatchNormalization = true },
             HiddenLayerSizes = Array.Empty<int>(), Epochs = 3, Seed = 4,
         }).Fit(d), (t, p) => ((AutoencoderTransformer)t).Save(p), p => AutoencoderTransformer.Load(p)),
-        ["anomaly"] = new("Score", (ml, d) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 3, EnsembleSize = 2, Seed = 5 }).Fit(d),
+        // The score of the older sets (the reconstruction error alone): ScoreKind keeps it now that the default adds the code distance.
+        ["anomaly"] = new("Score", (ml, d) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 3, EnsembleSize = 2, Seed = 5, ScoreKind = AnomalyScoreKind.ReconstructionError }).Fit(d),
+            (t, p) => ((AutoencoderAnomalyTransformer)t).Save(p), p => AutoencoderAnomalyTransformer.Load(p)),
+        // The same with the default score (reconstruction error and code distance; the newest set and its golden only).
+        ["anomaly-code-distance"] = new("Score", (ml, d) => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 3, EnsembleSize = 2, Seed = 5 }).Fit(d),
             (t, p) => ((AutoencoderAnomalyTransformer)t).Save(p), p => AutoencoderAnomalyTransformer.Load(p)),
         ["knn"] = new("Score", (ml, d) => ml.MulticlassClassification.Trainers.KNearestNeighbors(numberOfNeighbors: 3)
                 .Fit(ml.Transforms.Conversion.MapValueToKey("Label").Fit(d).Transform(d)),
@@ -119,7 +124,7 @@ public sealed class FormatCompatibilityTests
     /// </summary>
     [TestMethod]
     [DataRow("dense")] [DataRow("variational")] [DataRow("stacked")] [DataRow("convolutional")]
-    [DataRow("anomaly")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")]
+    [DataRow("anomaly")] [DataRow("anomaly-code-distance")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")]
     public void FilesOfTheNewestSetLoadAndGiveTheirOutputs(string name)
     {
         var kind = Kinds[name];
@@ -185,11 +190,12 @@ public sealed class FormatCompatibilityTests
     /// changes a draw, an initialisation, the order of a loop or a default shows here. A deliberate change of behaviour
     /// rewrites them: run this class with ML_AUTOENCODERS_WRITE_GOLDEN set to the repository's
     /// test/Ml.Autoencoders.Tests/TestData/golden folder and say why in the commit. "classifier-auxiliary" (the
-    /// fine-tuning default with the auxiliary reconstruction) was written when that default came, on 2026-12-05.
+    /// fine-tuning default with the auxiliary reconstruction) was written when that default came, on 2026-12-05, and
+    /// "anomaly-code-distance" (the detector's default score, reconstruction error and code distance) the same day.
     /// </summary>
     [TestMethod]
     [DataRow("dense")] [DataRow("variational")] [DataRow("stacked")] [DataRow("convolutional")]
-    [DataRow("anomaly")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")] [DataRow("classifier-auxiliary")]
+    [DataRow("anomaly")] [DataRow("anomaly-code-distance")] [DataRow("knn")] [DataRow("tsne")] [DataRow("classifier")] [DataRow("classifier-auxiliary")]
     public void SameSeedGivesTheSameModelAsBefore(string name)
     {
         var kind = Kinds[name];

@@ -113,7 +113,11 @@ public sealed class AnomalyDefaultsTests
     {
         var ml = new MLContext(seed: 0);
         var rows = Normal(40, 6, new Random(5));
-        var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { Epochs = 3, EnsembleSize = 3, FeatureErrorsColumnName = "Errors" }).Fit(ml.ToDataView(rows));
+        // The reconstruction-error score: its members are rescaled by their mean training scores (the code-distance score standardises instead).
+        var detector = ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions
+        {
+            Epochs = 3, EnsembleSize = 3, FeatureErrorsColumnName = "Errors", ScoreKind = AnomalyScoreKind.ReconstructionError,
+        }).Fit(ml.ToDataView(rows));
         Assert.AreEqual(3, detector.Members.Count);
         Assert.AreEqual(3, detector.MemberWeights.Count);
         Assert.AreEqual(1.0, detector.MemberWeights.Average(w => (double)w), 0.2, "weights rescale to the members' common mean");

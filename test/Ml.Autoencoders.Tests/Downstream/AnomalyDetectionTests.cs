@@ -110,6 +110,7 @@ public sealed class AnomalyDetectionTests
 
         var options = Small();
         options.FeatureErrorsColumnName = "FeatureErrors";
+        options.ScoreKind = AnomalyScoreKind.ReconstructionError; // the score whose features' errors add up to it
         var plain = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(data);
         var transformed = plain.Transform(data);
         var errors = transformed.GetColumn<float[]>("FeatureErrors").ToArray();

@@ -101,7 +101,9 @@ public sealed class AnomalyThresholdEdgeTests
         Assert.AreEqual(float.MaxValue, detector.Threshold);
 
         // A transformer holding a non-finite threshold (only reachable from inside the library) is never written.
-        var infinite = new AutoencoderAnomalyTransformer([detector.Autoencoder], [1f], Tiny(), detector.TrainingScores, float.PositiveInfinity);
+        var plainScore = Tiny();
+        plainScore.ScoreKind = AnomalyScoreKind.ReconstructionError; // a transformer built by hand, without code-distance parts
+        var infinite = new AutoencoderAnomalyTransformer([detector.Autoencoder], [1f], plainScore, detector.TrainingScores, float.PositiveInfinity);
         var refused = Assert.ThrowsExactly<InvalidOperationException>(() => infinite.Save(new MemoryStream()));
         StringAssert.Contains(refused.Message, "threshold");
         File.WriteAllBytes(temp.File("kept.bin"), [1, 2, 3]);
