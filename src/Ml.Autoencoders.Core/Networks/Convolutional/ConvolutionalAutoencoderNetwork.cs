@@ -161,6 +161,18 @@ internal sealed class ConvolutionalAutoencoderNetwork : AroundDenseCode
 
     public ConvolutionPlan Plan => plan;
 
+    /// <summary>The encoder's modules in order (conv{i}, bn{i}, act{i}, pool{i}), for ONNX export.</summary>
+    internal Sequential EncoderModules => encoder;
+
+    /// <summary>The decoder's modules in order (up{j}, conv{j} or tconv{j}, bn{j}, act{j}, output_act), for ONNX export.</summary>
+    internal Sequential DecoderModules => decoder;
+
+    /// <summary>The dense code between encoder and decoder; null when the code is the last feature map.</summary>
+    internal DenseAutoencoderNetwork? DenseCode => core;
+
+    /// <summary>Whether rows hold pixels channels-last (interleaved, or one channel); planar rows otherwise.</summary>
+    internal bool PixelMajor => pixelMajor;
+
     public override int InputSize => image.Size;
 
     /// <inheritdoc />

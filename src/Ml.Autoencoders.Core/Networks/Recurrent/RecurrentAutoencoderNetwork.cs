@@ -65,6 +65,18 @@ internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode
 
     public RecurrentNetworkSpec Spec { get; }
 
+    /// <summary>The encoder's cell stack (<see cref="Lstm"/> or TorchSharp's <c>GRU</c>), for ONNX export.</summary>
+    internal nn.Module EncoderCell => encoder;
+
+    /// <summary>The decoder's cell stack (unidirectional), for ONNX export.</summary>
+    internal nn.Module DecoderCell => decoder;
+
+    /// <summary>The per-step linear layer from the decoder's hidden state to the features.</summary>
+    internal Linear OutputLayer => output;
+
+    /// <summary>The dense code on the encoder's final state.</summary>
+    internal DenseAutoencoderNetwork DenseCode => core;
+
     /// <inheritdoc />
     public override IBodySpec BodySpec => Spec;
 
