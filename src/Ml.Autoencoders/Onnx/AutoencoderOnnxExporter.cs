@@ -1,11 +1,8 @@
 using Ml.Autoencoders.Models;
 using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Networks.Convolutional;
-using Ml.Autoencoders.Networks.Recurrent;
 using Ml.Autoencoders.Runtime;
 using Ml.Autoencoders.Transforms;
 using TorchSharp.Modules;
-using Convolution = Ml.Autoencoders.Networks.Convolutional.Convolution;
 using static TorchSharp.torch;
 
 namespace Ml.Autoencoders.Onnx;
@@ -14,9 +11,10 @@ namespace Ml.Autoencoders.Onnx;
 /// Builds the ONNX graph of a dense, convolutional or recurrent autoencoder, layer by layer, from the live network: the
 /// same weights, the same activations, the same code (the posterior mean for a Gaussian head), the same reconstruction
 /// (decoded from that code) and the same per-row error, mean((reconstruction - input)^2) over the features, that
-/// <see cref="AutoencoderModel"/>'s forward pass computes. A convolutional body reads its flat rows as NCHW inside the
-/// graph (Reshape, and a Transpose for interleaved or one-channel rows) and gives them back in the same pixel order; a
-/// recurrent body runs ONNX's LSTM and GRU operators with libtorch's gate blocks reordered. Only standard operators of
+/// <see cref="AutoencoderModel"/>'s forward pass computes. Dense layers (a dense body, or the dense code inside another)
+/// are written here; a body around the dense code writes its own layers through <see cref="IOnnxGraph"/>
+/// (<see cref="IOnnxBody"/>): a convolutional body reads its flat rows as NCHW inside the graph and gives them back in
+/// the same pixel order, a recurrent body runs ONNX's LSTM and GRU operators with libtorch's gate blocks reordered. Only standard operators of
 /// the default domain appear (Gemm, MatMul, Conv, ConvTranspose, BatchNormalization, MaxPool, Gather, LSTM, GRU, the
 /// activations, and shape operators): no functions, no subgraphs, no custom domains, no external data. Custom bodies
 /// (user code) are refused. Not reproduced: the library's redo of a row whose pass overflows (inputs a million times the
@@ -57,7 +55,7 @@ internal static class AutoencoderOnnxExporter
         ArgumentNullException.ThrowIfNull(transformer);
         if (!Enum.IsDefined(parts)) throw new ArgumentOutOfRangeException(nameof(parts), parts, "Choose Encoder or Autoencoder.");
         var network = transformer.Model.Network; // ObjectDisposedException once the model is disposed
-        if (network is not (IDenseLayers or ConvolutionalAutoencoderNetwork or RecurrentAutoencoderNetwork))
+        if (network is not (IDenseLayers or IOnnxBody))
             throw new NotSupportedException(
                 $"ONNX export covers dense, convolutional and recurrent bodies; this model's body is user code ({network.GetType().Name}: {network.Description}), " +
                 "whose modules have no known ONNX form. Score it with Transform, or use one of the built-in bodies to export it.");
@@ -92,20 +90,12 @@ internal static class AutoencoderOnnxExporter
                     if (whole) decoded = DecodeDense(g, dense, "", tied, latent, reconstruction);
                     break;
                 }
-                case ConvolutionalAutoencoderNetwork conv:
+                case IOnnxBody body:
                 {
-                    var core = conv.DenseCode;
-                    string features = ConvolutionalFeatures(g, conv, input, core is null ? latent : null);
+                    var core = body.DenseCode;
+                    string features = body.ExportFeatures(g, input, core is null ? latent : null);
                     var tied = core is null ? null : EncodeDense(g, core, "core.", features, latent, logVarianceOutput);
-                    if (whole) decoded = ConvolutionalRows(g, conv, core is null ? latent : DecodeDense(g, core, "core.", tied!, latent, null), reconstruction);
-                    break;
-                }
-                case RecurrentAutoencoderNetwork recurrent:
-                {
-                    var core = recurrent.DenseCode;
-                    string state = RecurrentFeatures(g, recurrent, input);
-                    var tied = EncodeDense(g, core, "core.", state, latent, logVarianceOutput);
-                    if (whole) decoded = RecurrentRows(g, recurrent, DecodeDense(g, core, "core.", tied, latent, null), reconstruction);
+                    if (whole) decoded = body.ExportRows(g, core is null ? latent : DecodeDense(g, core, "core.", tied!, latent, null), reconstruction);
                     break;
                 }
             }
@@ -190,182 +180,8 @@ internal static class AutoencoderOnnxExporter
 
     private static string? Bias(GraphBuilder g, string layer, Tensor? bias) => bias is null ? null : g.Initializer(layer + ".bias", bias);
 
-    /// <summary>
-    /// Flat rows to the encoder's last feature map flattened channel-major, as ConvolutionalAutoencoderNetwork.Features
-    /// computes it: interleaved (or one-channel) rows are read as [N, H, W, C] and transposed to NCHW, planar rows are
-    /// [N, C, H, W] already; then every encoder module in order.
-    /// </summary>
-    private static string ConvolutionalFeatures(GraphBuilder g, ConvolutionalAutoencoderNetwork network, string input, string? output)
-    {
-        var image = network.Plan.Image;
-        string x = network.PixelMajor
-            ? g.Node("encoder.image", "Transpose", new[] { g.Reshape("encoder.image", input, 0, image.Height, image.Width, image.Channels) }, null, new OnnxAttribute("perm", Ints: new[] { 0L, 3, 1, 2 }))
-            : g.Reshape("encoder.image", input, 0, image.Channels, image.Height, image.Width);
-        x = ConvolutionalStack(g, "encoder", network.EncoderModules, network.Plan.Encoder, network, x);
-        return g.Node("encoder.flatten", "Flatten", new[] { x }, output, new OnnxAttribute("axis", Int: 1));
-    }
-
-    /// <summary>The code map's features (flattened channel-major) back to flat rows in the declared pixel order.</summary>
-    private static string ConvolutionalRows(GraphBuilder g, ConvolutionalAutoencoderNetwork network, string features, string output)
-    {
-        var plan = network.Plan;
-        string x = g.Reshape("decoder.map", features, 0, plan.CodeChannels, plan.CodeHeight, plan.CodeWidth);
-        x = ConvolutionalStack(g, "decoder", network.DecoderModules, plan.Decoder, network, x);
-        if (network.PixelMajor) x = g.Node("decoder.image", "Transpose", new[] { x }, null, new OnnxAttribute("perm", Ints: new[] { 0L, 2, 3, 1 }));
-        return g.Node("decoder.flatten", "Flatten", new[] { x }, output, new OnnxAttribute("axis", Int: 1));
-    }
-    /// <summary>
-    /// The modules of one side of a convolutional body, in the order its Sequential runs them, as ONNX nodes on an NCHW
-    /// tensor: Conv, ConvTranspose (separate output padding per side, at the bottom and right as in libtorch),
-    /// BatchNormalization with the running statistics, the activations, MaxPool (kernel = stride = pool size, floor), and
-    /// nearest-neighbour upsampling as two Gathers whose indices are read from the network's own Upsample module.
-    /// </summary>
-    private static string ConvolutionalStack(GraphBuilder g, string side, Sequential modules, IReadOnlyList<PlannedLayer> plan, ConvolutionalAutoencoderNetwork network, string x)
-    {
-        var conv = network.Spec.Convolution;
-        foreach (var (name, module) in modules.named_children())
-        {
-            string scope = $"{side}.{name}";
-            x = module switch
-            {
-                Convolution c => g.Node(scope, "Conv", new[] { x, g.Initializer(scope + ".weight", c.Weight), g.Initializer(scope + ".bias", c.Bias) }, null,
-                    new OnnxAttribute("kernel_shape", Ints: c.Weight.shape[2..]),
-                    new OnnxAttribute("strides", Ints: c.Stride.ToArray()),
-                    new OnnxAttribute("pads", Ints: new[] { c.Padding[0], c.Padding[1], c.Padding[0], c.Padding[1] })),
-                TransposedConvolution t => g.Node(scope, "ConvTranspose", new[] { x, g.Initializer(scope + ".weight", t.Weight), g.Initializer(scope + ".bias", t.Bias) }, null,
-                    new OnnxAttribute("kernel_shape", Ints: t.Weight.shape[2..]),
-                    new OnnxAttribute("strides", Ints: t.Stride.ToArray()),
-                    new OnnxAttribute("pads", Ints: new[] { t.Padding[0], t.Padding[1], t.Padding[0], t.Padding[1] }),
-                    new OnnxAttribute("output_padding", Ints: t.OutputPadding.ToArray())),
-                BatchNorm2d bn => g.Node(scope, "BatchNormalization", new[]
-                    {
-                        x, g.Initializer(scope + ".weight", bn.weight!), g.Initializer(scope + ".bias", bn.bias!),
-                        g.Initializer(scope + ".running_mean", bn.running_mean!), g.Initializer(scope + ".running_var", bn.running_var!),
-                    }, null, new OnnxAttribute("epsilon", Float: (float)bn.eps)),
-                MaxPool2d => Pool(g, scope, x, plan[Index(name, "pool")].PoolSize),
-                Upsample up => Upsample(g, scope, x, up, plan[Index(name, "up")]),
-                _ when name.StartsWith("act", StringComparison.Ordinal) => g.Activate(scope, x, conv.Activation, null),
-                _ when name == "output_act" => g.Activate(scope, x, network.OutputActivation, null),
-                _ => throw new NotSupportedException($"The {side}'s module '{name}' is a {module.GetType().Name}, which the ONNX exporter does not know."),
-            };
-        }
-        return x;
-
-        static int Index(string name, string stem) => int.Parse(name.AsSpan(stem.Length), System.Globalization.CultureInfo.InvariantCulture);
-    }
-
-    private static string Pool(GraphBuilder g, string scope, string x, int size) => g.Node(scope, "MaxPool", new[] { x }, null,
-        new OnnxAttribute("kernel_shape", Ints: new long[] { size, size }), new OnnxAttribute("strides", Ints: new long[] { size, size }));
-
-    /// <summary>
-    /// Nearest-neighbour upsampling to the planned size, with the very source pixel the library's Upsample module picks
-    /// for each output pixel: the module is run on an image of pixel numbers (float64, exact), the rows and columns it
-    /// picked become two Gather index lists. (ONNX's Resize computes its own scale and can round differently.)
-    /// </summary>
-    private static string Upsample(GraphBuilder g, string scope, string x, Upsample module, PlannedLayer layer)
-    {
-        var (h, w) = layer.Input;
-        var (outH, outW) = layer.UpsampleTo ?? throw new InvalidOperationException($"{layer.Name} has no upsampling size.");
-        using var numbers = arange(0, (long)h * w, dtype: ScalarType.Float64).reshape(1, 1, h, w);
-        using var picked = module.forward(numbers);
-        var source = TensorSpans.ToArray<double>(picked.reshape(-1));
-        if (source.Length != (long)outH * outW)
-            throw new InvalidOperationException($"{layer.Name}: the upsampling module gave {source.Length} pixels, not {outH}x{outW}.");
-        var rows = Enumerable.Range(0, outH).Select(i => (long)source[i * outW] / w).ToArray();
-        var cols = Enumerable.Range(0, outW).Select(j => (long)source[j] % w).ToArray();
-        for (int i = 0; i < outH; i++)
-            for (int j = 0; j < outW; j++)
-                if ((long)source[i * outW + j] != rows[i] * w + cols[j])
-                    throw new NotSupportedException($"{layer.Name}: the upsampling does not pick rows and columns independently, so two Gathers cannot express it.");
-        string byRow = g.Node(scope, "Gather", new[] { x, g.Ints(scope + ".rows", rows) }, null, new OnnxAttribute("axis", Int: 2));
-        return g.Node(scope, "Gather", new[] { byRow, g.Ints(scope + ".columns", cols) }, null, new OnnxAttribute("axis", Int: 3));
-    }
-
-    /// <summary>
-    /// Flat rows (step by step) to the encoder's last layer's final state [N, directions x hidden], as
-    /// RecurrentAutoencoderNetwork.Features computes it: the window as [steps, N, features] through one ONNX LSTM or GRU
-    /// node per layer, each layer reading the previous one's outputs (both directions side by side), and the last
-    /// layer's final states (forward, then reverse) side by side per row.
-    /// </summary>
-    private static string RecurrentFeatures(GraphBuilder g, RecurrentAutoencoderNetwork network, string input)
-    {
-        var r = network.Spec.Recurrent;
-        string x = g.Node("encoder.sequence", "Transpose", new[] { g.Reshape("encoder.sequence", input, 0, r.Steps, r.Features) }, null,
-            new OnnxAttribute("perm", Ints: new[] { 1L, 0, 2 }));
-        string final = x;
-        for (int layer = 0; layer < r.Layers; layer++)
-        {
-            var (y, yh) = Cell(g, "encoder", network.EncoderCell, r.Cell, layer, r.Bidirectional, r.HiddenSize, x);
-            x = StepOutputs(g, $"encoder.l{layer}", y);
-            final = yh;
-        }
-        // Y_h: [directions, N, hidden] -> [N, directions x hidden].
-        string perRow = g.Node("encoder.state", "Transpose", new[] { final }, null, new OnnxAttribute("perm", Ints: new[] { 1L, 0, 2 }));
-        return g.Node("encoder.state", "Flatten", new[] { perRow }, null, new OnnxAttribute("axis", Int: 1));
-    }
-
-    /// <summary>
-    /// The repeat-vector decoder, as RecurrentAutoencoderNetwork.Rows computes it: the state-sized vector repeated at
-    /// every step, the decoder's layers, then the per-step linear layer and the output activation, flattened step by step.
-    /// </summary>
-    private static string RecurrentRows(GraphBuilder g, RecurrentAutoencoderNetwork network, string state, string output)
-    {
-        var r = network.Spec.Recurrent;
-        string once = g.Node("decoder.repeat", "Unsqueeze", new[] { state, g.Ints("decoder.repeat.axes", new[] { 0L }) });
-        string x = g.Node("decoder.repeat", "Expand", new[] { once, g.Ints("decoder.repeat.shape", new long[] { r.Steps, 1, 1 }) });
-        for (int layer = 0; layer < r.Layers; layer++)
-        {
-            var (y, _) = Cell(g, "decoder", network.DecoderCell, r.Cell, layer, bidirectional: false, r.HiddenSize, x);
-            x = StepOutputs(g, $"decoder.l{layer}", y);
-        }
-        string batchFirst = g.Node("output", "Transpose", new[] { x }, null, new OnnxAttribute("perm", Ints: new[] { 1L, 0, 2 })); // [N, steps, hidden]
-        var linear = network.OutputLayer;
-        using var weightT = linear.weight!.t();
-        string product = g.Node("output", "MatMul", new[] { batchFirst, g.Initializer("output.weight_transposed", weightT) });
-        string shifted = g.Node("output", "Add", new[] { product, g.Initializer("output.bias", linear.bias!) });
-        string activated = g.Activate("output", shifted, network.OutputActivation, null);
-        return g.Node("output", "Flatten", new[] { activated }, output, new OnnxAttribute("axis", Int: 1));
-    }
-
-    /// <summary>An LSTM/GRU node's Y [steps, directions, N, hidden] as the next layer's input [steps, N, directions x hidden].</summary>
-    private static string StepOutputs(GraphBuilder g, string scope, string y)
-    {
-        string t = g.Node(scope, "Transpose", new[] { y }, null, new OnnxAttribute("perm", Ints: new[] { 0L, 2, 1, 3 }));
-        return g.Reshape(scope, t, 0, 0, -1);
-    }
-
-    /// <summary>
-    /// One layer of a cell stack as an ONNX LSTM or GRU node; returns its Y and Y_h. libtorch's gate blocks are reordered
-    /// to ONNX's: LSTM (i, f, g, o) to (i, o, f, c); GRU (r, z, n) to (z, r, h), with linear_before_reset = 1, which is
-    /// libtorch's GRU (the reset gate multiplies the hidden product with its bias). W, R and B hold the directions in
-    /// order (forward, then reverse), B each direction's input bias then hidden bias.
-    /// </summary>
-    private static (string Y, string Yh) Cell(GraphBuilder g, string side, nn.Module cells, RecurrentCell cell, int layer, bool bidirectional, int hidden, string x)
-    {
-        var parameters = cells.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        long[] order = cell == RecurrentCell.Lstm ? new[] { 0L, 3, 1, 2 } : new[] { 1L, 0, 2 };
-        Tensor Reorder(string name)
-        {
-            var p = parameters.TryGetValue(name, out var found) ? found
-                : throw new InvalidOperationException($"The {side}'s {cell} has no parameter '{name}'.");
-            var blocks = p.detach().chunk(order.Length, 0);
-            return cat(order.Select(i => blocks[i]).ToArray(), 0);
-        }
-        var suffixes = bidirectional ? new[] { $"_l{layer}", $"_l{layer}_reverse" } : new[] { $"_l{layer}" };
-        string scope = $"{side}.l{layer}";
-        string w = g.Initializer(scope + ".W", stack(suffixes.Select(s => Reorder("weight_ih" + s)).ToArray(), 0));
-        string rec = g.Initializer(scope + ".R", stack(suffixes.Select(s => Reorder("weight_hh" + s)).ToArray(), 0));
-        string b = g.Initializer(scope + ".B", stack(suffixes.Select(s => cat(new[] { Reorder("bias_ih" + s), Reorder("bias_hh" + s) }, 0)).ToArray(), 0));
-        var attributes = new List<OnnxAttribute> { new("hidden_size", Int: hidden) };
-        if (bidirectional) attributes.Add(new OnnxAttribute("direction", Text: "bidirectional"));
-        if (cell == RecurrentCell.Gru) attributes.Add(new OnnxAttribute("linear_before_reset", Int: 1));
-        string op = cell == RecurrentCell.Lstm ? "LSTM" : "GRU";
-        var outputs = g.Nodes(scope, op, new[] { x, w, rec, b }, 2, attributes.ToArray());
-        return (outputs[0], outputs[1]);
-    }
-
     /// <summary>Collects nodes, initializers, inputs and outputs, giving every value, node and initializer a unique name.</summary>
-    private sealed class GraphBuilder
+    private sealed class GraphBuilder : IOnnxGraph
     {
         private readonly HashSet<string> used = new(StringComparer.Ordinal);
         private readonly List<OnnxNode> nodes = new();

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Google.Protobuf;
+using Ml.Autoencoders.Networks;
 using static Google.Protobuf.WireFormat;
 
 namespace Ml.Autoencoders.Onnx;
@@ -22,9 +23,6 @@ internal sealed record OnnxGraph(string Name, IReadOnlyList<OnnxNode> Nodes, IRe
 
 /// <summary>One operator of the default ("ai.onnx") domain.</summary>
 internal sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<OnnxAttribute> Attributes);
-
-/// <summary>A float, int, ints or string attribute (the only kinds the exporter writes; never a graph or a tensor).</summary>
-internal sealed record OnnxAttribute(string Name, float? Float = null, long? Int = null, long[]? Ints = null, string? Text = null);
 
 /// <summary>
 /// A float32 tensor (<see cref="Values"/>) or an int64 tensor (<see cref="Int64Values"/>: shapes, axes and indices),

@@ -22,9 +22,10 @@ namespace Ml.Autoencoders.Tests;
 /// pooling, batch normalisation, transposed-convolution and nearest-neighbour mirrors, a written decoder with output
 /// padding and an upsample-convolution layer, and dense codes (deterministic, tied, Gaussian); the recurrent ones LSTM
 /// and GRU, one and two layers, bidirectional encoders, and the repeat-vector decoder with dense codes around the state.
-/// Mutation checks, done by hand: with the LSTM gate blocks left in libtorch's order, or the GRU's linear_before_reset
-/// set to 0, or the bidirectional state's directions swapped, or the transposed convolution's output padding dropped,
-/// these tests fail.
+/// Mutation checks, done by editing the exporter and rerunning (2026-12-05): the LSTM gate blocks left in libtorch's
+/// order (latent off by 0.32), the GRU's left in libtorch's order (0.036) or linear_before_reset set to 0 (0.040), the
+/// two directions' weights swapped (0.0022), interleaved rows read as planar (0.023): each fails these tests; with the
+/// transposed convolution's output padding dropped ONNX Runtime refuses the graph.
 /// </summary>
 [TestClass]
 public sealed class OnnxBodyExportTests
