@@ -35,6 +35,7 @@ internal static class ConvolutionalOnnx
         if (network.PixelMajor) x = g.Node("decoder.image", "Transpose", new[] { x }, null, new OnnxAttribute("perm", Ints: new[] { 0L, 2, 3, 1 }));
         return g.Node("decoder.flatten", "Flatten", new[] { x }, output, new OnnxAttribute("axis", Int: 1));
     }
+
     /// <summary>
     /// The modules of one side of a convolutional body, in the order its Sequential runs them, as ONNX nodes on an NCHW
     /// tensor: Conv, ConvTranspose (separate output padding per side, at the bottom and right as in libtorch),
@@ -101,5 +102,4 @@ internal static class ConvolutionalOnnx
         string byRow = g.Node(scope, "Gather", new[] { x, g.Ints(scope + ".rows", rows) }, null, new OnnxAttribute("axis", Int: 2));
         return g.Node(scope, "Gather", new[] { byRow, g.Ints(scope + ".columns", cols) }, null, new OnnxAttribute("axis", Int: 3));
     }
-
 }

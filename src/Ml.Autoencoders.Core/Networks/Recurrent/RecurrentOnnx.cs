@@ -91,5 +91,4 @@ internal static class RecurrentOnnx
         var outputs = g.Nodes(scope, op, new[] { x, w, rec, b }, 2, attributes.ToArray());
         return (outputs[0], outputs[1]);
     }
-
 }
