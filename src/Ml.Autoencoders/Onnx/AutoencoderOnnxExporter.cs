@@ -8,12 +8,17 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Onnx;
 
 /// <summary>
-/// Builds the ONNX graph of a dense autoencoder, layer by layer, from the live network: the same weights, the same
-/// activations, the same code (the posterior mean for a Gaussian head), the same reconstruction (decoded from that
-/// code) and the same per-row error, mean((reconstruction - input)^2) over the features, that
-/// <see cref="AutoencoderModel"/>'s forward pass computes. Only standard operators of the default domain appear
-/// (Gemm, Relu, LeakyRelu, Selu, Tanh, Sigmoid, Erf, Mul, Add, Sub, ReduceMean): no functions, no subgraphs,
-/// no custom domains, no external data.
+/// Builds the ONNX graph of a dense, convolutional or recurrent autoencoder, layer by layer, from the live network: the
+/// same weights, the same activations, the same code (the posterior mean for a Gaussian head), the same reconstruction
+/// (decoded from that code) and the same per-row error, mean((reconstruction - input)^2) over the features, that
+/// <see cref="AutoencoderModel"/>'s forward pass computes. Dense layers (a dense body, or the dense code inside another)
+/// are written here; a body around the dense code writes its own layers through <see cref="IOnnxGraph"/>
+/// (<see cref="IOnnxBody"/>): a convolutional body reads its flat rows as NCHW inside the graph and gives them back in
+/// the same pixel order, a recurrent body runs ONNX's LSTM and GRU operators with libtorch's gate blocks reordered. Only standard operators of
+/// the default domain appear (Gemm, MatMul, Conv, ConvTranspose, BatchNormalization, MaxPool, Gather, LSTM, GRU, the
+/// activations, and shape operators): no functions, no subgraphs, no custom domains, no external data. Custom bodies
+/// (user code) are refused. Not reproduced: the library's redo of a row whose pass overflows (inputs a million times the
+/// training range away), and the error's saturation at float.MaxValue.
 /// </summary>
 internal static class AutoencoderOnnxExporter
 {
@@ -43,17 +48,17 @@ internal static class AutoencoderOnnxExporter
     }
 
     /// <summary>The ONNX model of <paramref name="parts"/> of <paramref name="transformer"/>.</summary>
-    /// <exception cref="NotSupportedException">The body is convolutional, or the weights exceed the 2 GiB protobuf limit.</exception>
+    /// <exception cref="NotSupportedException">The body is a custom one (user code), or the weights exceed the 2 GiB protobuf limit.</exception>
     /// <exception cref="ArgumentException">Two of the exported column names are equal.</exception>
     public static OnnxModel Build(AutoencoderTransformer transformer, AutoencoderOnnxParts parts)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         if (!Enum.IsDefined(parts)) throw new ArgumentOutOfRangeException(nameof(parts), parts, "Choose Encoder or Autoencoder.");
         var network = transformer.Model.Network; // ObjectDisposedException once the model is disposed
-        if (network is not IDenseLayers layers)
+        if (network is not (IDenseLayers or IOnnxBody))
             throw new NotSupportedException(
-                $"ONNX export covers dense autoencoders only; this model has a convolutional body ({network.Description}). " +
-                "Score it with Transform, or train a dense body (AutoencoderOptions.Body = null) to export it.");
+                $"ONNX export covers dense, convolutional and recurrent bodies; this model's body is user code ({network.GetType().Name}: {network.Description}), " +
+                "whose modules have no known ONNX form. Score it with Transform, or use one of the built-in bodies to export it.");
 
         var options = transformer.OptionsView;
         bool whole = parts == AutoencoderOnnxParts.Autoencoder;
@@ -75,42 +80,29 @@ internal static class AutoencoderOnnxExporter
         var g = new GraphBuilder(columns);
         using (NewDisposeScope())
         {
-            var weights = new Dictionary<Linear, string>(ReferenceEqualityComparer.Instance);
-            var encoder = layers.EncoderLayers;
-            string h = input, lastHidden = input;
-            for (int i = 0; i < encoder.Count; i++)
+            string? logVarianceOutput = whole && gaussian ? logVariance : null;
+            string? decoded = null; // the reconstruction column, once written
+            switch (network)
             {
-                var (linear, activation) = encoder[i];
-                string layer = gaussian && i == encoder.Count - 1 ? "mean" : $"encoder.linear{i}";
-                lastHidden = h;
-                string weight = g.Initializer(layer + ".weight", linear.weight!);
-                weights[linear] = weight;
-                h = g.Dense(layer, h, weight, transposeWeight: true, Bias(g, layer, linear.bias), activation, i == encoder.Count - 1 ? latent : null);
+                case IDenseLayers dense:
+                {
+                    var tied = EncodeDense(g, dense, "", input, latent, logVarianceOutput);
+                    if (whole) decoded = DecodeDense(g, dense, "", tied, latent, reconstruction);
+                    break;
+                }
+                case IOnnxBody body:
+                {
+                    var core = body.DenseCode;
+                    string features = body.ExportFeatures(g, input, core is null ? latent : null);
+                    var tied = core is null ? null : EncodeDense(g, core, "core.", features, latent, logVarianceOutput);
+                    if (whole) decoded = body.ExportRows(g, core is null ? latent : DecodeDense(g, core, "core.", tied!, latent, null), reconstruction);
+                    break;
+                }
             }
             g.Output(latent, network.LatentDimension);
             if (whole)
             {
-                if (gaussian)
-                {
-                    var lv = layers.LogVarianceLayer!;
-                    string weight = g.Initializer("log_variance.weight", lv.weight!);
-                    g.Dense("log_variance", lastHidden, weight, transposeWeight: true, Bias(g, "log_variance", lv.bias), Activation.Linear, logVariance);
-                }
-                var decoder = layers.DecoderLayers;
-                string r = latent;
-                for (int j = 0; j < decoder.Count; j++)
-                {
-                    var (module, activation) = decoder[j];
-                    string layer = $"decoder.linear{j}";
-                    string? output = j == decoder.Count - 1 ? reconstruction : null;
-                    r = module switch
-                    {
-                        // Tied: y = x W_enc + b, i.e. Gemm with the encoder layer's own [out, in] weight untransposed; the bias is the decoder's.
-                        TiedLinear tied => g.Dense(layer, r, weights[tied.Source], transposeWeight: false, Bias(g, layer, tied.Bias), activation, output),
-                        Linear linear => g.Dense(layer, r, g.Initializer(layer + ".weight", linear.weight!), transposeWeight: true, Bias(g, layer, linear.bias), activation, output),
-                        _ => throw new NotSupportedException($"Decoder layer {j} is a {module.GetType().Name}, which the ONNX exporter does not know."),
-                    };
-                }
+                if (decoded != reconstruction) throw new InvalidOperationException("The exporter did not name the reconstruction after its column.");
                 // Error as AutoencoderModel.RunCore computes it: (r - x).square().mean(dim 1), from the reconstruction of the code above.
                 string difference = g.Node("error", "Sub", new[] { reconstruction, input });
                 string squared = g.Node("error", "Mul", new[] { difference, difference });
@@ -135,10 +127,61 @@ internal static class AutoencoderOnnxExporter
             });
     }
 
+    /// <summary>
+    /// The dense encoder of <paramref name="layers"/> (names prefixed by <paramref name="prefix"/>) on
+    /// <paramref name="input"/>: its code is named <paramref name="latent"/>, and a Gaussian head's log-variance
+    /// <paramref name="logVariance"/> when that is set. Returns the encoder weights' names, which tied decoder layers reuse.
+    /// </summary>
+    private static Dictionary<Linear, string> EncodeDense(GraphBuilder g, IDenseLayers layers, string prefix, string input, string latent, string? logVariance)
+    {
+        var weights = new Dictionary<Linear, string>(ReferenceEqualityComparer.Instance);
+        var encoder = layers.EncoderLayers;
+        bool gaussian = layers.LogVarianceLayer is not null;
+        string h = input, lastHidden = input;
+        for (int i = 0; i < encoder.Count; i++)
+        {
+            var (linear, activation) = encoder[i];
+            string layer = prefix + (gaussian && i == encoder.Count - 1 ? "mean" : $"encoder.linear{i}");
+            lastHidden = h;
+            string weight = g.Initializer(layer + ".weight", linear.weight!);
+            weights[linear] = weight;
+            h = g.Dense(layer, h, weight, transposeWeight: true, Bias(g, layer, linear.bias), activation, i == encoder.Count - 1 ? latent : null);
+        }
+        if (logVariance is not null)
+        {
+            var lv = layers.LogVarianceLayer ?? throw new InvalidOperationException("A log-variance output needs a Gaussian head.");
+            string layer = prefix + "log_variance";
+            string weight = g.Initializer(layer + ".weight", lv.weight!);
+            g.Dense(layer, lastHidden, weight, transposeWeight: true, Bias(g, layer, lv.bias), Activation.Linear, logVariance);
+        }
+        return weights;
+    }
+
+    /// <summary>The dense decoder of <paramref name="layers"/> from <paramref name="code"/>; its result is named <paramref name="output"/> when set.</summary>
+    private static string DecodeDense(GraphBuilder g, IDenseLayers layers, string prefix, Dictionary<Linear, string> encoderWeights, string code, string? output)
+    {
+        var decoder = layers.DecoderLayers;
+        string r = code;
+        for (int j = 0; j < decoder.Count; j++)
+        {
+            var (module, activation) = decoder[j];
+            string layer = $"{prefix}decoder.linear{j}";
+            string? name = j == decoder.Count - 1 ? output : null;
+            r = module switch
+            {
+                // Tied: y = x W_enc + b, i.e. Gemm with the encoder layer's own [out, in] weight untransposed; the bias is the decoder's.
+                TiedLinear tied => g.Dense(layer, r, encoderWeights[tied.Source], transposeWeight: false, Bias(g, layer, tied.Bias), activation, name),
+                Linear linear => g.Dense(layer, r, g.Initializer(layer + ".weight", linear.weight!), transposeWeight: true, Bias(g, layer, linear.bias), activation, name),
+                _ => throw new NotSupportedException($"Decoder layer {j} is a {module.GetType().Name}, which the ONNX exporter does not know."),
+            };
+        }
+        return r;
+    }
+
     private static string? Bias(GraphBuilder g, string layer, Tensor? bias) => bias is null ? null : g.Initializer(layer + ".bias", bias);
 
     /// <summary>Collects nodes, initializers, inputs and outputs, giving every value, node and initializer a unique name.</summary>
-    private sealed class GraphBuilder
+    private sealed class GraphBuilder : IOnnxGraph
     {
         private readonly HashSet<string> used = new(StringComparer.Ordinal);
         private readonly List<OnnxNode> nodes = new();
@@ -162,7 +205,8 @@ internal static class AutoencoderOnnxExporter
 
         public string Initializer(string name, Tensor value)
         {
-            var values = TensorSpans.ToArray<float>(value.detach().to_type(ScalarType.Float32));
+            using var contiguous = value.detach().cpu().to_type(ScalarType.Float32).contiguous();
+            var values = TensorSpans.ToArray<float>(contiguous);
             string unique = Unique(name);
             initializers.Add(new OnnxTensor(unique, value.shape.ToArray(), values));
             return unique;
@@ -175,6 +219,27 @@ internal static class AutoencoderOnnxExporter
             string unique = Unique(name);
             initializers.Add(new OnnxTensor(unique, Array.Empty<long>(), new[] { value }));
             return constants[name] = unique;
+        }
+
+        /// <summary>A rank-1 int64 constant (a shape, axes or indices), shared by every node that needs the same values.</summary>
+        public string Ints(string name, long[] values)
+        {
+            string key = "int64:" + string.Join(",", values);
+            if (constants.TryGetValue(key, out var existing)) return existing;
+            string unique = Unique(name);
+            initializers.Add(new OnnxTensor(unique, new long[] { values.Length }, null, values));
+            return constants[key] = unique;
+        }
+
+        /// <summary>A Reshape of <paramref name="x"/> to <paramref name="shape"/> (0 keeps that dimension of the input: the batch).</summary>
+        public string Reshape(string scope, string x, params long[] shape) => Node(scope, "Reshape", new[] { x, Ints(scope + ".shape", shape) });
+
+        /// <summary>One node with <paramref name="count"/> fresh outputs; returns them.</summary>
+        public string[] Nodes(string scope, string opType, string[] nodeInputs, int count, params OnnxAttribute[] attributes)
+        {
+            var results = Enumerable.Range(0, count).Select(k => Unique($"{scope}.{opType}.output{k}")).ToArray();
+            nodes.Add(new OnnxNode(Unique($"{scope}.{opType}"), opType, nodeInputs, results, attributes));
+            return results;
         }
 
         /// <summary>One node; its output is <paramref name="output"/> (a column) or a fresh name. Returns the output.</summary>
@@ -194,7 +259,7 @@ internal static class AutoencoderOnnxExporter
         }
 
         /// <summary>The activation of <paramref name="x"/>, with the constants the library uses (Activations.Create).</summary>
-        private string Activate(string layer, string x, Activation activation, string? output)
+        public string Activate(string layer, string x, Activation activation, string? output)
         {
             switch (activation)
             {

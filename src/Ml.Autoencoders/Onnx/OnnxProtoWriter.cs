@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Google.Protobuf;
+using Ml.Autoencoders.Networks;
 using static Google.Protobuf.WireFormat;
 
 namespace Ml.Autoencoders.Onnx;
@@ -23,11 +24,11 @@ internal sealed record OnnxGraph(string Name, IReadOnlyList<OnnxNode> Nodes, IRe
 /// <summary>One operator of the default ("ai.onnx") domain.</summary>
 internal sealed record OnnxNode(string Name, string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, IReadOnlyList<OnnxAttribute> Attributes);
 
-/// <summary>A float, int or ints attribute (the only kinds the exporter writes; never a graph or a tensor).</summary>
-internal sealed record OnnxAttribute(string Name, float? Float = null, long? Int = null, long[]? Ints = null);
-
-/// <summary>A float32 tensor stored as little-endian raw data inside the model (never external data).</summary>
-internal sealed record OnnxTensor(string Name, long[] Dims, float[] Values);
+/// <summary>
+/// A float32 tensor (<see cref="Values"/>) or an int64 tensor (<see cref="Int64Values"/>: shapes, axes and indices),
+/// stored as little-endian raw data inside the model (never external data).
+/// </summary>
+internal sealed record OnnxTensor(string Name, long[] Dims, float[]? Values, long[]? Int64Values = null);
 
 /// <summary>A float32 tensor value: its name and shape; a dimension is a size, or a symbol when <see cref="OnnxDim.Symbol"/> is set.</summary>
 internal sealed record OnnxValueInfo(string Name, IReadOnlyList<OnnxDim> Shape);
@@ -38,8 +39,8 @@ internal readonly record struct OnnxDim(long Size, string? Symbol = null);
 /// <summary>Serializes <see cref="OnnxModel"/> as an ONNX ModelProto.</summary>
 internal static class OnnxProtoWriter
 {
-    private const int FloatDataType = 1;                         // TensorProto.DataType.FLOAT
-    private const int AttributeFloat = 1, AttributeInt = 2, AttributeInts = 7; // AttributeProto.AttributeType
+    private const int FloatDataType = 1, Int64DataType = 7;      // TensorProto.DataType.FLOAT, INT64
+    private const int AttributeFloat = 1, AttributeInt = 2, AttributeString = 3, AttributeInts = 7; // AttributeProto.AttributeType
 
     /// <summary>Writes <paramref name="model"/> to <paramref name="stream"/> (left open).</summary>
     public static void Write(OnnxModel model, Stream stream)
@@ -79,7 +80,7 @@ internal static class OnnxProtoWriter
         foreach (var attribute in node.Attributes) Message(o, 5, a => Attribute(a, attribute));
     }
 
-    /// <summary>AttributeProto: name = 1, f = 2, i = 3, ints = 8, type = 20.</summary>
+    /// <summary>AttributeProto: name = 1, f = 2, i = 3, s = 4, ints = 8, type = 20.</summary>
     private static void Attribute(CodedOutputStream o, OnnxAttribute attribute)
     {
         String(o, 1, attribute.Name);
@@ -96,6 +97,12 @@ internal static class OnnxProtoWriter
             o.WriteInt64(i);
             type = AttributeInt;
         }
+        else if (attribute.Text is { } text)
+        {
+            o.WriteTag(4, WireType.LengthDelimited);
+            o.WriteBytes(ByteString.CopyFromUtf8(text));
+            type = AttributeString;
+        }
         else if (attribute.Ints is { } ints)
         {
             foreach (long v in ints) // unpacked repeated int64: accepted by every protobuf parser
@@ -110,7 +117,7 @@ internal static class OnnxProtoWriter
         o.WriteInt32(type);
     }
 
-    /// <summary>TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (float32, little-endian).</summary>
+    /// <summary>TensorProto: dims = 1, data_type = 2, name = 8, raw_data = 9 (float32 or int64, little-endian).</summary>
     private static void Tensor(CodedOutputStream o, OnnxTensor tensor)
     {
         foreach (long d in tensor.Dims)
@@ -119,11 +126,23 @@ internal static class OnnxProtoWriter
             o.WriteInt64(d);
         }
         o.WriteTag(2, WireType.Varint);
-        o.WriteInt32(FloatDataType);
+        byte[] raw;
+        if (tensor.Int64Values is { } longs)
+        {
+            o.WriteInt32(Int64DataType);
+            raw = new byte[checked(longs.Length * sizeof(long))];
+            for (int i = 0; i < longs.Length; i++)
+                BinaryPrimitives.WriteInt64LittleEndian(raw.AsSpan(i * sizeof(long)), longs[i]);
+        }
+        else
+        {
+            var values = tensor.Values ?? throw new InvalidOperationException($"Tensor '{tensor.Name}' has no values.");
+            o.WriteInt32(FloatDataType);
+            raw = new byte[checked(values.Length * sizeof(float))];
+            for (int i = 0; i < values.Length; i++)
+                BinaryPrimitives.WriteSingleLittleEndian(raw.AsSpan(i * sizeof(float)), values[i]);
+        }
         String(o, 8, tensor.Name);
-        var raw = new byte[checked(tensor.Values.Length * sizeof(float))];
-        for (int i = 0; i < tensor.Values.Length; i++)
-            BinaryPrimitives.WriteSingleLittleEndian(raw.AsSpan(i * sizeof(float)), tensor.Values[i]);
         o.WriteTag(9, WireType.LengthDelimited);
         o.WriteBytes(UnsafeByteOperations.UnsafeWrap(raw));
     }

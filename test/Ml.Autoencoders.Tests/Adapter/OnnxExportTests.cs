@@ -4,7 +4,6 @@ using Microsoft.ML.Data;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 using Ml.Autoencoders.Networks;
-using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Onnx;
 using Ml.Autoencoders.Transforms;
 
@@ -193,16 +192,24 @@ public sealed class OnnxExportTests
     }
 
     /// <summary>
-    /// The exported files are plain data: IR 8, one opset import (the default domain, 17), producer "Ml.Autoencoders",
+    /// The exported files (dense, convolutional and recurrent bodies) are plain data: IR 8, one opset import (the default domain, 17), producer "Ml.Autoencoders",
     /// only standard operators with no domain, no functions, subgraphs, training info or external data; every node,
     /// initializer and value name is unique, and the batch dimension is the symbol "N".
     /// </summary>
     [TestMethod]
     public void ExportedGraphsHoldOnlyStandardOperatorsAndData()
     {
-        var allowed = new HashSet<string> { "Gemm", "Relu", "LeakyRelu", "Selu", "Tanh", "Sigmoid", "Erf", "Mul", "Add", "Sub", "ReduceMean" };
+        var allowed = new HashSet<string>
+        {
+            "Gemm", "Relu", "LeakyRelu", "Selu", "Tanh", "Sigmoid", "Erf", "Mul", "Add", "Sub", "ReduceMean",
+            "Conv", "ConvTranspose", "BatchNormalization", "MaxPool", "Gather", "Reshape", "Transpose", "Flatten",
+            "LSTM", "GRU", "Unsqueeze", "Expand", "MatMul",
+        };
         var seenOps = new HashSet<string>();
-        foreach (var (name, options, data) in Bodies().Where(b => b.Name.StartsWith("SELU", StringComparison.Ordinal) || b.Name.StartsWith("tied", StringComparison.Ordinal) || b.Name.StartsWith("variational", StringComparison.Ordinal)))
+        var bodies = Bodies().Where(b => b.Name.StartsWith("SELU", StringComparison.Ordinal) || b.Name.StartsWith("tied", StringComparison.Ordinal) || b.Name.StartsWith("variational", StringComparison.Ordinal))
+            .Concat(OnnxBodyExportTests.ConvolutionalBodies().Take(3).Concat(OnnxBodyExportTests.RecurrentBodies().Skip(1).Take(2))
+                .Select(b => (b.Name, b.Options, Synthetic.LowRank(60, b.Options.Body!.RowSize!.Value, 3, seed: 7))));
+        foreach (var (name, options, data) in bodies)
         {
             var transformer = Train(options, data);
             try
@@ -244,14 +251,15 @@ public sealed class OnnxExportTests
                         Assert.Contains(node.Text(4), allowed, $"{what}: operator {node.Text(4)}");
                         seenOps.Add(node.Text(4));
                         foreach (var attribute in node.Messages(5))
-                            Assert.IsTrue(attribute.Int(20) is 1 or 2 or 7, $"{what}: attribute {attribute.Text(1)} of type {attribute.Int(20)} (only float, int, ints)");
+                            Assert.IsTrue(attribute.Int(20) is 1 or 2 or 3 or 7, $"{what}: attribute {attribute.Text(1)} of type {attribute.Int(20)} (only float, int, string, ints)");
                     }
                     foreach (var tensor in initializers)
                     {
                         Assert.IsTrue(tensor.Fields.All(f => f.Number is 1 or 2 or 8 or 9), $"{what}: initializer field outside dims/data_type/name/raw_data");
-                        Assert.AreEqual(1L, tensor.Int(2), "float32");
+                        long type = tensor.Int(2);
+                        Assert.IsTrue(type is 1 or 7, $"{what}: {tensor.Text(8)} is neither float32 (weights) nor int64 (shapes, axes, indices)");
                         long count = tensor.Fields.Where(f => f.Number == 1).Aggregate(1L, (a, f) => a * f.Integer);
-                        Assert.AreEqual(count * 4, tensor.Bytes(9).Length, $"{what}: raw data of {tensor.Text(8)}");
+                        Assert.AreEqual(count * (type == 1 ? 4 : 8), tensor.Bytes(9).Length, $"{what}: raw data of {tensor.Text(8)}");
                     }
                     var nodeNames = nodes.Select(n => n.Text(3)).ToList();
                     Assert.AreEqual(nodeNames.Count, nodeNames.Distinct().Count(), $"{what}: node names repeat");
@@ -268,33 +276,7 @@ public sealed class OnnxExportTests
                 transformer.Model.Dispose();
             }
         }
-        Assert.IsTrue(new[] { "Gemm", "Selu", "Tanh", "Erf", "Sigmoid", "ReduceMean" }.All(seenOps.Contains), string.Join(", ", seenOps));
-    }
-
-    /// <summary>A convolutional autoencoder is refused with <see cref="NotSupportedException"/>, and no file is left behind.</summary>
-    [TestMethod]
-    public void ConvolutionalModelsAreRefused()
-    {
-        var transformer = Train(new AutoencoderOptions
-        {
-            Body = new ConvolutionalOptions { ImageShape = new ImageShape(1, 4, 5), EncoderLayers = { new ConvolutionLayer(2, 3, 2) } },
-            HiddenLayerSizes = Array.Empty<int>(),
-            Epochs = 1,
-        }, Rows);
-        try
-        {
-            using var buffer = new MemoryStream();
-            var e = Assert.ThrowsExactly<NotSupportedException>(() => Ml.Model.ConvertAutoencoderToOnnx(transformer, buffer, AutoencoderOnnxParts.Encoder));
-            StringAssert.Contains(e.Message, "dense autoencoders only");
-            Assert.AreEqual(0L, buffer.Length);
-            using var folder = new TempDirectory("mlae-onnx-conv");
-            Assert.ThrowsExactly<NotSupportedException>(() => Ml.Model.ConvertAutoencoderToOnnx(transformer, folder.File("conv.onnx")));
-            Assert.IsEmpty(Directory.GetFiles(folder.Path));
-        }
-        finally
-        {
-            transformer.Model.Dispose();
-        }
+        Assert.IsTrue(new[] { "Gemm", "Selu", "Tanh", "Erf", "Sigmoid", "ReduceMean", "Conv", "ConvTranspose", "BatchNormalization", "MaxPool", "Gather", "LSTM", "GRU" }.All(seenOps.Contains), string.Join(", ", seenOps));
     }
 
     private static double MaxAbsDifference(IReadOnlyList<float[]> expected, IReadOnlyList<float[]> actual)

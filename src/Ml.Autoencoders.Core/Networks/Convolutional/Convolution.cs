@@ -25,6 +25,18 @@ internal sealed class Convolution : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The kernel (out channels x in channels x k x k).</summary>
+    internal Tensor Weight => weight;
+
+    /// <summary>The bias (out channels).</summary>
+    internal Tensor Bias => bias;
+
+    /// <summary>Stride per side (height, width).</summary>
+    internal IReadOnlyList<long> Stride => stride;
+
+    /// <summary>Zero padding per side (height, width).</summary>
+    internal IReadOnlyList<long> Padding => padding;
+
     public override Tensor forward(Tensor input) => ConvolutionKernels.Convolution(input, weight, bias, stride, padding);
 
     /// <summary>Own copies of a freshly initialised libtorch module's weight and bias (same values, same random draws).</summary>

@@ -52,7 +52,7 @@ internal sealed record ConvNetworkSpec(ConvolutionalOptions Convolution, Activat
 /// Rows arrive flat in the declared pixel order and leave in the same order. Layer names are stable
 /// ("encoder.conv0", "encoder.bn0", "core.…", "decoder.tconv0", ...) because the model file stores weights by name.
 /// </summary>
-internal sealed class ConvolutionalAutoencoderNetwork : AroundDenseCode
+internal sealed class ConvolutionalAutoencoderNetwork : AroundDenseCode, IOnnxBody
 {
     private readonly Sequential encoder;
     private readonly Sequential decoder;
@@ -160,6 +160,24 @@ internal sealed class ConvolutionalAutoencoderNetwork : AroundDenseCode
     }
 
     public ConvolutionPlan Plan => plan;
+
+    /// <summary>The encoder's modules in order (conv{i}, bn{i}, act{i}, pool{i}), for ONNX export.</summary>
+    internal Sequential EncoderModules => encoder;
+
+    /// <summary>The decoder's modules in order (up{j}, conv{j} or tconv{j}, bn{j}, act{j}, output_act), for ONNX export.</summary>
+    internal Sequential DecoderModules => decoder;
+
+    /// <inheritdoc />
+    IDenseLayers? IOnnxBody.DenseCode => core;
+
+    /// <inheritdoc />
+    string IOnnxBody.ExportFeatures(IOnnxGraph graph, string input, string? output) => ConvolutionalOnnx.Features(graph, this, input, output);
+
+    /// <inheritdoc />
+    string IOnnxBody.ExportRows(IOnnxGraph graph, string features, string output) => ConvolutionalOnnx.Rows(graph, this, features, output);
+
+    /// <summary>Whether rows hold pixels channels-last (interleaved, or one channel); planar rows otherwise.</summary>
+    internal bool PixelMajor => pixelMajor;
 
     public override int InputSize => image.Size;
 

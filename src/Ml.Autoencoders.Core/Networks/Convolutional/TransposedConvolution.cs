@@ -30,6 +30,21 @@ internal sealed class TransposedConvolution : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>The kernel (in channels x out channels x k x k).</summary>
+    internal Tensor Weight => weight;
+
+    /// <summary>The bias (out channels).</summary>
+    internal Tensor Bias => bias;
+
+    /// <summary>Stride per side (height, width).</summary>
+    internal IReadOnlyList<long> Stride => stride;
+
+    /// <summary>Padding per side (height, width).</summary>
+    internal IReadOnlyList<long> Padding => padding;
+
+    /// <summary>Extra rows and columns at the bottom and right (height, width).</summary>
+    internal IReadOnlyList<long> OutputPadding => outputPadding;
+
     public override Tensor forward(Tensor input) =>
         ConvolutionKernels.TransposedConvolution(input, weight, bias, stride, padding, outputPadding);
 }

@@ -36,7 +36,7 @@ internal sealed record RecurrentNetworkSpec(RecurrentOptions Recurrent, Activati
 /// per step back to the features. Rows arrive flat, step by step, and leave the same way. Tensor names are stable
 /// ("encoder.weight_ih_l0", "decoder.…", "output.…", "core.…") because the model file stores weights by name.
 /// </summary>
-internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode
+internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode, IOnnxBody
 {
     // Field order is state-dict order (ExpectedTensors lists the same).
     private readonly nn.Module encoder;
@@ -64,6 +64,25 @@ internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode
         : nn.GRU(input, hidden, layers, batchFirst: true, bidirectional: bidirectional);
 
     public RecurrentNetworkSpec Spec { get; }
+
+    /// <summary>The encoder's cell stack (<see cref="Lstm"/> or TorchSharp's <c>GRU</c>), for ONNX export.</summary>
+    internal nn.Module EncoderCell => encoder;
+
+    /// <summary>The decoder's cell stack (unidirectional), for ONNX export.</summary>
+    internal nn.Module DecoderCell => decoder;
+
+    /// <summary>The per-step linear layer from the decoder's hidden state to the features.</summary>
+    internal Linear OutputLayer => output;
+
+    /// <inheritdoc />
+    IDenseLayers? IOnnxBody.DenseCode => core;
+
+    /// <inheritdoc />
+    string IOnnxBody.ExportFeatures(IOnnxGraph graph, string input, string? output) =>
+        output is null ? RecurrentOnnx.Features(graph, this, input) : throw new InvalidOperationException("A recurrent body's features always go through its dense code.");
+
+    /// <inheritdoc />
+    string IOnnxBody.ExportRows(IOnnxGraph graph, string features, string output) => RecurrentOnnx.Rows(graph, this, features, output);
 
     /// <inheritdoc />
     public override IBodySpec BodySpec => Spec;
