@@ -13,12 +13,15 @@ internal static class TorchThreads
     /// Sets libtorch's intra-op thread count to <paramref name="threads"/> until the returned scope is disposed, then
     /// restores the count that was in force. With 0 (libtorch's default count), the scope instead watches the machine
     /// while the caller trains (<see cref="Poll"/>, Linux): see <see cref="LoadWatch"/>. The count is process-wide in
-    /// libtorch: two calls that run at the same time with different counts see whichever was set last.
+    /// libtorch: two calls that run at the same time with different counts see whichever was set last. Inside a scope with
+    /// an explicit count on the same thread (the anomaly detector's <c>Threads</c> around its members' fits), 0 keeps that
+    /// count and does not watch.
     /// </summary>
     public static IDisposable Use(int threads)
     {
         if (threads <= 0)
         {
+            if (managedThreads > 0) return NoScope.Instance; // an enclosing call asked for a count: it holds
             if (!OperatingSystem.IsLinux() || torch.get_num_threads() <= 1 || LoadWatch.Sample() is null) return NoScope.Instance;
             return current = new LoadWatch(torch.get_num_threads(), current);
         }
