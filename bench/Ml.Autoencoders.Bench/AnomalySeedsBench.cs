@@ -85,8 +85,12 @@ internal static partial class Program
                 return au;
             }
             var now = Seeds(s => AutoencoderAnomalyOptions.Default(cfg.AnomalyEpochs, s), out string nowInfo);
-            // the defaults before issue 19: 128-32, the output chosen from the training range (sigmoid here), 10 epochs, one network
-            var before = Seeds(s => new AutoencoderAnomalyOptions { Autoencoder = new AutoencoderOptions { HiddenLayerSizes = [128], LatentDimension = 32, Epochs = 10, Seed = s }, AllowWideCode = true }, out string beforeInfo);
+            // the defaults before issue 19: 128-32, the output chosen from the training range (sigmoid here), 10 epochs, one network, the reconstruction error alone
+            var before = Seeds(s => new AutoencoderAnomalyOptions
+            {
+                Autoencoder = new AutoencoderOptions { HiddenLayerSizes = [128], LatentDimension = 32, Epochs = 10, Seed = s }, AllowWideCode = true,
+                ScoreKind = AnomalyScoreKind.ReconstructionError,
+            }, out string beforeInfo);
             int rank = AutoencoderAnomalyOptions.Defaults.LatentDimension(d);
             var pcaScores = ReadFloatColumn(ml.AnomalyDetection.Trainers.RandomizedPca(featureColumnName: "Features", rank: rank, ensureZeroMean: true, seed: 0).Fit(trainView).Transform(testView), "Score");
             double pca = Auroc(pcaScores, labels);
