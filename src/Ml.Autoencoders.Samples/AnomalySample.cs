@@ -72,7 +72,7 @@ internal static class AnomalySample
             Console.WriteLine($"{"mean",-14} {"",6} {results.Average(r => r.Autoencoder.AreaUnderRocCurve),18:F4} {results.Average(r => r.Pca.AreaUnderRocCurve),20:F4} " +
                               $"{results.Average(r => r.AutoencoderFit),7:F1}s {results.Average(r => r.PcaFit),7:F1}s");
         Console.WriteLine("fit: training on one class's images (the autoencoder's includes scoring them for the threshold); AUROC: 1 = every anomaly scores above every normal image, 0.5 = chance.");
-        Console.WriteLine("Scores: the autoencoder's is the mean squared reconstruction error; RandomizedPca's is ML.NET's normalised residual, " +
+        Console.WriteLine("Scores: the autoencoder's is its reconstruction error plus its code's distance to the 10 nearest training codes, each in training standard deviations (ScoreKind default); RandomizedPca's is ML.NET's normalised residual, " +
                           "sqrt(|x - mean - projection|^2 / |x - mean|^2), which ignores how far from the mean an image lies.");
 
         if (kept is null)
