@@ -11,8 +11,9 @@ namespace Ml.Autoencoders.Networks.Recurrent;
 /// ~1e-7; with it off (<c>no_grad</c>), oneDNN's inference kernel, which is wrong by 0.05-0.4 on the AMD EPYC machines
 /// (avx512_bf16) this library is tested on. So <see cref="Run"/> uses the module itself while gradients are recorded
 /// (training: the fast fused kernel, forward and backward) and, when they are not (scoring, validation), the same function
-/// written with matrix products and gates from the module's own parameters: the input-to-hidden products of all steps are
-/// one product per layer and direction, and each step is one product and four gate kernels.
+/// written with matrix products and in-place gates from the module's own parameters (<see cref="Steps"/>): the
+/// input-to-hidden products of all steps are one product per layer and direction, and each step is one product and six
+/// in-place kernels, as fast as libtorch's inference kernel at batch 1024.
 /// NumericsTests.PresetBodiesMatchFloat64 and RecurrentBodyTests check both paths against float64 at several batch sizes
 /// and thread counts.
 /// </summary>
@@ -40,11 +41,15 @@ internal static class Lstm
     }
 
     /// <summary>
-    /// The LSTM function step by step with matrix products and gates (gates i, f, g, o), from <paramref name="lstm"/>'s
-    /// parameters; returns the output and the last layer's final hidden state per direction (directions, batch, hidden).
-    /// Used when gradients are not recorded, where libtorch's own float32 kernel is wrong on some CPUs.
+    /// The LSTM function step by step with matrix products and gates, from <paramref name="lstm"/>'s parameters, for
+    /// when gradients are not recorded (libtorch's own float32 inference kernel is wrong on some CPUs); returns the
+    /// output and the last layer's final hidden state per direction (directions, batch, hidden). No tensor is
+    /// allocated per step beyond the one product: the gates are reordered once to (i, f, o, g) so that one in-place
+    /// sigmoid and one in-place tanh cover them, the cell state is updated in place, and each step's hidden state is
+    /// written straight into the output, where the next step reads it. An input that is the same at every step (the
+    /// repeat-vector decoder's, stride 0 along the steps) has its input-to-hidden product computed once.
     /// </summary>
-    internal static (Tensor Output, Tensor FinalHidden) Steps(LSTM lstm, Tensor sequences)
+    private static (Tensor Output, Tensor FinalHidden) Steps(LSTM lstm, Tensor sequences)
     {
         using var scope = NewDisposeScope();
         var parameters = lstm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -52,36 +57,42 @@ internal static class Lstm
         int layers = parameters.Count / (4 * directions);
         long hidden = parameters["weight_hh_l0"].shape[1];
         long batch = sequences.shape[0], steps = sequences.shape[1];
+        var device = sequences.device;
+        // libtorch's gate order is i, f, g, o; this order puts the three sigmoid gates first: i, f, o, g.
+        var order = cat(new[] { arange(0, 2 * hidden, device: device), arange(3 * hidden, 4 * hidden, device: device), arange(2 * hidden, 3 * hidden, device: device) });
         var x = sequences;
         var finals = new List<Tensor>();
         for (int layer = 0; layer < layers; layer++)
         {
-            var outputs = new List<Tensor>();
+            var output = empty(new long[] { batch, steps, directions * hidden }, dtype: x.dtype, device: device);
             finals.Clear();
+            bool constant = steps > 1 && x.stride(1) == 0;
             for (int direction = 0; direction < directions; direction++)
             {
                 string cell = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
-                var whhT = parameters["weight_hh" + cell].t();
-                var inputGates = nn.functional.linear(x, parameters["weight_ih" + cell], parameters["bias_ih" + cell] + parameters["bias_hh" + cell]); // (batch, steps, 4 hidden)
-                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
-                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
-                var states = new Tensor[steps];
+                var inputWeight = parameters["weight_ih" + cell].index_select(0, order);
+                var hiddenWeightT = parameters["weight_hh" + cell].index_select(0, order).t();
+                var bias = (parameters["bias_ih" + cell] + parameters["bias_hh" + cell]).index_select(0, order);
+                // (batch, steps, 4 hidden), or (batch, 4 hidden) when every step reads the same input.
+                var inputGates = nn.functional.linear(constant ? x.select(1, 0) : x, inputWeight, bias);
+                var states = output.narrow(2, direction * hidden, hidden);
+                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
+                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
                 for (long s = 0; s < steps; s++)
                 {
+                    using var step = NewDisposeScope();
                     long t = direction == 0 ? s : steps - 1 - s;
-                    // Few kernels per step (each a call through TorchSharp): one product with the input gates added,
-                    // one sigmoid over all four gates, one tanh for the candidate.
-                    var gates = addmm(inputGates.select(1, t), h, whhT, 1, 1);
-                    var sig = gates.sigmoid();
-                    var candidate = gates.narrow(1, 2L * hidden, hidden).tanh();
-                    c = addcmul(sig.narrow(1, hidden, hidden) * c, sig.narrow(1, 0, hidden), candidate, 1);
-                    h = sig.narrow(1, 3L * hidden, hidden) * c.tanh();
-                    states[t] = h;
+                    var gates = addmm(constant ? inputGates : inputGates.select(1, t), h, hiddenWeightT, 1, 1);
+                    var sigmoid = gates.narrow(1, 0, 3 * hidden).sigmoid_();
+                    var candidate = gates.narrow(1, 3 * hidden, hidden).tanh_();
+                    c.mul_(sigmoid.narrow(1, hidden, hidden)).addcmul_(sigmoid.narrow(1, 0, hidden), candidate, 1);
+                    var next = states.select(1, t);
+                    next.copy_(c).tanh_().mul_(sigmoid.narrow(1, 2 * hidden, hidden));
+                    h = next.MoveToOuterDisposeScope();
                 }
-                outputs.Add(stack(states, 1));
                 finals.Add(h);
             }
-            x = directions == 1 ? outputs[0] : cat(outputs, 2);
+            x = output;
         }
         return (x.MoveToOuterDisposeScope(), stack(finals, 0).MoveToOuterDisposeScope());
     }
