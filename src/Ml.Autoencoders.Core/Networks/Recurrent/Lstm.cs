@@ -8,7 +8,7 @@ namespace Ml.Autoencoders.Networks.Recurrent;
 /// batch first: its parameter names, shapes, order and initialisation), run so that float32 results are right on every
 /// CPU the library is tested on. libtorch 2.10 (TorchSharp 0.107) runs a float32 LSTM on the CPU through oneDNN, with two
 /// kernels: with gradient recording on, oneDNN's training kernel (forward and backward), which agrees with float64 to
-/// ~1e-7; with it off (<c>no_grad</c>), oneDNN's inference kernel, which is wrong by 0.05-0.4 on the AMD EPYC machines
+/// ~1e-7; with it off (<c>no_grad</c>), oneDNN's inference kernel, which is wrong by up to 0.4 for some shapes on the AMD EPYC machines
 /// (avx512_bf16) this library is tested on. So <see cref="Run"/> uses the module itself while gradients are recorded
 /// (training: the fast fused kernel, forward and backward) and, when they are not (scoring, validation), the same function
 /// written with matrix products and in-place gates from the module's own parameters (<see cref="Steps"/>): the
