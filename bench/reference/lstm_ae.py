@@ -19,8 +19,8 @@ that step (the library's TimeStepErrors). AUROC and best F1 per window (label: t
 point. Throughput: training windows per second over the epochs after --warmup-epochs.
 
 Also checked: float32 against float64 for this LSTM (the trained weights, the test windows): PyTorch 1.13's float32
-LSTM agrees with float64 on the machines this was run on (libtorch 2.10's, through TorchSharp, did not: see
-src/Ml.Autoencoders.Core/Networks/Recurrent/Lstm.cs).
+LSTM agrees with float64 on the machines this was run on (libtorch 2.10's float32 inference kernel, through
+TorchSharp, did not: see src/Ml.Autoencoders.Core/Networks/Recurrent/Lstm.cs).
 
 Run through run_reference.sh so that openblas-openmp is used.
 """

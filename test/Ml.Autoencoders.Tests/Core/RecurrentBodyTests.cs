@@ -46,31 +46,78 @@ public sealed class RecurrentBodyTests
     }
 
     /// <summary>
-    /// The library's LSTM computes libtorch's LSTM function: with the same weights (copied by name: same names, shapes,
-    /// order), it agrees with libtorch's float64 LSTM on every step's output and the final states, stacked and
-    /// bidirectional (libtorch's float32 LSTM is the one that disagrees on this machine; see <see cref="Lstm"/>).
+    /// The library's LSTM (<see cref="Lstm.Run"/>) computes libtorch's LSTM function on both of its paths, with
+    /// gradients recorded (libtorch's fused kernel: forward and backward) and without (the step-by-step products and
+    /// gates, used because libtorch's float32 inference kernel is wrong on some CPUs): against libtorch's float64 LSTM
+    /// with the same weights, every step's output and the last layer's final states, and with gradients recorded the
+    /// input and parameter gradients; stacked and bidirectional, 48 steps, batch sizes 1 to 256, one and two threads.
+    /// A single row gives the same output alone as in a batch.
     /// </summary>
     [TestMethod]
-    [DataRow(1, false)]
-    [DataRow(2, true)]
-    public void TheLibrarysLstmIsLibtorchsLstmFunction(int layers, bool bidirectional)
+    [DataRow(1, 32, 1, false)]
+    [DataRow(3, 5, 2, true)]
+    [DataRow(4, 8, 2, true)]
+    [DataRow(32, 32, 1, false)]
+    public void TheLibrarysLstmIsLibtorchsLstmFunction(int features, int hidden, int layers, bool bidirectional)
     {
-        using var scope = NewDisposeScope();
-        using var ours = new Lstm(3, 5, layers, bidirectional);
-        using var reference = nn.LSTM(3, 5, layers, batchFirst: true, bidirectional: bidirectional);
-        reference.to(ScalarType.Float64);
-        var theirs = reference.named_parameters().ToDictionary(p => p.name, p => p.parameter);
-        CollectionAssert.AreEqual(theirs.Keys.ToArray(), ours.named_parameters().Select(p => p.name).ToArray(), "parameter names and order");
-        using (no_grad())
-            foreach (var (name, p) in ours.named_parameters())
-                theirs[name].copy_(p.to(ScalarType.Float64));
-        var x = rand(new long[] { 6, 9, 3 }, generator: new Generator(2));
-        using var noGrad = no_grad();
-        var (output, final) = ours.Run(x);
-        var (referenceOutput, referenceFinal, _) = reference.forward(x.to(ScalarType.Float64), null);
-        int directions = bidirectional ? 2 : 1;
-        Assert.IsLessThan(1e-6, (output.to(ScalarType.Float64) - referenceOutput).abs().max().item<double>(), "every step's output");
-        Assert.IsLessThan(1e-6, (final.to(ScalarType.Float64) - referenceFinal[TensorIndex.Slice(-directions)]).abs().max().item<double>(), "final states of the last layer");
+        const int steps = 48;
+        int directions = bidirectional ? 2 : 1, before = get_num_threads();
+        var failures = new List<string>();
+        void Check(string what, Tensor actual, Tensor expected)
+        {
+            double error = (actual.to(ScalarType.Float64) - expected).abs().max().item<double>();
+            double scale = Math.Max(1.0, expected.abs().max().item<double>());
+            if (!(error <= 1e-5 * scale)) failures.Add($"{what}: error {error:g3} (scale {scale:g3})");
+        }
+        try
+        {
+            foreach (int threads in new[] { 1, 2 })
+            {
+                set_num_threads(threads);
+                foreach (int batch in new[] { 1, 3, 64, 256 })
+                {
+                    using var scope = NewDisposeScope();
+                    string at = $"{layers}x{hidden} {(bidirectional ? "bidirectional " : "")}batch {batch}, {threads} thread(s)";
+                    manual_seed(batch);
+                    using var ours = Lstm.Create(features, hidden, layers, bidirectional);
+                    using var reference = nn.LSTM(features, hidden, layers, batchFirst: true, bidirectional: bidirectional);
+                    reference.to(ScalarType.Float64);
+                    var theirs = reference.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+                    using (no_grad())
+                        foreach (var (name, p) in ours.named_parameters())
+                            theirs[name].copy_(p.to(ScalarType.Float64));
+                    var x64 = randn(new long[] { batch, steps, features }, dtype: ScalarType.Float64);
+                    var x32 = x64.to(ScalarType.Float32).requires_grad_();
+                    x64.requires_grad_();
+                    var (referenceOutput, referenceFinal, _) = reference.forward(x64, null);
+                    var referenceLast = referenceFinal[TensorIndex.Slice(-directions)];
+
+                    // Gradients recorded: libtorch's fused kernel, forward and backward.
+                    var (output, final) = Lstm.Run(ours, x32);
+                    Check($"{at}, training: every step's output", output, referenceOutput);
+                    Check($"{at}, training: final states", final[TensorIndex.Slice(-directions)], referenceLast);
+                    var g = randn_like(referenceOutput);
+                    var gh = randn_like(referenceLast);
+                    ((output * g.to(ScalarType.Float32)).sum() + (final[TensorIndex.Slice(-directions)] * gh.to(ScalarType.Float32)).sum()).backward();
+                    ((referenceOutput * g).sum() + (referenceLast * gh).sum()).backward();
+                    Check($"{at}: input gradient", x32.grad!, x64.grad!);
+                    foreach (var (name, p) in ours.named_parameters()) Check($"{at}: {name} gradient", p.grad!, theirs[name].grad!);
+
+                    // Not recorded: the step-by-step path; and a row alone as in the batch.
+                    using (no_grad())
+                    {
+                        var (scored, scoredFinal) = Lstm.Run(ours, x32.detach());
+                        Check($"{at}, no_grad: every step's output", scored, referenceOutput);
+                        Check($"{at}, no_grad: final states", scoredFinal[TensorIndex.Slice(-directions)], referenceLast);
+                        var (alone, _) = Lstm.Run(ours, x32.detach()[^1..]);
+                        double d = (alone - scored[^1..]).abs().max().item<float>();
+                        if (!(d <= 1e-5)) failures.Add($"{at}, no_grad: the last row alone differs from in the batch by {d:g3}");
+                    }
+                }
+            }
+        }
+        finally { set_num_threads(before); }
+        if (failures.Count > 0) Assert.Fail(string.Join("\n", failures.Take(40)));
     }
 
     /// <summary>Windows of noisy sine waves (random phase and frequency) as steps x 1 feature.</summary>

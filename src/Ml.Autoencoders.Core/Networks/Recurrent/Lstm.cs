@@ -4,85 +4,95 @@ using static TorchSharp.torch;
 namespace Ml.Autoencoders.Networks.Recurrent;
 
 /// <summary>
-/// A stacked, optionally bidirectional LSTM (batch first) written with matrix products and gates, because libtorch's
-/// own float32 LSTM (TorchSharp 0.107, libtorch 2.10 CPU) disagrees with its float64 LSTM and with this plain
-/// computation by 0.05-0.19 on the AMD EPYC machines this library is tested on, while its float32 GRU and matrix
-/// products agree to 1e-7 (NumericsTests.PresetBodiesMatchFloat64 checks this module against float64).
-/// Parameters have libtorch's names, shapes, order and initialisation (uniform in ±1/√hidden; gates i, f, g, o), so
-/// weights move between the two unchanged. The input-to-hidden products of all steps are one matrix product per layer
-/// and direction; the recurrence is one product and four gates per step.
+/// The library's LSTM: libtorch's own module (<c>nn.LSTM</c>,
+/// batch first: its parameter names, shapes, order and initialisation), run so that float32 results are right on every
+/// CPU the library is tested on. libtorch 2.10 (TorchSharp 0.107) runs a float32 LSTM on the CPU through oneDNN, with two
+/// kernels: with gradient recording on, oneDNN's training kernel (forward and backward), which agrees with float64 to
+/// ~1e-7; with it off (<c>no_grad</c>), oneDNN's inference kernel, which is wrong by up to 0.4 for some shapes on the AMD EPYC machines
+/// (avx512_bf16) this library is tested on. So <see cref="Run"/> uses the module itself while gradients are recorded
+/// (training: the fast fused kernel, forward and backward) and, when they are not (scoring, validation), the same function
+/// written with matrix products and in-place gates from the module's own parameters (<see cref="Steps"/>): the
+/// input-to-hidden products of all steps are one product per layer and direction, and each step is one product and six
+/// in-place kernels, as fast as libtorch's inference kernel at batch 1024.
+/// NumericsTests.PresetBodiesMatchFloat64 and RecurrentBodyTests check both paths against float64 at several batch sizes
+/// and thread counts.
 /// </summary>
-internal sealed class Lstm : nn.Module
+internal static class Lstm
 {
-    private readonly int hidden, layers, directions;
-    // Names, not tensors: moving the module (to a device or dtype) replaces its parameters.
-    private readonly List<string> cells = new();
-
-    public Lstm(int input, int hidden, int layers, bool bidirectional) : base(nameof(Lstm))
-    {
-        this.hidden = hidden;
-        this.layers = layers;
-        directions = bidirectional ? 2 : 1;
-        double bound = 1.0 / Math.Sqrt(hidden);
-        for (int layer = 0; layer < layers; layer++)
-            for (int direction = 0; direction < directions; direction++)
-            {
-                long layerInput = layer == 0 ? input : (long)hidden * directions;
-                string suffix = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
-                void Make(string name, params long[] shape)
-                {
-                    var p = new Parameter(empty(shape));
-                    using (no_grad()) nn.init.uniform_(p, -bound, bound);
-                    register_parameter(name + suffix, p);
-                }
-                // libtorch's order: weight_ih, weight_hh, bias_ih, bias_hh, per layer and direction.
-                Make("weight_ih", 4L * hidden, layerInput);
-                Make("weight_hh", 4L * hidden, hidden);
-                Make("bias_ih", 4L * hidden);
-                Make("bias_hh", 4L * hidden);
-                cells.Add(suffix);
-            }
-    }
+    /// <summary>A stacked, optionally bidirectional LSTM over (batch, steps, features), libtorch's initialisation (uniform in ±1/√hidden).</summary>
+    public static LSTM Create(int input, int hidden, int layers, bool bidirectional) =>
+        nn.LSTM(input, hidden, layers, batchFirst: true, bidirectional: bidirectional);
 
     /// <summary>
     /// Runs a batch of sequences (batch, steps, features): every step's output of the last layer (batch, steps,
-    /// directions x hidden) and the last layer's final hidden state per direction (directions, batch, hidden).
+    /// directions x hidden) and the final hidden states, whose last <c>directions</c> entries are the last layer's
+    /// ((layers or 1) x directions, batch, hidden).
     /// </summary>
-    public (Tensor Output, Tensor FinalHidden) Run(Tensor sequences)
+    public static (Tensor Output, Tensor FinalHidden) Run(LSTM lstm, Tensor sequences)
+    {
+        if (is_grad_enabled())
+        {
+            // oneDNN's training kernel (right on every CPU tested), with its fused backward.
+            var (output, hidden, cell) = lstm.forward(sequences, null);
+            cell.Dispose();
+            return (output, hidden);
+        }
+        return Steps(lstm, sequences);
+    }
+
+    /// <summary>
+    /// The LSTM function step by step with matrix products and gates, from <paramref name="lstm"/>'s parameters, for
+    /// when gradients are not recorded (libtorch's own float32 inference kernel is wrong on some CPUs); returns the
+    /// output and the last layer's final hidden state per direction (directions, batch, hidden). No tensor is
+    /// allocated per step beyond the one product: the gates are reordered once to (i, f, o, g) so that one in-place
+    /// sigmoid and one in-place tanh cover them, the cell state is updated in place, and each step's hidden state is
+    /// written straight into the output, where the next step reads it. An input that is the same at every step (the
+    /// repeat-vector decoder's, stride 0 along the steps) has its input-to-hidden product computed once.
+    /// </summary>
+    private static (Tensor Output, Tensor FinalHidden) Steps(LSTM lstm, Tensor sequences)
     {
         using var scope = NewDisposeScope();
+        var parameters = lstm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+        int directions = parameters.ContainsKey("weight_ih_l0_reverse") ? 2 : 1;
+        int layers = parameters.Count / (4 * directions);
+        long hidden = parameters["weight_hh_l0"].shape[1];
         long batch = sequences.shape[0], steps = sequences.shape[1];
+        var device = sequences.device;
+        // libtorch's gate order is i, f, g, o; this order puts the three sigmoid gates first: i, f, o, g.
+        var order = cat(new[] { arange(0, 2 * hidden, device: device), arange(3 * hidden, 4 * hidden, device: device), arange(2 * hidden, 3 * hidden, device: device) });
         var x = sequences;
         var finals = new List<Tensor>();
-        var parameters = named_parameters().ToDictionary(p => p.name, p => p.parameter);
         for (int layer = 0; layer < layers; layer++)
         {
-            var outputs = new List<Tensor>();
+            var output = empty(new long[] { batch, steps, directions * hidden }, dtype: x.dtype, device: device);
             finals.Clear();
+            bool constant = steps > 1 && x.stride(1) == 0;
             for (int direction = 0; direction < directions; direction++)
             {
-                string cell = cells[layer * directions + direction];
-                var whhT = parameters["weight_hh" + cell].t();
-                var inputGates = nn.functional.linear(x, parameters["weight_ih" + cell], parameters["bias_ih" + cell] + parameters["bias_hh" + cell]); // (batch, steps, 4 hidden)
-                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
-                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
-                var states = new Tensor[steps];
+                string cell = $"_l{layer}{(direction == 1 ? "_reverse" : "")}";
+                var inputWeight = parameters["weight_ih" + cell].index_select(0, order);
+                var hiddenWeightT = parameters["weight_hh" + cell].index_select(0, order).t();
+                var bias = (parameters["bias_ih" + cell] + parameters["bias_hh" + cell]).index_select(0, order);
+                // (batch, steps, 4 hidden), or (batch, 4 hidden) when every step reads the same input.
+                var inputGates = nn.functional.linear(constant ? x.select(1, 0) : x, inputWeight, bias);
+                var states = output.narrow(2, direction * hidden, hidden);
+                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
+                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
                 for (long s = 0; s < steps; s++)
                 {
+                    using var step = NewDisposeScope();
                     long t = direction == 0 ? s : steps - 1 - s;
-                    // Few kernels per step (each is a call through TorchSharp, forward and backward): one product with
-                    // the input gates added, one sigmoid over all four gates, one tanh for the candidate.
-                    var gates = addmm(inputGates.select(1, t), h, whhT, 1, 1);
-                    var sig = gates.sigmoid();
-                    var candidate = gates.narrow(1, 2L * hidden, hidden).tanh();
-                    c = addcmul(sig.narrow(1, hidden, hidden) * c, sig.narrow(1, 0, hidden), candidate, 1);
-                    h = sig.narrow(1, 3L * hidden, hidden) * c.tanh();
-                    states[t] = h;
+                    var gates = addmm(constant ? inputGates : inputGates.select(1, t), h, hiddenWeightT, 1, 1);
+                    var sigmoid = gates.narrow(1, 0, 3 * hidden).sigmoid_();
+                    var candidate = gates.narrow(1, 3 * hidden, hidden).tanh_();
+                    c.mul_(sigmoid.narrow(1, hidden, hidden)).addcmul_(sigmoid.narrow(1, 0, hidden), candidate, 1);
+                    var next = states.select(1, t);
+                    next.copy_(c).tanh_().mul_(sigmoid.narrow(1, 2 * hidden, hidden));
+                    h = next.MoveToOuterDisposeScope();
                 }
-                outputs.Add(stack(states, 1));
                 finals.Add(h);
             }
-            x = directions == 1 ? outputs[0] : cat(outputs, 2);
+            x = output;
         }
         return (x.MoveToOuterDisposeScope(), stack(finals, 0).MoveToOuterDisposeScope());
     }

@@ -30,7 +30,7 @@ internal sealed record RecurrentNetworkSpec(RecurrentOptions Recurrent, Activati
 }
 
 /// <summary>
-/// A recurrent encoder (LSTM or GRU, stacked, optionally bidirectional; the LSTM is the library's own <see cref="Lstm"/>), a dense code on its last layer's final state
+/// A recurrent encoder (LSTM or GRU, stacked, optionally bidirectional; libtorch's modules, the LSTM run through <see cref="Lstm.Run"/>), a dense code on its last layer's final state
 /// (any <see cref="DenseAutoencoderNetwork"/>, so a Gaussian head and penalties on the code work as for dense bodies),
 /// and a decoder of the same cell that reads the code's state-sized reconstruction at every step, with one linear layer
 /// per step back to the features. Rows arrive flat, step by step, and leave the same way. Tensor names are stable
@@ -60,7 +60,7 @@ internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode, IOnnxBody
     }
 
     private static nn.Module Cell(RecurrentCell cell, int input, int hidden, int layers, bool bidirectional) => cell == RecurrentCell.Lstm
-        ? new Lstm(input, hidden, layers, bidirectional)
+        ? Lstm.Create(input, hidden, layers, bidirectional)
         : nn.GRU(input, hidden, layers, batchFirst: true, bidirectional: bidirectional);
 
     public RecurrentNetworkSpec Spec { get; }
@@ -145,7 +145,7 @@ internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode, IOnnxBody
         var x = rows.reshape(-1, r.Steps, r.Features);
         var final = encoder switch
         {
-            Lstm lstm => lstm.Run(x).FinalHidden,
+            LSTM lstm => Lstm.Run(lstm, x).FinalHidden,
             GRU gru => gru.forward(x, null).Item2,
             _ => throw new InvalidOperationException("unknown recurrent cell"),
         };
@@ -163,7 +163,7 @@ internal sealed class RecurrentAutoencoderNetwork : AroundDenseCode, IOnnxBody
         var repeated = state.unsqueeze(1).expand(-1, r.Steps, -1);
         var sequence = decoder switch
         {
-            Lstm lstm => lstm.Run(repeated).Output,
+            LSTM lstm => Lstm.Run(lstm, repeated).Output,
             GRU gru => gru.forward(repeated, null).Item1,
             _ => throw new InvalidOperationException("unknown recurrent cell"),
         };
