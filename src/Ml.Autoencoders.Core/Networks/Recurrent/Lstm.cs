@@ -50,10 +50,23 @@ internal sealed class Lstm : nn.Module
     /// </summary>
     public (Tensor Output, Tensor FinalHidden) Run(Tensor sequences)
     {
+        var (output, final, _, _) = Run(sequences, null, null);
+        return (output, final);
+    }
+
+    /// <summary>
+    /// Runs a batch of sequences from initial hidden and cell states (layers x directions, batch, hidden; zeros when
+    /// null): every step's output of the last layer, the last layer's final hidden state per direction, and every
+    /// layer's final hidden and cell states (layers x directions, batch, hidden), to continue from step by step.
+    /// </summary>
+    public (Tensor Output, Tensor FinalHidden, Tensor AllHidden, Tensor AllCells) Run(Tensor sequences, Tensor? hidden0, Tensor? cell0)
+    {
         using var scope = NewDisposeScope();
         long batch = sequences.shape[0], steps = sequences.shape[1];
         var x = sequences;
         var finals = new List<Tensor>();
+        var allHidden = new List<Tensor>();
+        var allCells = new List<Tensor>();
         var parameters = named_parameters().ToDictionary(p => p.name, p => p.parameter);
         for (int layer = 0; layer < layers; layer++)
         {
@@ -64,8 +77,9 @@ internal sealed class Lstm : nn.Module
                 string cell = cells[layer * directions + direction];
                 var whhT = parameters["weight_hh" + cell].t();
                 var inputGates = nn.functional.linear(x, parameters["weight_ih" + cell], parameters["bias_ih" + cell] + parameters["bias_hh" + cell]); // (batch, steps, 4 hidden)
-                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
-                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device);
+                int slot = layer * directions + direction;
+                var h = hidden0 is null ? zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device) : hidden0[slot];
+                var c = cell0 is null ? zeros(new long[] { batch, hidden }, dtype: x.dtype, device: x.device) : cell0[slot];
                 var states = new Tensor[steps];
                 for (long s = 0; s < steps; s++)
                 {
@@ -81,9 +95,12 @@ internal sealed class Lstm : nn.Module
                 }
                 outputs.Add(stack(states, 1));
                 finals.Add(h);
+                allHidden.Add(h);
+                allCells.Add(c);
             }
             x = directions == 1 ? outputs[0] : cat(outputs, 2);
         }
-        return (x.MoveToOuterDisposeScope(), stack(finals, 0).MoveToOuterDisposeScope());
+        return (x.MoveToOuterDisposeScope(), stack(finals, 0).MoveToOuterDisposeScope(),
+            stack(allHidden, 0).MoveToOuterDisposeScope(), stack(allCells, 0).MoveToOuterDisposeScope());
     }
 }
