@@ -541,6 +541,11 @@ public sealed class ModelFileFuzzTests
         foreach (var conv in new[] { root["Body"], options["Body"] })
         {
             if (conv is not JsonObject c) continue;
+            if ((string?)c["kind"] == "tokens")
+            {
+                targets.Add((c, new[] { "MaxLength", "VocabularySize", "EmbeddingSize", "HiddenSize", "Layers" }[random.Next(5)]));
+                continue;
+            }
             targets.Add((c["ImageShape"]!, new[] { "Channels", "Height", "Width" }[random.Next(3)]));
             foreach (var layers in new[] { c["EncoderLayers"], c["DecoderLayers"] })
                 if (layers is JsonArray { Count: > 0 } l)
