@@ -10,10 +10,11 @@
 #   bash bench/run.sh --only j   # default fits alone and next to a busy process (thread policy), vs PyTorch
 #   bash bench/run.sh --only l   # LSTM autoencoder on ECG windows vs PyTorch: AUROC and Fit throughput (~6 minutes; --quick: ~1); no Fashion-MNIST download
 #   bash bench/run.sh --only k   # fine-tuning with 100, 600, 6,000 labels: pretrained vs scratch vs L-BFGS on pixels, 3 seeds
+#   bash bench/run.sh --only w   # character GRU token-sequence autoencoder on English words vs PyTorch: exact-word rate, Fit and Transform throughput (installs wamerican); no Fashion-MNIST download
 #   bash bench/run.sh --soak     # memory soak: long Transform runs and many epochs on generated rows (no data, no reference)
 #   bash bench/run.sh --stream   # Fit streaming a generated data view larger than this machine's memory (~3 minutes)
 # Needs the full Fashion-MNIST (Debian package dataset-fashion-mnist, installed here if missing)
-# and, for parts (c), (e), (f), (g), (h), (j), (l), the PyTorch / scikit-learn reference (bench/reference/setup.sh
+# and, for parts (c), (e), (f), (g), (h), (j), (l), (w), the PyTorch / scikit-learn reference (bench/reference/setup.sh
 # installs it if missing).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -46,7 +47,14 @@ if [[ "$only" == *i* ]] && [ ! -f bench/small-data/satellite.csv ]; then
 fi
 # Parts (i) and (l) alone read only their own data (bench/small-data and the shipped subset; SciPy's electrocardiogram,
 # exported by data/ecg/export_electrocardiogram.py): no Fashion-MNIST download.
-if [ -n "$only" ] && [[ "$only" =~ ^[il]+$ ]]; then data_dir=none; fi
+if [ -n "$only" ] && [[ "$only" =~ ^[ilw]+$ ]]; then data_dir=none; fi
+# Part (w) reads Debian's English word list.
+if [[ "$only" == *w* ]] && [ ! -f /usr/share/dict/american-english ]; then
+  echo "run.sh: installing wamerican (benchmark only)" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y wamerican >&2
+fi
 
 if [ "$data_dir" = /usr/share/datasets/fashion-mnist ] && [ ! -f "$data_dir/train-images-idx3-ubyte.gz" ]; then
   echo "run.sh: installing dataset-fashion-mnist (benchmark only)" >&2

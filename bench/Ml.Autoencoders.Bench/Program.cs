@@ -227,10 +227,11 @@ internal static partial class Program
 
         if (cfg.Parts.Contains('i')) PartI(cfg);
         if (cfg.Parts.Contains('l')) PartL(cfg);
-        if (cfg.Parts.Contains('i') || cfg.Parts.Contains('l'))
+        if (cfg.Parts.Contains('w')) PartW(cfg);
+        if (cfg.Parts.Contains('i') || cfg.Parts.Contains('l') || cfg.Parts.Contains('w'))
         {
-            // Parts (i) and (l) read their own data: without other parts, no Fashion-MNIST.
-            if (cfg.Parts.All(p => p is 'i' or 'l'))
+            // Parts (i), (l) and (w) read their own data: without other parts, no Fashion-MNIST.
+            if (cfg.Parts.All(p => p is 'i' or 'l' or 'w'))
             {
                 PrintTable(cfg, total.Elapsed);
                 return 0;

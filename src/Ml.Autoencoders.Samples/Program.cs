@@ -14,6 +14,7 @@ var commands = new Dictionary<string, (string Help, Action<string[]> Run)>
     ["tsne"] = ("stacked 784-100-30 autoencoder codes of 5,000 test images -> t-SNE -> PNG scatter by class (and PCA-30 for comparison)", TsneSample.Run),
     ["anomaly"] = ("one-class anomaly detection: per class, the library's autoencoder detector and RandomizedPca trained on that class; AUROC table, thresholds, PNG of extremes", AnomalySample.Run),
     ["ecg-anomaly"] = ("SciPy's electrocardiogram with planted anomalies: SlidingWindows -> LSTM, dense and PCA detectors -> TimeStepErrors; per-window and per-point AUROC/F1, PNG (needs Python with SciPy once; --quick)", EcgAnomalySample.Run),
+    ["words"] = ("character-level GRU autoencoder over an English word list (apt-get install wamerican, or --words FILE): held-out exact-word rate by length, code-space neighbours, t-SNE PNG", WordsSample.Run),
     ["finetune"] = ("denoising 784-256-128-32 (default body, 30% of pixels masked) pretrained on 60,000 unlabelled images, fine-tuned with 100, 600 and 6,000 labels (3 seeds); next to scratch, frozen codes, raw-pixel L-BFGS", FineTuneSample.Run),
     ["readme"] = ("the pipeline example quoted in docs/autoencoders.md", ReadmeSample.Run),
     ["readme-downstream"] = ("the k-NN, t-SNE and fine-tuning example quoted in docs/knn.md, docs/tsne.md and docs/fine-tuning.md", ReadmeDownstreamSample.Run),

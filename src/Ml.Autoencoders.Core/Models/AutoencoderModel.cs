@@ -241,7 +241,11 @@ public sealed class AutoencoderModel : IDisposable
         if (!o.Sampled.IsEmpty) CopyOut(SampleCodes(z, logVariance!, o.FirstRow), o.Sampled);
         if (r is null) return;
         if (!o.Reconstruction.IsEmpty) CopyOut(r, o.Reconstruction);
-        if (!o.Error.IsEmpty)
+        if (!o.Error.IsEmpty && Network.OwnRowErrors(original, z) is { } own)
+        {
+            CopyOut(own, o.Error); // the body's own error (a token body: mean token cross-entropy)
+        }
+        else if (!o.Error.IsEmpty)
         {
             var difference = r - original; // against the unclamped input: far-out rows get a large error
             CopyOut(difference.pow(Scalars.Two).mean(new long[] { 1 }).clamp_max_(Scalars.FloatMax), o.Error); // overflow saturates, never inf

@@ -51,6 +51,19 @@ internal abstract class AutoencoderNetwork : nn.Module<Tensor, Tensor>
     /// </summary>
     public abstract ForwardPass Forward(Tensor input, Generator? generator, bool trace);
 
+    /// <summary>
+    /// The reconstruction term of the training loss when the body defines its own (a token-sequence body: masked
+    /// cross-entropy over the tokens of <paramref name="pass"/>'s input); null: the options' loss on the reconstruction.
+    /// <paramref name="sumPerRow"/>: summed over each row's elements and averaged over rows (a variational objective).
+    /// </summary>
+    public virtual Tensor? OwnReconstructionLoss(ForwardPass pass, bool sumPerRow) => null;
+
+    /// <summary>
+    /// Each row's reconstruction error ([rows]) at inference when the body defines its own (a token-sequence body: mean
+    /// token cross-entropy); null: the mean squared error of the reconstruction.
+    /// </summary>
+    public virtual Tensor? OwnRowErrors(Tensor input, Tensor code) => null;
+
     public override Tensor forward(Tensor input)
     {
         using var code = Encode(input);

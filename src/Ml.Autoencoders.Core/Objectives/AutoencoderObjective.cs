@@ -77,7 +77,8 @@ internal sealed class AutoencoderObjective : ITrainingObjective, IDisposable
         var input = training && settings.Corruption is { } corruption ? corruption.Apply(clean, trainGenerator) : clean;
         var generator = network.IsGaussian ? (training ? trainGenerator : evaluationGenerator) : null;
         var pass = network.Forward(input, generator, trace);
-        var loss = ReconstructionLosses.Compute(settings.Loss, pass.Reconstruction, clean, sumPerRow: network.IsGaussian);
+        var loss = network.OwnReconstructionLoss(pass, sumPerRow: network.IsGaussian)
+            ?? ReconstructionLosses.Compute(settings.Loss, pass.Reconstruction, clean, sumPerRow: network.IsGaussian);
         terms?.Add(loss);
         if (pass.Mean is { } mean && pass.LogVariance is { } logVariance)
         {

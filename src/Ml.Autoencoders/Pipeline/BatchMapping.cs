@@ -4,13 +4,18 @@ using Microsoft.ML.Data;
 namespace Ml.Autoencoders.Pipeline;
 
 /// <summary>A column a batch mapper appends: a float vector, a float scalar, a key (<see cref="uint"/>) or a Boolean scalar.</summary>
-internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations = null)
+/// <remarks>
+/// A variable-length key vector (a reconstructed token sequence) holds <see cref="Slots"/> keys per row, 0 after its
+/// end; its getter serves the keys before the first 0. With <see cref="KeyValuesFromInput"/> the column carries the
+/// input column's KeyValues annotation (so <c>MapKeyToValue</c> turns it back into text).
+/// </remarks>
+internal sealed record MappedColumn(string Name, DataViewType Type, DataViewSchema.Annotations? Annotations = null, int? Slots = null, bool KeyValuesFromInput = false)
 {
     /// <summary>Values per row.</summary>
-    public int Width => Type is VectorDataViewType v ? v.Size : 1;
+    public int Width => Slots ?? (Type is VectorDataViewType v ? v.Size : 1);
 
-    /// <summary>True for a key column (values are <see cref="uint"/>, 0 = missing).</summary>
-    public bool IsKey => Type is KeyDataViewType;
+    /// <summary>True for a key column or a vector of keys (values are <see cref="uint"/>, 0 = missing).</summary>
+    public bool IsKey => Type is KeyDataViewType or VectorDataViewType { ItemType: KeyDataViewType };
 
     /// <summary>True for a Boolean column.</summary>
     public bool IsBoolean => Type is BooleanDataViewType;
@@ -28,6 +33,12 @@ internal interface IBatchMapper
 
     /// <summary>Values per input row.</summary>
     int InputSize { get; }
+
+    /// <summary>
+    /// The key count of a token input (a vector of keys of any length, read as key values padded with 0 to
+    /// <see cref="InputSize"/>); null for a float vector input.
+    /// </summary>
+    int? InputKeyCount => null;
 
     /// <summary>Rows per batch in cursors (read when a cursor is created).</summary>
     int BatchSize { get; }
@@ -183,6 +194,14 @@ internal sealed class MappedBatch : IDisposable
         int width = spec.Width;
         return Values[column] switch
         {
+            uint[] keys when spec.Type is VectorDataViewType => (ValueGetter<VBuffer<uint>>)((ref VBuffer<uint> value) =>
+            {
+                var row = keys.AsSpan(slot() * width, width);
+                int length = row.IndexOf(0u) is var end and >= 0 ? end : width;
+                var editor = VBufferEditor.Create(ref value, length);
+                row[..length].CopyTo(editor.Values);
+                value = editor.Commit();
+            }),
             uint[] keys => (ValueGetter<uint>)((ref uint value) => value = keys[slot()]),
             bool[] flags => (ValueGetter<bool>)((ref bool value) => value = flags[slot()]),
             float[] floats when spec.Type is VectorDataViewType => (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
@@ -211,10 +230,21 @@ internal static class BatchMapperSchema
     public static DataViewSchema OutputSchema(IBatchMapper mapper, DataViewSchema input)
     {
         ArgumentNullException.ThrowIfNull(input);
-        VectorColumn.Check(input, mapper.InputColumnName, mapper.InputSize);
+        if (mapper.InputKeyCount is { } keys) VectorColumn.CheckTokens(input, mapper.InputColumnName, keys);
+        else VectorColumn.Check(input, mapper.InputColumnName, mapper.InputSize);
         var builder = new DataViewSchema.Builder();
         builder.AddColumns(input);
-        foreach (var column in mapper.Columns) builder.AddColumn(column.Name, column.Type, column.Annotations);
+        foreach (var column in mapper.Columns)
+        {
+            if (!column.KeyValuesFromInput)
+            {
+                builder.AddColumn(column.Name, column.Type, column.Annotations);
+                continue;
+            }
+            var annotations = new DataViewSchema.Annotations.Builder();
+            annotations.Add(input[mapper.InputColumnName].Annotations, name => name == AnnotationKinds.KeyValues);
+            builder.AddColumn(column.Name, column.Type, annotations.ToAnnotations());
+        }
         return builder.ToSchema();
     }
 
@@ -247,10 +277,9 @@ internal sealed class MappedDataView : AppendingDataView
 internal sealed class MappedCursor : LookAheadCursor
 {
     private readonly IBatchMapper mapper;
-    private readonly ValueGetter<VBuffer<float>> inputGetter;
+    private readonly InputRowReader input;
     private readonly int sourceCount;
     private readonly MappedBatch batch;
-    private VBuffer<float> inputValue;
 
     public MappedCursor(IBatchMapper mapper, DataViewRowCursor source, DataViewSchema schema, DataViewSchema.Column inputColumn,
         IReadOnlyList<DataViewSchema.Column> sourceColumns, IReadOnlySet<int> active, int capacity)
@@ -258,14 +287,13 @@ internal sealed class MappedCursor : LookAheadCursor
     {
         this.mapper = mapper;
         sourceCount = source.Schema.Count;
-        inputGetter = source.GetGetter<VBuffer<float>>(inputColumn);
+        input = InputRowReader.Create(source, inputColumn, mapper.Consumer);
         batch = new MappedBatch(mapper.Columns, capacity, active, mapper.InputSize, mapper.NativeInputs, disposedByOwner: true);
     }
 
     protected override void Capture(int slot, long row)
     {
-        inputGetter(ref inputValue);
-        VectorColumn.CopyDense(inputValue, batch.InputRow(slot), mapper.InputColumnName, row, mapper.Consumer);
+        input.Read(batch.InputRow(slot), row);
     }
 
     protected override void Compute(int rows, long firstRow)
@@ -316,9 +344,8 @@ internal sealed class MappedRowMapper : IRowToRowMapper
         private readonly DataViewRow input;
         private readonly HashSet<int> active;
         private readonly MappedBatch batch;
-        private readonly ValueGetter<VBuffer<float>>? inputGetter;
+        private readonly InputRowReader? reader;
         private ulong requested, computed; // bit c = appended column c; a prediction engine asks getters only for what it reads
-        private VBuffer<float> inputValue;
         private long computedFor = -1;
 
         public Row(MappedRowMapper owner, DataViewRow input, HashSet<int> active)
@@ -330,7 +357,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             var mine = active.Where(i => i >= n).Select(i => i - n).ToHashSet();
             // Managed inputs: ML.NET may never dispose a row it got from a mapper, so a row holds no native memory.
             batch = new MappedBatch(owner.mapper.Columns, 1, mine, owner.mapper.InputSize);
-            if (mine.Count > 0) inputGetter = input.GetGetter<VBuffer<float>>(owner.InputSchema[owner.mapper.InputColumnName]);
+            if (mine.Count > 0) reader = InputRowReader.Create(input, owner.InputSchema[owner.mapper.InputColumnName], owner.mapper.Consumer);
         }
 
         public override DataViewSchema Schema => owner.OutputSchema;
@@ -360,8 +387,7 @@ internal sealed class MappedRowMapper : IRowToRowMapper
             // a getter asked for since needs a column the last computation left out.
             if (computedFor == input.Position && computedFor >= 0 && (requested & ~computed) == 0) return;
             var mapper = owner.mapper;
-            inputGetter!(ref inputValue);
-            VectorColumn.CopyDense(inputValue, batch.InputRow(0), mapper.InputColumnName, input.Position, mapper.Consumer);
+            reader!.Read(batch.InputRow(0), input.Position);
             batch.ComputeOnly(requested);
             using (mapper.Lifetime.Use())
                 mapper.Map(batch.Inputs(1), 1, input.Position, batch);

@@ -1,5 +1,4 @@
 using Microsoft.ML;
-using Microsoft.ML.Data;
 
 namespace Ml.Autoencoders.Pipeline;
 
@@ -31,15 +30,13 @@ internal sealed class DataViewRows
     {
         var column = data.Schema[ColumnName];
         using var cursor = data.GetRowCursor(new[] { column }, shuffle is not null && data.CanShuffle ? shuffle : null);
-        var getter = cursor.GetGetter<VBuffer<float>>(column);
+        var reader = InputRowReader.Create(cursor, column, consumer);
         var buffer = new float[Size];
-        VBuffer<float> value = default;
         long row = 0;
         while (cursor.MoveNext())
         {
             if ((row & 1023) == 0) cancellation.ThrowIfCancellationRequested();
-            getter(ref value);
-            VectorColumn.CopyDense(value, buffer, ColumnName, row, consumer);
+            reader.Read(buffer, row);
             yield return (row, buffer);
             row++;
         }

@@ -36,6 +36,10 @@ internal static class SchemaShapeColumns
     public static SchemaShape.Column Key(string name, SchemaShape? annotations) =>
         NewColumn(name, SchemaShape.Column.VectorKind.Scalar, NumberDataViewType.UInt32, true, annotations);
 
+    /// <summary>A variable-length vector of keys (a reconstructed token sequence) with the given annotations (the input's KeyValues).</summary>
+    public static SchemaShape.Column KeyVector(string name, SchemaShape? annotations) =>
+        NewColumn(name, SchemaShape.Column.VectorKind.VariableVector, NumberDataViewType.UInt32, true, annotations);
+
     /// <summary>The input columns with the new ones appended; a new column replaces an input column of the same name.</summary>
     public static SchemaShape Append(SchemaShape input, IEnumerable<SchemaShape.Column> added)
     {

@@ -51,6 +51,36 @@ internal static class VectorColumn
     private static DataViewSchema.Column Find(DataViewSchema schema, string name) => schema.GetColumnOrNull(name)
         ?? throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Where(c => !c.IsHidden).Select(c => $"'{c.Name}'"))}.", "inputColumnName");
 
+    /// <summary>
+    /// Checks a token column: a vector of keys (any length, as ML.NET's text transforms make it) whose key type has
+    /// <paramref name="expectedKeys"/> keys when given (a fitted model's vocabulary); returns its index and key count.
+    /// </summary>
+    public static (int Index, int KeyCount) CheckTokens(DataViewSchema schema, string name, int? expectedKeys)
+    {
+        var column = Find(schema, name);
+        if (column.Type is not VectorDataViewType { ItemType: KeyDataViewType key })
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' must be a vector of keys (a token sequence) for a token-sequence body; it is {column.Type}. " +
+                "Use TokenizeIntoCharactersAsKeys, or TokenizeIntoWords followed by MapValueToKey.", "inputColumnName");
+        if (key.Count == 0 || key.Count > 1 << 24)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' has a key type of {key.Count} keys; a token-sequence body reads 1 to {1 << 24} keys.", "inputColumnName");
+        if (expectedKeys is { } expected && (int)key.Count != expected)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' has a key type of {key.Count} keys; the model was trained on {expected}. " +
+                "Map the text with the key mapping the model was trained with (the same fitted MapValueToKey or TokenizeIntoCharactersAsKeys).", "inputColumnName");
+        return (column.Index, (int)key.Count);
+    }
+
+    /// <summary>Checks a token column as <see cref="SchemaShape"/> knows it: a vector (of any length) of keys.</summary>
+    public static void CheckTokens(SchemaShape schema, string name)
+    {
+        var matches = schema.Where(c => c.Name == name).ToList();
+        if (matches.Count == 0)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' was not found. Available columns: {string.Join(", ", schema.Select(c => $"'{c.Name}'"))}.", "inputColumnName");
+        var column = matches[^1];
+        if (column.Kind == SchemaShape.Column.VectorKind.Scalar || !column.IsKey)
+            throw new AutoencoderSchemaException(name, $"Input column '{name}' must be a vector of keys (a token sequence) for a token-sequence body; it is {Describe(column)}. " +
+                "Use TokenizeIntoCharactersAsKeys, or TokenizeIntoWords followed by MapValueToKey.", "inputColumnName");
+    }
+
     /// <summary>Checks the shape of a column as <see cref="SchemaShape"/> knows it (no size available there).</summary>
     public static void Check(SchemaShape schema, string name)
     {

@@ -53,9 +53,13 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
-        VectorColumn.Check(inputSchema, options.InputColumnName);
+        bool tokens = options.Body?.TokenSlots is not null;
+        if (tokens) VectorColumn.CheckTokens(inputSchema, options.InputColumnName);
+        else VectorColumn.Check(inputSchema, options.InputColumnName);
+        var input = inputSchema.Where(c => c.Name == options.InputColumnName).Last();
         return SchemaShapeColumns.Append(inputSchema, AutoencoderTransformer.OutputColumns(options.Outputs, options)
-            .Select(c => c.IsVector ? SchemaShapeColumns.Vector(c.Name) : SchemaShapeColumns.Scalar(c.Name)));
+            .Select(c => tokens && c.Kind == AutoencoderOutputs.Reconstruction ? SchemaShapeColumns.KeyVector(c.Name, input.Annotations)
+                : c.IsVector ? SchemaShapeColumns.Vector(c.Name) : SchemaShapeColumns.Scalar(c.Name)));
     }
 
     /// <summary>
@@ -109,8 +113,16 @@ public sealed class AutoencoderEstimator : IEstimator<AutoencoderTransformer>
     /// <summary>Trains with <paramref name="options"/> (the estimator's options after the small-data rule).</summary>
     private static AutoencoderTransformer FitWith(IDataView input, AutoencoderOptions options, FitContext fit, string? smallDataChoice)
     {
+        if (options.Body is { TokenSlots: not null } tokenBody)
+        {
+            // A token body takes its vocabulary from the key column's type; the fitted options record it.
+            var (_, keys) = VectorColumn.CheckTokens(input.Schema, options.InputColumnName, null);
+            options = options.Clone();
+            options.Body = tokenBody.WithTokenVocabulary(keys);
+        }
         var (_, size) = options.Body?.Image is { } image
             ? VectorColumn.CheckImage(input.Schema, options.InputColumnName, image.Shape, image.Order)
+            : options.Body?.TokenSlots is { } slots ? (0, slots)
             : VectorColumn.Check(input.Schema, options.InputColumnName, options.Body?.RowSize);
         // The network's size with the real input size, before reading any data.
         options.CheckParameterCount(options.Spec(size, Activation.Linear));

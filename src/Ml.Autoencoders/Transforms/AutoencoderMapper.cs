@@ -13,6 +13,7 @@ internal sealed class AutoencoderMapper : IBatchMapper
 {
     private readonly AutoencoderTransformer parent;
     private readonly AutoencoderOutputs[] kinds;
+    private readonly bool tokens;
 
     public AutoencoderMapper(AutoencoderTransformer parent, AutoencoderOptions options, NativeLifetime lifetime)
     {
@@ -21,10 +22,18 @@ internal sealed class AutoencoderMapper : IBatchMapper
         int d = parent.InputSize, k = parent.Model.LatentDimension;
         var columns = AutoencoderTransformer.OutputColumns(options.Outputs, options).ToArray();
         kinds = columns.Select(c => c.Kind).ToArray();
-        Columns = columns.Select(c => new MappedColumn(c.Name, c.IsVector
-            ? new VectorDataViewType(NumberDataViewType.Single, c.Kind == AutoencoderOutputs.Reconstruction ? d : k)
-            : NumberDataViewType.Single)).ToArray();
+        // A token body reconstructs a token sequence: keys of the input's key type (with its key values), any length.
+        if (options.Body?.TokenSlots is not null) InputKeyCount = options.Body.TokenVocabulary;
+        tokens = InputKeyCount is not null;
+        Columns = columns.Select(c => tokens && c.Kind == AutoencoderOutputs.Reconstruction
+            ? new MappedColumn(c.Name, new VectorDataViewType(new KeyDataViewType(typeof(uint), (ulong)InputKeyCount!.Value)), Slots: d, KeyValuesFromInput: true)
+            : new MappedColumn(c.Name, c.IsVector
+                ? new VectorDataViewType(NumberDataViewType.Single, c.Kind == AutoencoderOutputs.Reconstruction ? d : k)
+                : NumberDataViewType.Single)).ToArray();
     }
+
+    /// <inheritdoc />
+    public int? InputKeyCount { get; }
 
     public string InputColumnName => parent.InputColumnName;
 
@@ -43,10 +52,14 @@ internal sealed class AutoencoderMapper : IBatchMapper
     public void Map(ReadOnlySpan<float> inputs, int rows, long firstRow, MappedBatch batch)
     {
         var outputs = new AutoencoderModel.RunOutputs { FirstRow = firstRow };
+        int keyColumn = -1;
         for (int c = 0; c < kinds.Length; c++)
         {
             if (!batch.IsActive(c)) continue;
-            var values = batch.Floats(c)[..(rows * Columns[c].Width)];
+            bool keys = tokens && kinds[c] == AutoencoderOutputs.Reconstruction;
+            if (keys) keyColumn = c;
+            // Token keys are decoded as floats into the batch's work area, then written as keys below.
+            var values = keys ? batch.Scratch(rows * Columns[c].Width).AsSpan(0, rows * Columns[c].Width) : batch.Floats(c)[..(rows * Columns[c].Width)];
             switch (kinds[c])
             {
                 case AutoencoderOutputs.LatentCode: outputs.Latent = values; break;
@@ -59,9 +72,17 @@ internal sealed class AutoencoderMapper : IBatchMapper
         if (!batch.HasInputTensor)
         {
             parent.Model.Run(inputs, rows, outputs);
-            return;
         }
-        using var scope = TorchSharp.torch.NewDisposeScope();
-        parent.Model.RunCore(batch.InputTensor(rows)!, outputs);
+        else
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            parent.Model.RunCore(batch.InputTensor(rows)!, outputs);
+        }
+        if (keyColumn >= 0)
+        {
+            var decoded = outputs.Reconstruction;
+            var keys = batch.Keys(keyColumn);
+            for (int i = 0; i < decoded.Length; i++) keys[i] = (uint)decoded[i];
+        }
     }
 }

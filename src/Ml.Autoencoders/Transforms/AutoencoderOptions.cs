@@ -600,6 +600,10 @@ public sealed class AutoencoderOptions
     private void ValidateBody()
     {
         Body?.Validate();
+        if (Body?.TokenSlots is not null && Corruption is not null)
+            throw new ArgumentException("A token-sequence body reads keys, which noise on values would make meaningless; set Corruption to null.", nameof(Corruption));
+        if (Body?.TokenSlots is not null && Loss != ReconstructionLoss.MeanSquaredError)
+            throw new ArgumentException($"A token-sequence body always trains on the masked cross-entropy of its tokens; leave {nameof(Loss)} at its default.", nameof(Loss));
         BodyKinds.For(Body).Validate(Body, new BodyUse(Layers(), PretrainEpochs, Penalties.FirstOrDefault(p => p.NeedsTrace)?.Name));
         foreach (var penalty in Penalties)
             penalty.Validate(LatentHead, Body?.CodeActivation(CodeActivation) ?? CodeActivation);

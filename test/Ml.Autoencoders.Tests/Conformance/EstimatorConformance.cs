@@ -86,6 +86,13 @@ internal static class EstimatorConformance
 
     private static Func<float[]> ReadVector(DataViewRowCursor cursor, DataViewSchema.Column col)
     {
+        if (col.Type is VectorDataViewType { ItemType: KeyDataViewType })
+        {
+            // A reconstructed token sequence: its keys, as floats.
+            var keys = cursor.GetGetter<VBuffer<uint>>(col);
+            VBuffer<uint> keyValue = default;
+            return () => { keys(ref keyValue); return keyValue.DenseValues().Select(k => (float)k).ToArray(); };
+        }
         var getter = cursor.GetGetter<VBuffer<float>>(col);
         VBuffer<float> value = default;
         return () => { getter(ref value); return value.DenseValues().ToArray(); };
@@ -109,7 +116,7 @@ internal static class EstimatorConformance
         }
     }
 
-    private static SchemaShape ShapeOf(DataViewSchema schema) =>
+    public static SchemaShape ShapeOf(DataViewSchema schema) =>
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", BindingFlags.NonPublic | BindingFlags.Static, new[] { typeof(DataViewSchema) })!
             .Invoke(null, new object[] { schema })!;
 

@@ -46,7 +46,7 @@ public sealed class RecurrentBodyTests
     }
 
     /// <summary>
-    /// The library's LSTM (<see cref="Lstm.Run"/>) computes libtorch's LSTM function on both of its paths, with
+    /// The library's LSTM (<see cref="Lstm.Run(TorchSharp.Modules.LSTM, TorchSharp.torch.Tensor)"/>) computes libtorch's LSTM function on both of its paths, with
     /// gradients recorded (libtorch's fused kernel: forward and backward) and without (the step-by-step products and
     /// gates, used because libtorch's float32 inference kernel is wrong on some CPUs): against libtorch's float64 LSTM
     /// with the same weights, every step's output and the last layer's final states, and with gradients recorded the

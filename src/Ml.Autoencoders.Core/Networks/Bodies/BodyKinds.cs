@@ -5,6 +5,7 @@ using Ml.Autoencoders.Networks.Convolutional;
 using Ml.Autoencoders.Networks.Custom;
 using Ml.Autoencoders.Networks.Dense;
 using Ml.Autoencoders.Networks.Recurrent;
+using Ml.Autoencoders.Networks.Tokens;
 
 namespace Ml.Autoencoders.Networks.Bodies;
 
@@ -20,6 +21,7 @@ internal static class BodyKinds
         DenseBody.Kind,
         ConvolutionalBody.Kind,
         RecurrentBody.Kind,
+        TokenSequenceBody.Kind,
         CustomBody.Kind,
     ];
 

@@ -9,7 +9,7 @@ namespace Ml.Autoencoders.Networks.Recurrent;
 /// CPU the library is tested on. libtorch 2.10 (TorchSharp 0.107) runs a float32 LSTM on the CPU through oneDNN, with two
 /// kernels: with gradient recording on, oneDNN's training kernel (forward and backward), which agrees with float64 to
 /// ~1e-7; with it off (<c>no_grad</c>), oneDNN's inference kernel, which is wrong by up to 0.4 for some shapes on the AMD EPYC machines
-/// (avx512_bf16) this library is tested on. So <see cref="Run"/> uses the module itself while gradients are recorded
+/// (avx512_bf16) this library is tested on. So <see cref="Run(LSTM, Tensor)"/> uses the module itself while gradients are recorded
 /// (training: the fast fused kernel, forward and backward) and, when they are not (scoring, validation), the same function
 /// written with matrix products and in-place gates from the module's own parameters (<see cref="Steps"/>): the
 /// input-to-hidden products of all steps are one product per layer and direction, and each step is one product and six
@@ -25,31 +25,43 @@ internal static class Lstm
 
     /// <summary>
     /// Runs a batch of sequences (batch, steps, features): every step's output of the last layer (batch, steps,
-    /// directions x hidden) and the final hidden states, whose last <c>directions</c> entries are the last layer's
-    /// ((layers or 1) x directions, batch, hidden).
+    /// directions x hidden) and the final hidden states of every layer and direction (layers x directions, batch,
+    /// hidden), whose last <c>directions</c> entries are the last layer's.
     /// </summary>
     public static (Tensor Output, Tensor FinalHidden) Run(LSTM lstm, Tensor sequences)
+    {
+        var (output, hidden, cell) = Run(lstm, sequences, null, null);
+        cell.Dispose();
+        return (output, hidden);
+    }
+
+    /// <summary>
+    /// Runs a batch of sequences from initial hidden and cell states (layers x directions, batch, hidden; zeros when
+    /// null): every step's output of the last layer, and every layer's final hidden and cell states (layers x
+    /// directions, batch, hidden), to continue from step by step (the token decoder's greedy decoding).
+    /// </summary>
+    public static (Tensor Output, Tensor Hidden, Tensor Cell) Run(LSTM lstm, Tensor sequences, Tensor? hidden0, Tensor? cell0)
     {
         if (is_grad_enabled())
         {
             // oneDNN's training kernel (right on every CPU tested), with its fused backward.
-            var (output, hidden, cell) = lstm.forward(sequences, null);
-            cell.Dispose();
-            return (output, hidden);
+            (Tensor, Tensor)? state = hidden0 is null ? null : (hidden0, cell0 ?? zeros_like(hidden0));
+            return lstm.forward(sequences, state);
         }
-        return Steps(lstm, sequences);
+        return Steps(lstm, sequences, hidden0, cell0);
     }
 
     /// <summary>
     /// The LSTM function step by step with matrix products and gates, from <paramref name="lstm"/>'s parameters, for
-    /// when gradients are not recorded (libtorch's own float32 inference kernel is wrong on some CPUs); returns the
-    /// output and the last layer's final hidden state per direction (directions, batch, hidden). No tensor is
+    /// when gradients are not recorded (libtorch's own float32 inference kernel is wrong on some CPUs), from initial
+    /// states (zeros when null; never written to); returns the output and every layer's final hidden and cell states
+    /// (layers x directions, batch, hidden), as the module does. No tensor is
     /// allocated per step beyond the one product: the gates are reordered once to (i, f, o, g) so that one in-place
     /// sigmoid and one in-place tanh cover them, the cell state is updated in place, and each step's hidden state is
     /// written straight into the output, where the next step reads it. An input that is the same at every step (the
     /// repeat-vector decoder's, stride 0 along the steps) has its input-to-hidden product computed once.
     /// </summary>
-    private static (Tensor Output, Tensor FinalHidden) Steps(LSTM lstm, Tensor sequences)
+    private static (Tensor Output, Tensor Hidden, Tensor Cell) Steps(LSTM lstm, Tensor sequences, Tensor? hidden0, Tensor? cell0)
     {
         using var scope = NewDisposeScope();
         var parameters = lstm.named_parameters().ToDictionary(p => p.name, p => p.parameter);
@@ -61,11 +73,11 @@ internal static class Lstm
         // libtorch's gate order is i, f, g, o; this order puts the three sigmoid gates first: i, f, o, g.
         var order = cat(new[] { arange(0, 2 * hidden, device: device), arange(3 * hidden, 4 * hidden, device: device), arange(2 * hidden, 3 * hidden, device: device) });
         var x = sequences;
-        var finals = new List<Tensor>();
+        var finalHidden = new List<Tensor>();
+        var finalCells = new List<Tensor>();
         for (int layer = 0; layer < layers; layer++)
         {
             var output = empty(new long[] { batch, steps, directions * hidden }, dtype: x.dtype, device: device);
-            finals.Clear();
             bool constant = steps > 1 && x.stride(1) == 0;
             for (int direction = 0; direction < directions; direction++)
             {
@@ -76,8 +88,10 @@ internal static class Lstm
                 // (batch, steps, 4 hidden), or (batch, 4 hidden) when every step reads the same input.
                 var inputGates = nn.functional.linear(constant ? x.select(1, 0) : x, inputWeight, bias);
                 var states = output.narrow(2, direction * hidden, hidden);
-                var h = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
-                var c = zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device);
+                int slot = layer * directions + direction;
+                var h = hidden0 is null ? zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device) : hidden0[slot];
+                // The cell state is updated in place: a copy of the caller's.
+                var c = cell0 is null ? zeros(new long[] { batch, hidden }, dtype: x.dtype, device: device) : cell0[slot].clone();
                 for (long s = 0; s < steps; s++)
                 {
                     using var step = NewDisposeScope();
@@ -90,10 +104,11 @@ internal static class Lstm
                     next.copy_(c).tanh_().mul_(sigmoid.narrow(1, 2 * hidden, hidden));
                     h = next.MoveToOuterDisposeScope();
                 }
-                finals.Add(h);
+                finalHidden.Add(h);
+                finalCells.Add(c);
             }
             x = output;
         }
-        return (x.MoveToOuterDisposeScope(), stack(finals, 0).MoveToOuterDisposeScope());
+        return (x.MoveToOuterDisposeScope(), stack(finalHidden, 0).MoveToOuterDisposeScope(), stack(finalCells, 0).MoveToOuterDisposeScope());
     }
 }

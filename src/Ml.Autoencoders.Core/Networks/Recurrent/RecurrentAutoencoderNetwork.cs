@@ -30,7 +30,7 @@ internal sealed record RecurrentNetworkSpec(RecurrentOptions Recurrent, Activati
 }
 
 /// <summary>
-/// A recurrent encoder (LSTM or GRU, stacked, optionally bidirectional; libtorch's modules, the LSTM run through <see cref="Lstm.Run"/>), a dense code on its last layer's final state
+/// A recurrent encoder (LSTM or GRU, stacked, optionally bidirectional; libtorch's modules, the LSTM run through <see cref="Lstm.Run(LSTM, Tensor)"/>), a dense code on its last layer's final state
 /// (any <see cref="DenseAutoencoderNetwork"/>, so a Gaussian head and penalties on the code work as for dense bodies),
 /// and a decoder of the same cell that reads the code's state-sized reconstruction at every step, with one linear layer
 /// per step back to the features. Rows arrive flat, step by step, and leave the same way. Tensor names are stable
