@@ -27,6 +27,22 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Which code computes the dense layers' matrix products (forward pass and gradients) on the CPU in this process:
+    /// <see cref="DenseProducts.Library"/> where the CPU has AVX-512F (libtorch-cpu's MKL runs at about half of OpenBLAS's
+    /// speed on AMD CPUs), else <see cref="DenseProducts.Libtorch"/>. The environment variable
+    /// <c>ML_AUTOENCODERS_DENSE_PRODUCTS=libtorch</c>, set before the process starts, keeps libtorch's everywhere. Both give
+    /// float32 products accumulated in float32; their last bits differ, so a model trained with one is not bit-identical
+    /// to one trained with the other (each is on its own machine for a seed).
+    /// </summary>
+    public static DenseProducts DenseLayerProducts { get; internal set; } = ChooseDenseProducts();
+
+    private static DenseProducts ChooseDenseProducts() =>
+        string.Equals(Environment.GetEnvironmentVariable("ML_AUTOENCODERS_DENSE_PRODUCTS"), "libtorch", StringComparison.OrdinalIgnoreCase)
+            || !DenseGemm.IsSupported
+            ? DenseProducts.Libtorch
+            : DenseProducts.Library;
+
     /// <summary>Maps a <see cref="ComputeDevice"/> to a TorchSharp device.</summary>
     /// <exception cref="InvalidOperationException">CUDA was asked for and is not available.</exception>
     public static torch.Device Resolve(ComputeDevice device)
