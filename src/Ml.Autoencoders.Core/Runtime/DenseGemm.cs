@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -12,7 +13,7 @@ namespace Ml.Autoencoders.Runtime;
 /// matrix sizes, the tile it falls in or the thread that computes it: (NT) 16 lane-wise chains over k = lane mod 16,
 /// reduced by <see cref="Vector512.Sum{T}(Vector512{T})"/>, then the k tail in order; (NN) one chain over k in order.
 /// So a row of a product does not depend on the other rows of the batch, and results do not depend on the thread count
-/// (threads split the output columns, each column computed by one thread).
+/// (threads share out blocks of the output, each element computed by one thread).
 /// </para>
 /// </summary>
 internal static unsafe class DenseGemm
@@ -29,19 +30,9 @@ internal static unsafe class DenseGemm
     /// </summary>
     public static void MultiplyTransposed(float* a, int lda, float* b, int ldb, float* c, int ldc, float* bias, int m, int n, int k, int threads)
     {
-        int units = (n + 3) / 4;
-        threads = Math.Clamp(Math.Min(threads, units), 1, 64);
-        if (threads == 1 || (long)m * n * k < ParallelWork)
-        {
-            NtColumns(a, lda, b, ldb, c, ldc, bias, m, k, 0, n);
-            return;
-        }
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c, pbias = (nint)bias;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-        {
-            int j0 = Math.Min(n, (int)((long)units * t / threads) * 4), j1 = Math.Min(n, (int)((long)units * (t + 1) / threads) * 4);
-            NtColumns((float*)pa, lda, (float*)pb, ldb, (float*)pc, ldc, (float*)pbias, m, k, j0, j1);
-        });
+        Split(m, n, 4, (long)m * n * k, threads, (i0, i1, j0, j1) =>
+            NtBlock((float*)pa + (long)i0 * lda, lda, (float*)pb, ldb, (float*)pc + (long)i0 * ldc, ldc, (float*)pbias, i1 - i0, k, j0, j1));
     }
 
     /// <summary>
@@ -51,27 +42,72 @@ internal static unsafe class DenseGemm
     /// </summary>
     public static void Multiply(float* a, int rowStride, int columnStride, float* b, int ldb, float* c, int ldc, int m, int n, int k, int threads)
     {
-        int units = (n + 2 * Lanes - 1) / (2 * Lanes);
-        threads = Math.Clamp(Math.Min(threads, units), 1, 64);
-        if (threads == 1 || (long)m * n * k < ParallelWork)
-        {
-            NnColumns(a, rowStride, columnStride, b, ldb, c, ldc, m, k, 0, n);
-            return;
-        }
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
-        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
-        {
-            int j0 = Math.Min(n, (int)((long)units * t / threads) * 2 * Lanes), j1 = Math.Min(n, (int)((long)units * (t + 1) / threads) * 2 * Lanes);
-            NnColumns((float*)pa, rowStride, columnStride, (float*)pb, ldb, (float*)pc, ldc, m, k, j0, j1);
-        });
+        Split(m, n, 2 * Lanes, (long)m * n * k, threads, (i0, i1, j0, j1) =>
+            NnBlock((float*)pa + (long)i0 * rowStride, rowStride, columnStride, (float*)pb, ldb, (float*)pc + (long)i0 * ldc, ldc, i1 - i0, k, j0, j1));
     }
 
     /// <summary>Below this many multiply-adds a second thread costs more than it saves.</summary>
     private const long ParallelWork = 1 << 17;
 
+    /// <summary>Rows per block of work: a multiple of both kernels' row tiles (4 and 8).</summary>
+    private const int RowBlock = 64;
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over blocks of rows and column units that cover the m x n output. The caller works
+    /// too, and blocks go to whichever thread asks next: on a busy machine a helper that is not scheduled in time costs
+    /// nothing, since no one waits for a helper that has not started. Which thread computes a block does not change its
+    /// bits (every element is one fixed chain of operations).
+    /// </summary>
+    private static void Split(int m, int n, int unit, long work, int threads, Action<int, int, int, int> body)
+    {
+        if (m == 0 || n == 0) return;
+        int rowBlocks = (m + RowBlock - 1) / RowBlock, units = (n + unit - 1) / unit;
+        if (threads <= 1 || work < ParallelWork || rowBlocks * units == 1)
+        {
+            body(0, m, 0, n);
+            return;
+        }
+        // Column chunks: enough blocks for a few per thread, whole units each.
+        int columnChunks = Math.Min(units, Math.Max(1, (4 * threads + rowBlocks - 1) / rowBlocks));
+        var job = new Job(rowBlocks * columnChunks, index =>
+        {
+            int rb = index / columnChunks, cc = index % columnChunks;
+            int i0 = rb * RowBlock, i1 = Math.Min(m, i0 + RowBlock);
+            int j0 = Math.Min(n, (int)((long)units * cc / columnChunks) * unit), j1 = Math.Min(n, (int)((long)units * (cc + 1) / columnChunks) * unit);
+            if (j1 > j0) body(i0, i1, j0, j1);
+        });
+        for (int t = 1; t < Math.Min(threads, job.Blocks); t++) ThreadPool.UnsafeQueueUserWorkItem(static j => j.Run(), job, preferLocal: false);
+        job.Run();
+        job.WaitForAll();
+    }
+
+    private sealed class Job(int blocks, Action<int> body)
+    {
+        private int next, done;
+
+        public int Blocks => blocks;
+
+        public void Run()
+        {
+            int index;
+            while ((index = Interlocked.Increment(ref next) - 1) < blocks)
+            {
+                body(index);
+                Interlocked.Increment(ref done);
+            }
+        }
+
+        public void WaitForAll()
+        {
+            var spin = new SpinWait();
+            while (Volatile.Read(ref done) < blocks) spin.SpinOnce();
+        }
+    }
+
     // ---- NT: dot products along k ----
 
-    private static void NtColumns(float* a, int lda, float* b, int ldb, float* c, int ldc, float* bias, int m, int k, int j0, int j1)
+    private static void NtBlock(float* a, int lda, float* b, int ldb, float* c, int ldc, float* bias, int m, int k, int j0, int j1)
     {
         // Four weight rows (4 k floats) stay in L1 while every input row streams past them.
         int j = j0;
@@ -152,7 +188,7 @@ internal static unsafe class DenseGemm
 
     // ---- NN: broadcast A, vectors along B's rows ----
 
-    private static void NnColumns(float* a, int rs, int cs, float* b, int ldb, float* c, int ldc, int m, int k, int j0, int j1)
+    private static void NnBlock(float* a, int rs, int cs, float* b, int ldb, float* c, int ldc, int m, int k, int j0, int j1)
     {
         int j = j0;
         for (; j + 2 * Lanes <= j1; j += 2 * Lanes)
@@ -161,16 +197,44 @@ internal static unsafe class DenseGemm
             for (; i + 8 <= m; i += 8) Nn8x32(a + (long)i * rs, rs, cs, b + j, ldb, c + (long)i * ldc + j, ldc, k);
             for (; i < m; i++) Nn1xV(a + (long)i * rs, cs, b + j, ldb, c + (long)i * ldc + j, k, 2);
         }
-        for (; j + Lanes <= j1; j += Lanes)
-            for (int i = 0; i < m; i++) Nn1xV(a + (long)i * rs, cs, b + j, ldb, c + (long)i * ldc + j, k, 1);
-        for (; j < j1; j++)
-            for (int i = 0; i < m; i++)
+        if (j < j1) NnTail(a, rs, cs, b + j, ldb, c + j, ldc, m, k, j1 - j);
+    }
+
+    /// <summary>
+    /// The last <paramref name="width"/> (&lt; 32) columns: copied into a zero-padded panel 32 wide and multiplied by the
+    /// same kernels (the padding lanes multiply zeros and are not written back), so each element is still the one chain.
+    /// </summary>
+    private static void NnTail(float* a, int rs, int cs, float* b, int ldb, float* c, int ldc, int m, int k, int width)
+    {
+        const int Panel = 2 * Lanes;
+        var bPanel = ArrayPool<float>.Shared.Rent(Math.Max(1, k * Panel));
+        var cPanel = ArrayPool<float>.Shared.Rent(Math.Max(1, Math.Min(m, 8) * Panel));
+        try
+        {
+            fixed (float* pb = bPanel, pc = cPanel)
             {
-                float* x = a + (long)i * rs;
-                float sum = 0;
-                for (int p = 0; p < k; p++) sum = MathF.FusedMultiplyAdd(x[(long)p * cs], b[(long)p * ldb + j], sum);
-                c[(long)i * ldc + j] = sum;
+                for (int p = 0; p < k; p++)
+                {
+                    float* row = pb + (long)p * Panel;
+                    for (int q = 0; q < width; q++) row[q] = b[(long)p * ldb + q];
+                    for (int q = width; q < Panel; q++) row[q] = 0f;
+                }
+                for (int i = 0; i < m; i += 8)
+                {
+                    int rows = Math.Min(8, m - i);
+                    if (rows == 8) Nn8x32(a + (long)i * rs, rs, cs, pb, Panel, pc, Panel, k);
+                    else
+                        for (int r = 0; r < rows; r++) Nn1xV(a + (long)(i + r) * rs, cs, pb, Panel, pc + r * Panel, k, width > Lanes ? 2 : 1);
+                    for (int r = 0; r < rows; r++)
+                        new ReadOnlySpan<float>(pc + r * Panel, width).CopyTo(new Span<float>(c + (long)(i + r) * ldc, width));
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(bPanel);
+            ArrayPool<float>.Shared.Return(cPanel);
+        }
     }
 
     private static void Nn1xV(float* x, int cs, float* b, int ldb, float* c, int k, int vectors)
