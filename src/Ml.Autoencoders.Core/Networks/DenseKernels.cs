@@ -42,13 +42,15 @@ internal static class DenseKernels
 
     private static int Threads => Math.Max(1, torch.get_num_threads());
 
-    /// <summary>Below this input width the forward pass multiplies a transposed copy of the weight (see <see cref="Forward"/>).</summary>
-    private const long DotProductWidth = 128;
+    /// <summary>Layers at least this wide on both sides take dot products in place (see <see cref="Forward"/>).</summary>
+    private const long DotProductWidth = 512;
 
     /// <summary>
-    /// input x weight^T + bias. A wide input (at least <see cref="DotProductWidth"/>, a multiple of 16) takes dot products
-    /// along the input width in place; a narrow one would spend most of the time summing vector lanes, so the weight is
-    /// copied transposed and multiplied row by row. The choice depends on the layer's width alone.
+    /// input x weight^T + bias. A layer wide on both sides (at least <see cref="DotProductWidth"/>, the input width a
+    /// multiple of 16) takes dot products along the input width in place; any other layer multiplies a transposed copy
+    /// of the weight row by row, which the bench (<c>bash bench/run.sh --gemm</c>) found faster there (narrow inputs
+    /// spend most of a dot product summing vector lanes; for narrow outputs the copy is cheap). The choice depends on
+    /// the layer's shape alone, never on the batch.
     /// </summary>
     internal static unsafe Tensor Forward(Tensor input, Tensor weight, Tensor? bias)
     {
@@ -61,7 +63,7 @@ internal static class DenseKernels
         fixed (float* px = TensorSpans.AsSpan<float>(x), pw = TensorSpans.AsSpan<float>(w), po = TensorSpans.AsSpan<float>(output))
         fixed (float* pb = b is null ? Span<float>.Empty : TensorSpans.AsSpan<float>(b))
         {
-            if (inputs >= DotProductWidth && inputs % 16 == 0)
+            if (inputs >= DotProductWidth && outputs >= DotProductWidth && inputs % 16 == 0)
             {
                 DenseGemm.MultiplyTransposed(px, inputs, pw, inputs, po, outputs, b is null ? null : pb, rows, outputs, inputs, Threads);
                 return output;
