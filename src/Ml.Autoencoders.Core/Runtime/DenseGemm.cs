@@ -101,7 +101,8 @@ internal static unsafe class DenseGemm
         public void WaitForAll()
         {
             var spin = new SpinWait();
-            while (Volatile.Read(ref done) < blocks) spin.SpinOnce();
+            // No Thread.Sleep(1) while a helper finishes its block: a product takes tens of microseconds.
+            while (Volatile.Read(ref done) < blocks) spin.SpinOnce(sleep1Threshold: -1);
         }
     }
 
