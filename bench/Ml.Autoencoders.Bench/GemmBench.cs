@@ -196,7 +196,7 @@ internal static unsafe class GemmBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  => {name}: own {Med(own):0} vs libtorch {Med(mkl):0} samples/s, median ratio {Med(ratios):0.00}; CPU us/row own {Med(ownCpu):0.0} vs libtorch {Med(mklCpu):0.0}, libtorch/own {Med(mklCpu) / Med(ownCpu):0.00} (load {Load()})"));
         }
-        TorchRuntime.DenseLayerProducts = DenseGemm.IsSupported ? DenseProducts.Library : DenseProducts.Libtorch;
+        TorchRuntime.DenseLayerProducts = DenseProducts.Libtorch;
         return 0;
     }
 

@@ -11,6 +11,7 @@ namespace Ml.Autoencoders.Tests;
 /// threads; a row's result does not depend on the other rows of its batch, nor on the thread count (bit for bit).
 /// </summary>
 [TestClass]
+[DoNotParallelize]
 public sealed class DenseKernelsTests
 {
     private static readonly (int In, int Out)[] Layers =
@@ -23,11 +24,23 @@ public sealed class DenseKernelsTests
 
     private const double Tolerance = 1e-4;
 
+    private DenseProducts before;
+
+    /// <summary>The library's route is opt-in: each test turns it on and restores the process-wide choice after.</summary>
+    [TestInitialize]
+    public void UseTheLibrarysKernels()
+    {
+        before = TorchRuntime.DenseLayerProducts;
+        if (DenseGemm.IsSupported) TorchRuntime.DenseLayerProducts = DenseProducts.Library;
+    }
+
+    /// <summary>Restores the route in force before the test.</summary>
+    [TestCleanup]
+    public void Restore() => TorchRuntime.DenseLayerProducts = before;
+
     private static void RequireKernels()
     {
         if (!DenseGemm.IsSupported) Assert.Inconclusive("This CPU has no AVX-512F: the library's dense kernels do not run here (libtorch's do).");
-        Assert.AreEqual(DenseProducts.Library, TorchRuntime.DenseLayerProducts,
-            "On a CPU with AVX-512F the dense layers use the library's kernels unless ML_AUTOENCODERS_DENSE_PRODUCTS=libtorch is set.");
     }
 
     private static string? Compare(string what, Tensor actual, Tensor expected)
