@@ -23,7 +23,7 @@ cd "$root"
 proj=bench/Ml.Autoencoders.Bench/Ml.Autoencoders.Bench.csproj
 dll=bench/Ml.Autoencoders.Bench/bin/Release/net10.0/Ml.Autoencoders.Bench.dll
 for a in "$@"; do
-  if [ "$a" = "--soak" ] || [ "$a" = "--stream" ]; then
+  if [ "$a" = "--soak" ] || [ "$a" = "--stream" ] || [ "$a" = "--gemm" ]; then
     # The soak and the streaming run generate their rows: no Fashion-MNIST, no Python reference.
     echo "run.sh: dotnet build -c Release $proj" >&2
     dotnet build -c Release "$proj" -nologo -v q -clp:ErrorsOnly >&2

@@ -208,6 +208,7 @@ internal static partial class Program
     {
         if (args.Contains("--stream")) return StreamBench.Run(args);
         if (args.Contains("--soak")) return SoakBench.Run(args);
+        if (args.Contains("--gemm")) return GemmBench.Run(args);
         Config cfg;
         try { cfg = Config.Parse(args); }
         catch (Exception e) { Console.Error.WriteLine(e.Message); return 2; }

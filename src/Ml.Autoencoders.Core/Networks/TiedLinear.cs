@@ -29,7 +29,7 @@ internal sealed class TiedLinear : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor input)
     {
-        using var weight = source[0].weight.t();
-        return nn.functional.linear(input, weight, get_parameter("bias"));
+        using var weight = source[0].weight!.t();
+        return DenseKernels.Linear(input, weight, get_parameter("bias"));
     }
 }

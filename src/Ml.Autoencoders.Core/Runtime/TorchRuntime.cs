@@ -27,6 +27,36 @@ public static class TorchRuntime
         }
     }
 
+    /// <summary>
+    /// Which code computes the dense layers' matrix products (forward pass and gradients) on the CPU in this process.
+    /// <see cref="DenseProducts.Libtorch"/> (MKL inside libtorch-cpu) unless opted in: set this to
+    /// <see cref="DenseProducts.Library"/>, or the environment variable <c>ML_AUTOENCODERS_DENSE_PRODUCTS=library</c>
+    /// before the process starts, on a CPU with AVX-512F (libtorch-cpu's MKL runs at about half speed on AMD CPUs; bench
+    /// "Dense GEMM on AMD"). Both give float32 products accumulated in float32; their last bits differ, so a model
+    /// trained with one is not bit-identical to one trained with the other (each is, on one machine, for a seed).
+    /// </summary>
+    /// <exception cref="NotSupportedException">Set to <see cref="DenseProducts.Library"/> on a CPU without AVX-512F.</exception>
+    public static DenseProducts DenseLayerProducts
+    {
+        get => denseLayerProducts;
+        set
+        {
+            if (value == DenseProducts.Library && !DenseGemm.IsSupported)
+                throw new NotSupportedException("DenseProducts.Library needs a CPU with AVX-512F; this one has none, so the dense layers keep libtorch's products.");
+            if (value is not (DenseProducts.Library or DenseProducts.Libtorch))
+                throw new ArgumentOutOfRangeException(nameof(value), value, "Unknown DenseProducts value.");
+            denseLayerProducts = value;
+        }
+    }
+
+    private static DenseProducts denseLayerProducts = ChooseDenseProducts();
+
+    private static DenseProducts ChooseDenseProducts() =>
+        string.Equals(Environment.GetEnvironmentVariable("ML_AUTOENCODERS_DENSE_PRODUCTS"), "library", StringComparison.OrdinalIgnoreCase)
+            && DenseGemm.IsSupported
+            ? DenseProducts.Library
+            : DenseProducts.Libtorch;
+
     /// <summary>Maps a <see cref="ComputeDevice"/> to a TorchSharp device.</summary>
     /// <exception cref="InvalidOperationException">CUDA was asked for and is not available.</exception>
     public static torch.Device Resolve(ComputeDevice device)

@@ -113,19 +113,54 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork, IDenseLayers
 
     public override Tensor Encode(Tensor input)
     {
-        if (mean is null) return encoder.forward(input);
-        using var hidden = encoder.forward(input);
-        return mean.forward(hidden);
+        if (mean is null) return Run(encoderLayers, input);
+        using var hidden = Run(encoderLayers.AsSpan(0, encoderLayers.Length - 1), input);
+        return Apply(mean, hidden);
     }
 
     public override (Tensor Mean, Tensor LogVariance) EncodeDistribution(Tensor input)
     {
         if (mean is null || log_variance is null) throw NotVariational();
-        using var hidden = encoder.forward(input);
-        return (mean.forward(hidden), log_variance.forward(hidden));
+        using var hidden = Run(encoderLayers.AsSpan(0, encoderLayers.Length - 1), input);
+        return (Apply(mean, hidden), Apply(log_variance, hidden));
     }
 
-    public override Tensor Decode(Tensor code) => decoder.forward(code);
+    public override Tensor Decode(Tensor code)
+    {
+        var h = code;
+        foreach (var (layer, activation) in decoderLayers)
+        {
+            var next = Step(layer, activation, h);
+            if (!ReferenceEquals(h, code)) h.Dispose();
+            h = next;
+        }
+        return ReferenceEquals(h, code) ? code.alias() : h;
+    }
+
+    /// <summary>
+    /// The layers' modules hold the weights (and the state-dict names); their products run through
+    /// <see cref="DenseKernels"/>, which uses the library's own kernels where they apply and libtorch's elsewhere.
+    /// </summary>
+    private static Tensor Apply(Linear linear, Tensor input) => DenseKernels.Linear(input, linear.weight!, linear.bias);
+
+    private static Tensor Step(nn.Module<Tensor, Tensor> layer, Activation activation, Tensor input)
+    {
+        var a = layer is Linear linear ? Apply(linear, input) : layer.forward(input);
+        if (activation == Activation.Linear) return a;
+        using (a) return Activations.Apply(activation, a);
+    }
+
+    private static Tensor Run(ReadOnlySpan<(Linear Linear, Activation Activation)> layers, Tensor input)
+    {
+        var h = input;
+        foreach (var (linear, activation) in layers)
+        {
+            var next = Step(linear, activation, h);
+            if (!ReferenceEquals(h, input)) h.Dispose();
+            h = next;
+        }
+        return ReferenceEquals(h, input) ? input.alias() : h;
+    }
 
     /// <summary>Records each encoder layer's pre-activation when <paramref name="trace"/> is set (the contractive penalty's Jacobian).</summary>
     public override ForwardPass Forward(Tensor input, Generator? generator, bool trace)
@@ -136,20 +171,20 @@ internal sealed class DenseAutoencoderNetwork : AutoencoderNetwork, IDenseLayers
         for (int i = 0; i < hiddenLayers; i++)
         {
             var (linear, activation) = encoderLayers[i];
-            var a = linear.forward(h);
+            var a = Apply(linear, h);
             preActivations?.Add(a);
             h = Activations.Apply(activation, a);
         }
         if (mean is null)
         {
-            var reconstruction = decoder.forward(h);
+            var reconstruction = Decode(h);
             return new ForwardPass(input, h, null, null, reconstruction, preActivations);
         }
-        var mu = mean.forward(h);
+        var mu = Apply(mean, h);
         preActivations?.Add(mu);
-        var logVariance = log_variance!.forward(h);
+        var logVariance = Apply(log_variance!, h);
         var z = generator is null ? mu : mu.add(logVariance.mul(Scalars.Half).exp().mul(empty_like(mu).normal_(0, 1, generator)), Scalars.One);
-        return new ForwardPass(input, z, mu, logVariance, decoder.forward(z), preActivations);
+        return new ForwardPass(input, z, mu, logVariance, Decode(z), preActivations);
     }
 
     /// <summary>Encoder layers from the input to the code (the mean for a Gaussian head), with their activations.</summary>

@@ -61,7 +61,7 @@ internal static class GreedyPretraining
         for (int i = 0; i < layers; i++)
         {
             var (linear, activation) = network.EncoderLayers[i];
-            h = Activations.Apply(activation, linear.forward(h));
+            h = Activations.Apply(activation, DenseKernels.Linear(h, linear.weight!, linear.bias));
         }
         return h;
     }
