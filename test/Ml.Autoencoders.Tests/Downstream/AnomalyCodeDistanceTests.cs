@@ -68,7 +68,7 @@ public sealed class AnomalyCodeDistanceTests
         var error = ml.AnomalyDetection.Trainers.Autoencoder(options).Fit(train);
         try
         {
-            double aurocCombined = Auroc(combined.Score(rows, 200), labels), aurocError = Auroc(error.Score(rows, 200), labels);
+            double aurocCombined = Synthetic.Auroc(combined.Score(rows, 200), labels), aurocError = Synthetic.Auroc(error.Score(rows, 200), labels);
             Console.WriteLine($"rows in the hole vs new frame rows: AUROC {aurocCombined:F3} (default score), {aurocError:F3} (reconstruction error alone)");
             Assert.IsTrue(aurocCombined > 0.95, $"the default score ranks rows in the empty corners above new normal rows: AUROC {aurocCombined:F3} (the error alone {aurocError:F3})");
             Assert.IsTrue(aurocCombined > aurocError + 0.05, $"the code distance adds what the error misses: AUROC {aurocCombined:F3} vs {aurocError:F3}");
@@ -195,20 +195,5 @@ public sealed class AnomalyCodeDistanceTests
         var ml = new MLContext(seed: 0);
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.AnomalyDetection.Trainers.Autoencoder(new AutoencoderAnomalyOptions { CodeNeighbors = 0 }));
         Assert.AreEqual(nameof(AutoencoderAnomalyOptions.CodeNeighbors), e.ParamName);
-    }
-
-    private static double Auroc(float[] scores, bool[] positive)
-    {
-        double wins = 0;
-        long pairs = 0;
-        for (int i = 0; i < scores.Length; i++)
-            if (positive[i])
-                for (int j = 0; j < scores.Length; j++)
-                    if (!positive[j])
-                    {
-                        pairs++;
-                        wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0;
-                    }
-        return wins / pairs;
     }
 }

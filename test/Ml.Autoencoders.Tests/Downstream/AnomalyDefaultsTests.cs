@@ -99,7 +99,7 @@ public sealed class AnomalyDefaultsTests
             var detector = ml.AnomalyDetection.Trainers.Autoencoder(seed: seed).Fit(trainView);
             Assert.AreEqual(10, detector.Members.Count, "100 rows: the largest default ensemble");
             scores[seed] = detector.Score(Synthetic.Flatten(test), test.Length);
-            auroc[seed] = Auroc(scores[seed], isAnomaly);
+            auroc[seed] = Synthetic.Auroc(scores[seed], isAnomaly);
         }
         Assert.IsTrue(auroc.Min() > 0.9, $"AUROC {auroc[0]:F4} / {auroc[1]:F4}");
         Assert.IsTrue(Math.Abs(auroc[0] - auroc[1]) <= 0.01, $"AUROC of seeds 0 and 1: {auroc[0]:F4} / {auroc[1]:F4}");
@@ -132,21 +132,6 @@ public sealed class AnomalyDefaultsTests
         // per-feature errors average like the score: their mean over the features is the score
         var errors = loaded.Transform(ml.ToDataView(rows)).GetColumn<float[]>("Errors").First();
         Assert.AreEqual(before[0], errors.Average(), 1e-5 * Math.Max(1, before[0]));
-    }
-
-    private static double Auroc(float[] scores, bool[] positive)
-    {
-        double wins = 0;
-        int pairs = 0;
-        for (int i = 0; i < scores.Length; i++)
-            if (positive[i])
-                for (int j = 0; j < scores.Length; j++)
-                    if (!positive[j])
-                    {
-                        pairs++;
-                        wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0;
-                    }
-        return wins / pairs;
     }
 
     private static double Spearman(float[] a, float[] b)

@@ -51,4 +51,20 @@ internal static class Synthetic
     }
 
     public static float[] Flatten(float[][] rows) => rows.SelectMany(r => r).ToArray();
+
+    /// <summary>Area under the ROC curve of <paramref name="scores"/> for <paramref name="positive"/> rows (every pair compared; a tie counts half).</summary>
+    public static double Auroc(float[] scores, bool[] positive)
+    {
+        double wins = 0;
+        long pairs = 0;
+        for (int i = 0; i < scores.Length; i++)
+            if (positive[i])
+                for (int j = 0; j < scores.Length; j++)
+                    if (!positive[j])
+                    {
+                        pairs++;
+                        wins += scores[i] > scores[j] ? 1 : scores[i] == scores[j] ? 0.5 : 0;
+                    }
+        return wins / pairs;
+    }
 }
