@@ -212,7 +212,7 @@ public sealed class OnnxBodyExportTests
         double worst = 0;
         foreach (var column in vectors)
         {
-            double d = MaxAbsDifference(expected.GetColumn<float[]>(column).ToList(), scored.GetColumn<float[]>(column).ToList());
+            double d = OnnxExportTests.MaxAbsDifference(expected.GetColumn<float[]>(column).ToList(), scored.GetColumn<float[]>(column).ToList());
             Assert.IsTrue(d <= Tolerance, $"{name}: column {column} differs by {d}");
             worst = Math.Max(worst, d);
         }
@@ -231,7 +231,7 @@ public sealed class OnnxBodyExportTests
         Ml.Model.ConvertAutoencoderToOnnx(transformer, encoderFile, AutoencoderOnnxParts.Encoder);
         var encoded = Ml.Transforms.ApplyOnnxModel(encoderFile).Fit(view).Transform(view);
         CollectionAssert.AreEqual(new[] { o.LatentColumnName }, encoded.Schema.Skip(view.Schema.Count).Select(c => c.Name).ToArray(), name);
-        double e = MaxAbsDifference(expected.GetColumn<float[]>(o.LatentColumnName).ToList(), encoded.GetColumn<float[]>(o.LatentColumnName).ToList());
+        double e = OnnxExportTests.MaxAbsDifference(expected.GetColumn<float[]>(o.LatentColumnName).ToList(), encoded.GetColumn<float[]>(o.LatentColumnName).ToList());
         Assert.IsTrue(e <= Tolerance, $"{name}: encoder-only latent differs by {e}");
         return (Math.Max(worst, e), worstError);
     }
@@ -258,7 +258,7 @@ public sealed class OnnxBodyExportTests
         var byName = results.ToDictionary(r => r.Name, r => r.AsTensor<float>());
         CollectionAssert.AreEqual(new[] { n, model.LatentDimension }, byName[o.LatentColumnName].Dimensions.ToArray(), name);
         CollectionAssert.AreEqual(new[] { n, model.InputSize }, byName[o.ReconstructionColumnName].Dimensions.ToArray(), name);
-        double d = Math.Max(MaxAbsDifference(latent, byName[o.LatentColumnName].ToArray()), MaxAbsDifference(reconstruction, byName[o.ReconstructionColumnName].ToArray()));
+        double d = Math.Max(OnnxExportTests.MaxAbsDifference(latent, byName[o.LatentColumnName].ToArray()), OnnxExportTests.MaxAbsDifference(reconstruction, byName[o.ReconstructionColumnName].ToArray()));
         Assert.IsTrue(d <= Tolerance, $"{name}: batch of {n} differs by {d}");
         var onnxError = byName[o.ReconstructionErrorColumnName].ToArray();
         double worstError = 0;
@@ -305,25 +305,5 @@ public sealed class OnnxBodyExportTests
         {
             transformer.Model.Dispose();
         }
-    }
-
-    private static double MaxAbsDifference(IReadOnlyList<float[]> expected, IReadOnlyList<float[]> actual)
-    {
-        Assert.HasCount(expected.Count, actual);
-        double worst = 0;
-        for (int i = 0; i < expected.Count; i++) worst = Math.Max(worst, MaxAbsDifference(expected[i], actual[i]));
-        return worst;
-    }
-
-    private static double MaxAbsDifference(float[] expected, float[] actual)
-    {
-        Assert.HasCount(expected.Length, actual);
-        double worst = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            Assert.IsTrue(float.IsFinite(actual[i]), $"value {i} is {actual[i]}");
-            worst = Math.Max(worst, Math.Abs(expected[i] - actual[i]));
-        }
-        return worst;
     }
 }

@@ -279,7 +279,8 @@ public sealed class OnnxExportTests
         Assert.IsTrue(new[] { "Gemm", "Selu", "Tanh", "Erf", "Sigmoid", "ReduceMean", "Conv", "ConvTranspose", "BatchNormalization", "MaxPool", "Gather", "LSTM", "GRU" }.All(seenOps.Contains), string.Join(", ", seenOps));
     }
 
-    private static double MaxAbsDifference(IReadOnlyList<float[]> expected, IReadOnlyList<float[]> actual)
+    /// <summary>The largest absolute difference between two lists of rows (all values finite, shapes equal); the ONNX body tests share it.</summary>
+    internal static double MaxAbsDifference(IReadOnlyList<float[]> expected, IReadOnlyList<float[]> actual)
     {
         Assert.HasCount(expected.Count, actual);
         double worst = 0;
@@ -287,7 +288,8 @@ public sealed class OnnxExportTests
         return worst;
     }
 
-    private static double MaxAbsDifference(float[] expected, float[] actual)
+    /// <summary>The largest absolute difference between two arrays (all values finite, lengths equal).</summary>
+    internal static double MaxAbsDifference(float[] expected, float[] actual)
     {
         Assert.HasCount(expected.Length, actual);
         double worst = 0;
