@@ -71,7 +71,7 @@ internal static partial class Program
 
         var parts = new (string Name, string What, int Rows, Action Run)[]
         {
-            ("source", "the input data view alone: LoadFromEnumerable cursor + Features getter per row (ML.NET's cost, in every cursor)", rows, () => SourcePass(view, featureCol, rows)),
+            ("source", "the input data view alone: LoadFromEnumerable cursor + Features getter per row (ML.NET's cost, in every cursor)", rows, () => CursorPass(view, featureCol, rows)),
             ("cursor", "library cursor: Transform(view) + LatentCode getter per row", rows, () => CursorPass(transformed, latentCol, rows)),
             ("model", "Model.Encode(span, 1024 rows) per batch on a managed array (the model's forward, no ML.NET)", rows, () => ModelBatchedPass(model, test, rows, 1024)),
             ("raw", "raw batch-1024 forward of (b)", rows, () => RawBatchedPass(encoder, test, rows, 1024, 16)),
@@ -185,22 +185,6 @@ internal static partial class Program
         Table.Add(new Row("(s) k-NN pipeline / Model.Predict time [process CPU]", $"{Median(times["pipeline"].Cpu):F1} us", $"{Median(times["array"].Cpu):F1} us", cpu, "(info)", null));
         Table.Add(new Row("(s) k-NN predictions differing, pipeline vs Model.Predict", $"{differ}", "", null, "0", differ == 0));
         knn.Release();
-    }
-
-    private static double SourcePass(IDataView view, DataViewSchema.Column features, int rows)
-    {
-        double check = 0;
-        int seen = 0;
-        using var cursor = view.GetRowCursor(new[] { features });
-        var getter = cursor.GetGetter<VBuffer<float>>(features);
-        VBuffer<float> buffer = default;
-        while (seen < rows && cursor.MoveNext())
-        {
-            getter(ref buffer);
-            check += buffer.GetValues()[0];
-            seen++;
-        }
-        return check;
     }
 
     /// <summary>As <see cref="RawBatchedPass"/>, through <c>Model.Encode</c>: rows copied into a batch array, codes returned in a new one.</summary>

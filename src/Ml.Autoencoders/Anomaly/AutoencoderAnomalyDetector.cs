@@ -89,13 +89,14 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
                 if (epochsChoice is not null) member.Model.History.EpochsChoice = epochsChoice;
                 if (codeDistance)
                 {
-                    var (errors, codes) = ErrorsAndCodes(member, input);
-                    var (part, scores) = CodeDistance.Fit(member, errors, codes, options.CodeNeighbors, AutoencoderAnomalyOptions.Defaults.MaxReferenceRows,
+                    // each row's reconstruction error (the score ReconstructionError gives) and its code
+                    var (errors, codes) = ScoreRows(new AutoencoderAnomalyModel([member], [1f], AnomalyScoreKind.ReconstructionError, []), input, member);
+                    var (part, scores) = CodeDistance.Fit(member, errors, codes!, options.CodeNeighbors, AutoencoderAnomalyOptions.Defaults.MaxReferenceRows,
                         member.Model.Seed);
                     codeParts.Add(part);
                     rawTraining.Add(scores);
                 }
-                else rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input));
+                else rawTraining.Add(ScoreRows(new AutoencoderAnomalyModel([member], [1f], options.ScoreKind, []), input).Scores);
             }
             // Standardised member scores (code distance) share a scale already; the others are rescaled to a common mean.
             var weights = codeDistance
@@ -122,36 +123,6 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
         }
     }
 
-    /// <summary>Each training row's reconstruction error (the score <see cref="AnomalyScoreKind.ReconstructionError"/> gives) and code, in order.</summary>
-    private (float[] Errors, float[] Codes) ErrorsAndCodes(AutoencoderTransformer member, IDataView input)
-    {
-        var errorModel = new AutoencoderAnomalyModel([member], [1f], AnomalyScoreKind.ReconstructionError, []);
-        int d = member.InputSize, k = member.Model.LatentDimension;
-        var errors = new List<float>();
-        var codes = new List<float>();
-        const int Batch = 1024;
-        var rows = new float[Batch * d];
-        var batchErrors = new float[Batch];
-        var batchCodes = new float[Batch * k];
-        var work = new float[errorModel.WorkLength(Batch)];
-        int filled = 0;
-        void Flush()
-        {
-            errorModel.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchErrors.AsSpan(0, filled), default, work);
-            member.Model.Run(rows.AsSpan(0, filled * d), filled, new Models.AutoencoderModel.RunOutputs { Latent = batchCodes.AsSpan(0, filled * k) });
-            errors.AddRange(batchErrors.Take(filled));
-            codes.AddRange(batchCodes.Take(filled * k));
-            filled = 0;
-        }
-        foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder?.CancellationToken ?? default))
-        {
-            values.Span.CopyTo(rows.AsSpan(filled * d, d));
-            if (++filled == Batch) Flush();
-        }
-        if (filled > 0) Flush();
-        return (errors.ToArray(), codes.ToArray());
-    }
-
     private const string Training = "the anomaly detector's training";
 
     /// <summary>Rows of the training view (a cursor with no active column when the view cannot count them).</summary>
@@ -168,32 +139,39 @@ public sealed class AutoencoderAnomalyDetector : IEstimator<AutoencoderAnomalyTr
         return n;
     }
 
-    /// <summary>The scores of every row of <paramref name="input"/>, in order.</summary>
-    private float[] ScoreRows(AutoencoderAnomalyModel detector, IDataView input)
+    /// <summary>
+    /// The scores of every row of <paramref name="input"/>, in order, and, when <paramref name="codesOf"/> is given, each
+    /// row's code from that member (rows x its code size).
+    /// </summary>
+    private (float[] Scores, float[]? Codes) ScoreRows(AutoencoderAnomalyModel detector, IDataView input, AutoencoderTransformer? codesOf = null)
     {
-        int d = detector.InputSize;
+        int d = detector.InputSize, k = codesOf?.Model.LatentDimension ?? 0;
         var scores = new List<float>();
+        var codes = codesOf is null ? null : new List<float>();
         const int Batch = 1024;
         var rows = new float[Batch * d];
         var batchScores = new float[Batch];
+        var batchCodes = new float[Batch * k];
         var work = new float[detector.WorkLength(Batch)];
         int filled = 0;
-        foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder?.CancellationToken ?? default))
-        {
-            values.Span.CopyTo(rows.AsSpan(filled * d, d));
-            if (++filled == Batch)
-            {
-                detector.ScoreBatch(rows, Batch, batchScores, default, work);
-                scores.AddRange(batchScores);
-                filled = 0;
-            }
-        }
-        if (filled > 0)
+        void Flush()
         {
             detector.ScoreBatch(rows.AsSpan(0, filled * d), filled, batchScores.AsSpan(0, filled), default, work);
             scores.AddRange(batchScores.Take(filled));
+            if (codesOf is not null)
+            {
+                codesOf.Model.Run(rows.AsSpan(0, filled * d), filled, new Models.AutoencoderModel.RunOutputs { Latent = batchCodes.AsSpan(0, filled * k) });
+                codes!.AddRange(batchCodes.Take(filled * k));
+            }
+            filled = 0;
         }
-        return scores.ToArray();
+        foreach (var (_, values) in new DataViewRows(input, options.FeatureColumnName, d, "the anomaly detector").Read(options.Autoencoder?.CancellationToken ?? default))
+        {
+            values.Span.CopyTo(rows.AsSpan(filled * d, d));
+            if (++filled == Batch) Flush();
+        }
+        if (filled > 0) Flush();
+        return (scores.ToArray(), codes?.ToArray());
     }
 
     /// <summary>Checks the feature column before any work and adds Score (Single), PredictedLabel (Boolean) and the optional per-feature errors.</summary>
